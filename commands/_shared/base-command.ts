@@ -1,0 +1,158 @@
+import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
+import type {Redis} from 'ioredis'
+
+import {type Settings, loadSettings} from '../../src/config.js'
+import {McpAuthError, ExitCode, cancelledError, usageError} from '../../src/errors.js'
+import {Progress} from '../../src/output.js'
+import {closeRedis, connectRedis, resolveRedisTarget} from '../../src/redis.js'
+import {TokenStore} from '../../src/token-store.js'
+
+export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
+export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
+
+const DEFAULT_ENV_FILE = '.env'
+
+/** Flags of every command that talks to Redis. The password is never a flag: it would sit in argv. */
+export const redisFlags = {
+  'redis-url': Flags.string({
+    summary: 'Redis URL, e.g. redis://127.0.0.1:6379/0 or rediss://user@host:6380/0 (password from REDIS_PASSWORD).',
+    helpGroup: 'REDIS',
+  }),
+  'redis-host': Flags.string({summary: 'Redis host (default REDIS_HOST or 127.0.0.1).', helpGroup: 'REDIS'}),
+  'redis-port': Flags.integer({summary: 'Redis port (default REDIS_PORT or 6379).', min: 1, max: 65_535, helpGroup: 'REDIS'}),
+  'redis-db': Flags.integer({summary: 'Redis database number (default REDIS_DB or 0).', min: 0, helpGroup: 'REDIS'}),
+}
+
+/** For destructive commands: on a terminal they ask; anywhere else they need --yes. */
+export const confirmFlags = {
+  yes: Flags.boolean({char: 'y', aliases: ['force'], summary: 'Do it without asking (required when not on a terminal).'}),
+}
+
+/**
+ * What every mcpauth command shares: `--json`, `--env-file`, settings,
+ * the Redis connection (closed at the end so the process exits), the
+ * confirmation prompt, and one place where errors become messages and exit codes.
+ */
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static override enableJsonFlag = true
+  static override baseFlags = {
+    'env-file': Flags.string({
+      summary: `The gateway's .env file to read settings from (default ./${DEFAULT_ENV_FILE}).`,
+      helpValue: 'PATH',
+    }),
+  }
+
+  protected flags!: CommandFlags<T>
+  protected args!: CommandArgs<T>
+  private redisClient?: Redis
+  private cachedSettings?: Settings
+  private cachedStore?: TokenStore
+
+  override async init(): Promise<void> {
+    await super.init()
+    const {args, flags} = await this.parse({
+      args: this.ctor.args,
+      baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      flags: this.ctor.flags,
+      strict: this.ctor.strict,
+    })
+    this.flags = flags as CommandFlags<T>
+    this.args = args as CommandArgs<T>
+  }
+
+  protected async settings(): Promise<Settings> {
+    if (!this.cachedSettings) {
+      const explicitPath = this.flags['env-file']
+      this.cachedSettings = await loadSettings(explicitPath ?? DEFAULT_ENV_FILE)
+      if (explicitPath && !this.cachedSettings.envFileExists) {
+        throw new McpAuthError(`Cannot read ${explicitPath}: no such file.`, {code: 'env_missing', exitCode: ExitCode.unreachable})
+      }
+    }
+    return this.cachedSettings
+  }
+
+  protected async tokenStore(): Promise<TokenStore> {
+    if (!this.cachedStore) {
+      const flags = this.flags as CommandFlags<T> & {'redis-url'?: string; 'redis-host'?: string; 'redis-port'?: number; 'redis-db'?: number}
+      const target = resolveRedisTarget(await this.settings(), {
+        redisUrl: flags['redis-url'],
+        redisHost: flags['redis-host'],
+        redisPort: flags['redis-port'],
+        redisDb: flags['redis-db'],
+      })
+      this.redisClient = await connectRedis(target)
+      this.cachedStore = new TokenStore(this.redisClient)
+    }
+    return this.cachedStore
+  }
+
+  /** Asks on a terminal; elsewhere requires --yes. Declining exits 130 with nothing changed. */
+  protected async confirm(question: string): Promise<void> {
+    if ((this.flags as {yes?: boolean}).yes) return
+    if (!process.stdin.isTTY || !process.stderr.isTTY) {
+      throw usageError(`${question} Refusing without confirmation.`, 'Pass --yes to run it non-interactively.')
+    }
+    const {confirm} = await import('@inquirer/prompts')
+    const accepted = await confirm({message: question, default: false}, {output: process.stderr})
+    if (!accepted) throw cancelledError()
+  }
+
+  /** A message for the operator on stderr; stdout stays data only. */
+  protected note(message: string): void {
+    process.stderr.write(`${message}\n`)
+  }
+
+  protected progress(label: string): Progress {
+    return new Progress(label)
+  }
+
+  protected override async catch(error: Error & {exitCode?: number}): Promise<void> {
+    if (error instanceof Errors.ExitError) throw error
+    const failure = describeFailure(error)
+    if (this.jsonEnabled()) {
+      this.logJson({error: {code: failure.code, message: failure.message, hint: failure.hint ?? null, exit_code: failure.exitCode}})
+    } else {
+      process.stderr.write(`Error: ${failure.message}\n${failure.hint ? `Hint: ${failure.hint}\n` : ''}`)
+      if (failure.exitCode === ExitCode.unexpected && process.env.MCPAUTH_DEBUG) process.stderr.write(`${error.stack}\n`)
+    }
+    process.exitCode = failure.exitCode
+  }
+
+  protected override async finally(error: Error | undefined): Promise<void> {
+    await closeRedis(this.redisClient)
+    await super.finally(error)
+  }
+}
+
+interface Failure {
+  code: string
+  message: string
+  hint?: string
+  exitCode: number
+}
+
+const REDIS_CONNECTION_LOST = /Connection is closed|ECONNRESET|ECONNREFUSED|EPIPE|Stream isn't writeable|Command timed out|ETIMEDOUT|LOADING/
+const REDIS_ACCESS_DENIED = /^(NOPERM|NOAUTH|WRONGPASS)/
+
+function describeFailure(error: Error): Failure {
+  if (error instanceof McpAuthError) return {code: error.code, message: error.message, hint: error.hint, exitCode: error.exitCode}
+  if (error.name === 'ExitPromptError' || error.name === 'AbortPromptError') {
+    return {code: 'cancelled', message: 'Cancelled: nothing was changed.', exitCode: ExitCode.cancelled}
+  }
+  if (error instanceof Errors.CLIError) {
+    return {code: 'usage', message: error.message, hint: 'See --help for usage and examples.', exitCode: error.oclif?.exit ?? ExitCode.usage}
+  }
+  if (REDIS_CONNECTION_LOST.test(error.message)) {
+    return {
+      code: 'redis_lost',
+      message: `Lost the connection to Redis: ${error.message}.`,
+      hint: 'Every batch finished before the loss is complete and nothing is half-written: run the command again once Redis is back.',
+      exitCode: ExitCode.unreachable,
+    }
+  }
+  if (REDIS_ACCESS_DENIED.test(error.message)) {
+    return {code: 'redis_denied', message: `Redis refused a command: ${error.message}`, hint: 'Check the ACL user and REDIS_PASSWORD.', exitCode: ExitCode.unreachable}
+  }
+  return {code: 'unexpected', message: `Unexpected error: ${error.message}`, hint: 'Set MCPAUTH_DEBUG=1 to see the stack trace.', exitCode: ExitCode.unexpected}
+}

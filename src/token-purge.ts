@@ -1,0 +1,193 @@
+import type {Redis} from 'ioredis'
+
+import {type StringRecordKind, KINDS_THAT_ALWAYS_EXPIRE} from './records.js'
+import {type AnyStoredRecord, type TokenStore, type UserIndexRecord, type WalkOptions, execPipeline} from './token-store.js'
+import {findOrphanEntries} from './token-stats.js'
+
+const MALFORMED_KEYS_REPORTED = 20
+
+export interface PurgeOptions extends WalkOptions {
+  dryRun: boolean
+  /** REFRESH_TOKEN_LIFETIME: tells whether a refresh token without a TTL is past its life. */
+  refreshTokenLifetime: number
+}
+
+export interface PurgeResult {
+  dry_run: boolean
+  deleted: {access_tokens: number; clients: number; refresh_tokens: number; states: number; codes: number}
+  /** Records deleted (or to delete) because they are past their expiry. */
+  expired: number
+  /** Records of a kind that always has a TTL but had none. */
+  missing_ttl: number
+  /** Valid access or refresh tokens without a TTL: given their TTL back instead of being deleted. */
+  ttl_restored: number
+  index_entries_removed: number
+  index_sets_emptied: number
+  /** Records that were expired at scan time but valid (or changed) when the delete ran: kept. */
+  kept_changed: number
+  malformed: number
+  malformed_keys: string[]
+}
+
+type StringStoredRecord = Exclude<AnyStoredRecord, UserIndexRecord>
+type PurgeAction =
+  | {action: 'delete'; reason: 'expired' | 'missing_ttl'; expiryField: string; lifetime: number | ''}
+  | {action: 'restore_ttl'; expiresAt: number}
+
+const DELETED_FIELD: Record<StringRecordKind, keyof PurgeResult['deleted']> = {
+  token: 'access_tokens',
+  client: 'clients',
+  refresh: 'refresh_tokens',
+  state: 'states',
+  code: 'codes',
+}
+
+/**
+ * Deletes the record only if it is still past its expiry by Redis's own
+ * clock, so a record that became valid between the scan and the delete stays.
+ * ARGV: field holding the absolute expiry ('' for none), lifetime counted
+ * from created_at ('' for none), '1' to require that the key has no TTL.
+ */
+const DELETE_IF_STILL_EXPIRED = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+if ARGV[3] == '1' and redis.call('PTTL', KEYS[1]) ~= -1 then return -1 end
+if ARGV[1] ~= '' or ARGV[2] ~= '' then
+  local ok, record = pcall(cjson.decode, raw)
+  if not ok or type(record) ~= 'table' then return -1 end
+  local expiry = nil
+  if ARGV[1] ~= '' then expiry = tonumber(record[ARGV[1]]) end
+  if expiry == nil and ARGV[2] ~= '' then
+    local created = tonumber(record['created_at'])
+    if created then expiry = created + tonumber(ARGV[2]) end
+  end
+  if expiry == nil or expiry == 0 then return -1 end
+  if expiry > 1e12 then expiry = expiry / 1000 end
+  if expiry > tonumber(redis.call('TIME')[1]) then return -1 end
+end
+redis.call('UNLINK', KEYS[1])
+return 1
+`
+
+/** Expired records, records that should have a TTL and have none, and orphan index entries. */
+export async function purgeExpired(store: TokenStore, options: PurgeOptions): Promise<PurgeResult> {
+  const result = emptyResult(options.dryRun)
+  for await (const batch of store.walk(['token', 'client', 'refresh', 'state', 'code', 'user_tokens'], options)) {
+    const now = Date.now() / 1000
+    const indexes: UserIndexRecord[] = []
+    const planned: Array<{stored: StringStoredRecord; plan: PurgeAction}> = []
+    for (const stored of batch) {
+      if (stored.problem) {
+        noteMalformed(result, stored.key)
+      } else if (stored.kind === 'user_tokens') {
+        indexes.push(stored)
+      } else {
+        const plan = planFor(stored, now, options.refreshTokenLifetime)
+        if (plan) planned.push({stored, plan})
+      }
+    }
+    await applyPlans(store, planned, result, options.dryRun)
+    await removeOrphans(store, indexes, result, options.dryRun)
+  }
+  return result
+}
+
+function planFor(stored: StringStoredRecord, now: number, refreshTokenLifetime: number): PurgeAction | undefined {
+  const missingTtl = stored.ttlSeconds === null && KINDS_THAT_ALWAYS_EXPIRE.has(stored.kind)
+  if (stored.kind === 'token' && stored.record) {
+    const expiresAt = stored.record.expires_at
+    if (expiresAt <= now) return {action: 'delete', reason: 'expired', expiryField: 'expires_at', lifetime: ''}
+    return missingTtl ? {action: 'restore_ttl', expiresAt} : undefined
+  }
+  if (stored.kind === 'client' && stored.record) {
+    const secretExpiry = stored.record.client_secret_expires_at
+    return secretExpiry > 0 && secretExpiry <= now
+      ? {action: 'delete', reason: 'expired', expiryField: 'client_secret_expires_at', lifetime: ''}
+      : undefined
+  }
+  if (!missingTtl) return undefined
+  const createdAt = stored.kind === 'refresh' ? stored.record?.created_at : undefined
+  if (createdAt === undefined) return {action: 'delete', reason: 'missing_ttl', expiryField: '', lifetime: ''}
+  const expiresAt = createdAt + refreshTokenLifetime
+  return expiresAt <= now
+    ? {action: 'delete', reason: 'missing_ttl', expiryField: '', lifetime: refreshTokenLifetime}
+    : {action: 'restore_ttl', expiresAt}
+}
+
+async function applyPlans(
+  store: TokenStore,
+  planned: Array<{stored: StringStoredRecord; plan: PurgeAction}>,
+  result: PurgeResult,
+  dryRun: boolean,
+): Promise<void> {
+  if (planned.length === 0) return
+  const outcomes = dryRun ? planned.map(() => 1) : await execPipeline(buildPurgePipeline(store.redis, planned))
+  const indexEntries: Array<{username: string; jti: string}> = []
+  planned.forEach(({stored, plan}, position) => {
+    const outcome = Number(outcomes[position])
+    if (plan.action === 'restore_ttl') {
+      result.ttl_restored += outcome
+      return
+    }
+    if (outcome === -1) result.kept_changed++
+    if (outcome !== 1) return
+    result.deleted[DELETED_FIELD[stored.kind]]++
+    result[plan.reason]++
+    if (stored.kind === 'token' && stored.record) indexEntries.push({username: stored.record.username, jti: stored.id})
+  })
+  if (!dryRun) result.index_entries_removed += await store.removeIndexEntries(indexEntries)
+}
+
+type RedisWithPurgeScript = Redis & {mcpauthDeleteIfStillExpired?: unknown}
+type PipelineWithPurgeScript = ReturnType<Redis['pipeline']> & {
+  mcpauthDeleteIfStillExpired(key: string, expiryField: string, lifetime: string, requireNoTtl: string): unknown
+}
+
+function buildPurgePipeline(redis: RedisWithPurgeScript, planned: Array<{stored: StringStoredRecord; plan: PurgeAction}>) {
+  // A defined command runs as EVALSHA: the script text is sent once, not per record.
+  if (!redis.mcpauthDeleteIfStillExpired) {
+    redis.defineCommand('mcpauthDeleteIfStillExpired', {numberOfKeys: 1, lua: DELETE_IF_STILL_EXPIRED})
+  }
+  const pipeline = redis.pipeline() as PipelineWithPurgeScript
+  for (const {stored, plan} of planned) {
+    if (plan.action === 'restore_ttl') {
+      // NX: only when the key still has no TTL, so a concurrent rewrite keeps its own.
+      pipeline.call('EXPIREAT', stored.key, String(Math.ceil(plan.expiresAt)), 'NX')
+    } else {
+      const requireNoTtl = plan.reason === 'missing_ttl' ? '1' : ''
+      pipeline.mcpauthDeleteIfStillExpired(stored.key, plan.expiryField, String(plan.lifetime), requireNoTtl)
+    }
+  }
+  return pipeline
+}
+
+async function removeOrphans(store: TokenStore, indexes: UserIndexRecord[], result: PurgeResult, dryRun: boolean): Promise<void> {
+  const orphans = await findOrphanEntries(store, indexes)
+  if (orphans.length === 0) return
+  const orphansPerIndex = new Map<string, number>()
+  for (const {username} of orphans) orphansPerIndex.set(username, (orphansPerIndex.get(username) ?? 0) + 1)
+  for (const index of indexes) {
+    if (index.size !== undefined && index.size > 0 && orphansPerIndex.get(index.id) === index.size) result.index_sets_emptied++
+  }
+  result.index_entries_removed += dryRun ? orphans.length : await store.removeIndexEntries(orphans)
+}
+
+function noteMalformed(result: PurgeResult, key: string): void {
+  result.malformed++
+  if (result.malformed_keys.length < MALFORMED_KEYS_REPORTED) result.malformed_keys.push(key)
+}
+
+function emptyResult(dryRun: boolean): PurgeResult {
+  return {
+    dry_run: dryRun,
+    deleted: {access_tokens: 0, clients: 0, refresh_tokens: 0, states: 0, codes: 0},
+    expired: 0,
+    missing_ttl: 0,
+    ttl_restored: 0,
+    index_entries_removed: 0,
+    index_sets_emptied: 0,
+    kept_changed: 0,
+    malformed: 0,
+    malformed_keys: [],
+  }
+}
