@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 import {execute} from '@oclif/core'
 
 await execute({dir: import.meta.url})

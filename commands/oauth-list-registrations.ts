@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {type ClientView, listClients} from '../src/token-list.js'
-import {JsonArrayWriter, formatDuration, formatTime, isoTime, redact, renderTable} from '../src/output.js'
+import {formatDuration, formatTime, isoTime, redact, renderTable} from '../src/output.js'
 import {BaseCommand, redisFlags} from './_shared/base-command.js'
 
 export default class OauthListRegistrations extends BaseCommand<typeof OauthListRegistrations> {
@@ -25,7 +25,7 @@ With --json it streams a JSON array, one object per client.`
     const progress = this.progress('Scanning clients')
     const batches = listClients(store, {onProgress: (seen) => progress.update(seen)})
     if (this.jsonEnabled()) {
-      const writer = new JsonArrayWriter()
+      const writer = this.jsonArrayWriter()
       for await (const batch of batches) await writer.write(batch.map((client) => this.toJsonRow(client)))
       progress.done()
       await writer.end()

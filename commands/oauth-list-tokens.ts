@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {type AccessTokenView, listAccessTokens} from '../src/token-list.js'
-import {JsonArrayWriter, formatRelative, formatTime, isoTime, renderTable} from '../src/output.js'
+import {formatRelative, formatTime, isoTime, renderTable} from '../src/output.js'
 import {BaseCommand, redisFlags} from './_shared/base-command.js'
 
 export default class OauthListTokens extends BaseCommand<typeof OauthListTokens> {
@@ -29,7 +29,7 @@ With --json it streams a JSON array (one object per token) that scripts can rely
     const progress = this.progress('Scanning tokens')
     const batches = listAccessTokens(store, filter, {onProgress: (seen) => progress.update(seen)})
     if (this.jsonEnabled()) {
-      const writer = new JsonArrayWriter()
+      const writer = this.jsonArrayWriter()
       for await (const batch of batches) await writer.write(batch.map(toJsonRow))
       progress.done()
       await writer.end()

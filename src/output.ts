@@ -43,7 +43,7 @@ export function formatRelative(epochSeconds: number | null | undefined, now = Da
 }
 
 export function renderTable(head: string[], rows: string[][]): string {
-  const table = new Table({head, style: {head: process.env.NO_COLOR ? [] : ['cyan'], border: []}})
+  const table = new Table({head, style: {head: useColor() ? ['cyan'] : [], border: []}})
   table.push(...rows)
   return table.toString()
 }
@@ -90,4 +90,9 @@ export class Progress {
   done(): void {
     if (this.enabled && this.lastDrawn > 0) process.stderr.write('\r\u001B[K')
   }
+}
+
+/** Colour only for a terminal, and never when NO_COLOR is set (https://no-color.org). */
+function useColor(): boolean {
+  return Boolean(process.stdout.isTTY) && !process.env.NO_COLOR
 }

@@ -64,9 +64,11 @@ export async function deleteClientComplete(
  * tokens (which could mint new ones) and unredeemed codes, then the index.
  */
 export async function revokeUser(store: TokenStore, username: string, options: WalkOptions = {}): Promise<RevokeUserResult> {
+  // The cascade empties the index as it goes, and Redis drops an empty set: ask first.
+  const hadIndex = (await store.redis.exists(userIndexKey(username))) > 0
   const summary = await deleteMatching(store, (stored) => recordUsername(stored) === username, options, ['token', 'refresh', 'code'])
-  const indexDeleted = (await store.unlinkKeys([userIndexKey(username)])) > 0
-  return {username, index_deleted: indexDeleted, ...summary}
+  const leftover = (await store.unlinkKeys([userIndexKey(username)])) > 0
+  return {username, index_deleted: hadIndex || leftover, ...summary}
 }
 
 type MatchableRecord = Exclude<AnyStoredRecord, {kind: 'user_tokens'}>

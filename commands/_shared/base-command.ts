@@ -3,7 +3,7 @@ import type {Redis} from 'ioredis'
 
 import {type Settings, loadSettings} from '../../src/config.js'
 import {McpAuthError, ExitCode, cancelledError, usageError} from '../../src/errors.js'
-import {Progress} from '../../src/output.js'
+import {JsonArrayWriter, Progress} from '../../src/output.js'
 import {closeRedis, connectRedis, resolveRedisTarget} from '../../src/redis.js'
 import {TokenStore} from '../../src/token-store.js'
 
@@ -47,6 +47,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   private redisClient?: Redis
   private cachedSettings?: Settings
   private cachedStore?: TokenStore
+  /** Set once a streamed JSON array has begun on stdout: an error then goes to stderr only. */
+  private streamingJson = false
 
   override async init(): Promise<void> {
     await super.init()
@@ -103,6 +105,12 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     process.stderr.write(`${message}\n`)
   }
 
+  /** A JSON array streamed to stdout, for lists too long to hold in memory. */
+  protected jsonArrayWriter(): JsonArrayWriter {
+    this.streamingJson = true
+    return new JsonArrayWriter()
+  }
+
   protected progress(label: string): Progress {
     return new Progress(label)
   }
@@ -110,7 +118,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected override async catch(error: Error & {exitCode?: number}): Promise<void> {
     if (error instanceof Errors.ExitError) throw error
     const failure = describeFailure(error)
-    if (this.jsonEnabled()) {
+    if (this.jsonEnabled() && !this.streamingJson) {
       this.logJson({error: {code: failure.code, message: failure.message, hint: failure.hint ?? null, exit_code: failure.exitCode}})
     } else {
       process.stderr.write(`Error: ${failure.message}\n${failure.hint ? `Hint: ${failure.hint}\n` : ''}`)
@@ -132,7 +140,7 @@ interface Failure {
   exitCode: number
 }
 
-const REDIS_CONNECTION_LOST = /Connection is closed|ECONNRESET|ECONNREFUSED|EPIPE|Stream isn't writeable|Command timed out|ETIMEDOUT|LOADING/
+const REDIS_CONNECTION_LOST = /Connection is closed|connection close|max retries per request|ECONNRESET|ECONNREFUSED|EPIPE|Stream isn't writeable|Command timed out|ETIMEDOUT|LOADING/
 const REDIS_ACCESS_DENIED = /^(NOPERM|NOAUTH|WRONGPASS)/
 
 function describeFailure(error: Error): Failure {

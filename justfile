@@ -1,0 +1,41 @@
+# One recipe per mcpauth command: `just oauth-list-tokens --user alice`
+# runs `mcpauth oauth-list-tokens --user alice`.
+set positional-arguments
+
+mcpauth := justfile_directory() + "/bin/run.js"
+
+# list the recipes
+default:
+    @just --list
+
+# install dependencies and build
+install:
+    npm install
+
+# run the test suite (needs redis-server on PATH)
+test:
+    npm test
+
+oauth-list-tokens *args:
+    @{{mcpauth}} oauth-list-tokens "$@"
+
+oauth-list-registrations *args:
+    @{{mcpauth}} oauth-list-registrations "$@"
+
+oauth-stats *args:
+    @{{mcpauth}} oauth-stats "$@"
+
+oauth-delete-token *args:
+    @{{mcpauth}} oauth-delete-token "$@"
+
+oauth-delete-registration *args:
+    @{{mcpauth}} oauth-delete-registration "$@"
+
+oauth-delete-client-complete *args:
+    @{{mcpauth}} oauth-delete-client-complete "$@"
+
+oauth-revoke-user *args:
+    @{{mcpauth}} oauth-revoke-user "$@"
+
+oauth-purge-expired *args:
+    @{{mcpauth}} oauth-purge-expired "$@"
