@@ -89,6 +89,8 @@ function toIoredisOptions(target: RedisTarget): RedisOptions {
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     retryStrategy: () => null,
+    // ioredis otherwise keeps a failed socket's process alive for 2 s.
+    disconnectTimeout: 200,
   }
 }
 

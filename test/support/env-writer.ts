@@ -1,0 +1,10 @@
+// A child process for the .env concurrency tests: sets one key to VALUE (from
+// the environment, never argv) after PAD_LENGTH filler characters, REPEAT times.
+import {updateEnvFile} from '../../src/env-file.js'
+
+const [path, key] = process.argv.slice(2)
+const repeat = Number(process.env.REPEAT ?? '1')
+for (let i = 0; i < repeat; i++) {
+  const value = `${'x'.repeat(Number(process.env.PAD_LENGTH ?? '0'))}${process.env.VALUE ?? ''}${repeat > 1 ? i : ''}`
+  await updateEnvFile(path, () => ({[key]: value}))
+}
