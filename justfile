@@ -39,3 +39,12 @@ oauth-revoke-user *args:
 
 oauth-purge-expired *args:
     @{{mcpauth}} oauth-purge-expired "$@"
+
+generate-jwt-secret *args:
+    @{{mcpauth}} generate-jwt-secret "$@"
+
+generate-rsa-keys *args:
+    @{{mcpauth}} generate-rsa-keys "$@"
+
+generate-all-secrets *args:
+    @{{mcpauth}} generate-all-secrets "$@"

@@ -63,10 +63,15 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.args = args as CommandArgs<T>
   }
 
+  /** The `.env` this run reads and writes: --env-file, or ./.env. */
+  protected envFilePath(): string {
+    return this.flags['env-file'] ?? DEFAULT_ENV_FILE
+  }
+
   protected async settings(): Promise<Settings> {
     if (!this.cachedSettings) {
       const explicitPath = this.flags['env-file']
-      this.cachedSettings = await loadSettings(explicitPath ?? DEFAULT_ENV_FILE)
+      this.cachedSettings = await loadSettings(this.envFilePath())
       if (explicitPath && !this.cachedSettings.envFileExists) {
         throw new McpAuthError(`Cannot read ${explicitPath}: no such file.`, {code: 'env_missing', exitCode: ExitCode.unreachable})
       }
