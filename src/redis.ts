@@ -1,57 +1,27 @@
-import {Redis, type RedisOptions} from 'ioredis'
+import {readFileSync} from 'node:fs'
 
-import type {Settings} from './config.js'
+import {Cluster, Redis, type RedisOptions} from 'ioredis'
+
 import {unreachableError, usageError} from './errors.js'
+import {type RedisTarget, describeRedisTarget} from './redis-target.js'
 
-/** Where Redis is, from flags, environment or `.env`. The password is never printed. */
-export interface RedisTarget {
-  host: string
-  port: number
-  db: number
-  username?: string
-  password?: string
-  tls: boolean
-}
+export {type RedisTarget, type RedisFlagValues, describeRedisTarget, resolveRedisTarget} from './redis-target.js'
 
-export interface RedisFlagValues {
-  redisUrl?: string
-  redisHost?: string
-  redisPort?: number
-  redisDb?: number
-}
+/** One server (possibly found through Sentinel) or a cluster: every command works on both. */
+export type RedisClient = Redis | Cluster
+
+/** A command by its ioredis method name, e.g. ['get', key] or a script defined with defineScript. */
+export type RedisCommand = [method: string, ...args: Array<string | number>]
+
+/** Marks a WRONGTYPE reply among a batch's replies: the key holds another Redis type. */
+export const WRONG_TYPE = Symbol('wrong Redis type')
 
 const CONNECT_TIMEOUT_MS = 5000
 const COMMAND_TIMEOUT_MS = 60_000
 
-/**
- * Flags win over settings. `REDIS_URL` gives the base; `REDIS_HOST`,
- * `REDIS_PORT`, `REDIS_DB` and `REDIS_PASSWORD` fill what it leaves out.
- */
-export function resolveRedisTarget(settings: Settings, flags: RedisFlagValues = {}): RedisTarget {
-  const url = flags.redisUrl ?? settings.get('REDIS_URL')
-  const target: RedisTarget = url ? parseRedisUrl(url) : {host: '127.0.0.1', port: 6379, db: 0, tls: false}
-  if (!url) {
-    target.host = settings.get('REDIS_HOST') ?? target.host
-    target.port = parsePort(settings.get('REDIS_PORT') ?? String(target.port))
-    target.db = parseDb(settings.get('REDIS_DB') ?? '0')
-  }
-  if (flags.redisHost) target.host = flags.redisHost
-  if (flags.redisPort !== undefined) target.port = flags.redisPort
-  if (flags.redisDb !== undefined) target.db = flags.redisDb
-  target.password ??= settings.get('REDIS_PASSWORD')
-  return target
-}
-
-/** `redis://user:***@host:port/db`: safe for messages and logs. */
-export function describeRedisTarget(target: RedisTarget): string {
-  const scheme = target.tls ? 'rediss' : 'redis'
-  const credentials = target.password ? `${target.username ?? ''}:***@` : target.username ? `${target.username}@` : ''
-  return `${scheme}://${credentials}${target.host}:${target.port}/${target.db}`
-}
-
-/** Opens a connection and proves it works (PING), failing fast with a clear reason. */
-export async function connectRedis(target: RedisTarget): Promise<Redis> {
-  const client = new Redis(toIoredisOptions(target))
+/** Opens a connection and proves it works, failing fast with a clear reason (exit 4). */
+export async function connectRedis(target: RedisTarget): Promise<RedisClient> {
+  const client = target.mode === 'cluster' ? new Cluster(target.nodes, clusterOptions(target)) : new Redis(serverOptions(target))
   let lastError: Error | undefined
   client.on('error', (error: Error) => {
     lastError = error
@@ -66,7 +36,7 @@ export async function connectRedis(target: RedisTarget): Promise<Redis> {
   }
 }
 
-export async function closeRedis(client: Redis | undefined): Promise<void> {
+export async function closeRedis(client: RedisClient | undefined): Promise<void> {
   if (!client) return
   try {
     await client.quit()
@@ -75,14 +45,62 @@ export async function closeRedis(client: Redis | undefined): Promise<void> {
   }
 }
 
-function toIoredisOptions(target: RedisTarget): RedisOptions {
-  return {
-    host: target.host,
-    port: target.port,
+/** SCAN in batches over every master, so a cluster is walked whole; never KEYS. */
+export async function* scanKeys(client: RedisClient, match: string, count: number): AsyncGenerator<string[]> {
+  const servers = client instanceof Cluster ? client.nodes('master') : [client]
+  for (const server of servers) {
+    for await (const keys of server.scanStream({match, count}) as AsyncIterable<string[]>) {
+      if (keys.length > 0) yield keys
+    }
+  }
+}
+
+/**
+ * Runs a batch of commands in one round trip per server: a pipeline on one
+ * server; on a cluster, commands issued together and auto-pipelined per node
+ * (a cluster pipeline may not mix keys of different slots). A WRONGTYPE reply
+ * becomes WRONG_TYPE when asked; any other error is thrown.
+ */
+export async function runCommands(client: RedisClient, commands: RedisCommand[], options: {ignoreWrongType?: boolean} = {}): Promise<unknown[]> {
+  if (commands.length === 0) return []
+  const results: Array<[Error | null, unknown]> =
+    client instanceof Cluster
+      ? await Promise.all(commands.map(([method, ...args]) => callMethod(client, method, args).then((reply) => [null, reply] as [null, unknown], (error: Error) => [error, null] as [Error, null])))
+      : ((await client.pipeline(commands).exec()) ?? [])
+  return results.map(([error, reply]) => {
+    if (!error) return reply
+    if (options.ignoreWrongType && error.message.startsWith('WRONGTYPE')) return WRONG_TYPE
+    throw error
+  })
+}
+
+/** Registers a Lua script as a command (sent once, then run by its SHA). */
+export function defineScript(client: RedisClient, name: string, lua: string, numberOfKeys = 1): void {
+  if (!(name in client)) client.defineCommand(name, {numberOfKeys, lua})
+}
+
+function callMethod(client: RedisClient, method: string, args: Array<string | number>): Promise<unknown> {
+  const fn = (client as unknown as Record<string, (...args: Array<string | number>) => Promise<unknown>>)[method]
+  if (typeof fn !== 'function') throw new Error(`unknown Redis command ${method}`)
+  return fn.apply(client, args)
+}
+
+function tlsOptions(target: RedisTarget): RedisOptions['tls'] {
+  if (!target.tls) return undefined
+  if (!target.caFile) return {servername: target.host}
+  try {
+    return {servername: target.host, ca: readFileSync(target.caFile)}
+  } catch (error) {
+    throw usageError(`Cannot read the Redis CA file ${target.caFile}: ${(error as NodeJS.ErrnoException).code ?? error}.`)
+  }
+}
+
+function serverOptions(target: RedisTarget): RedisOptions {
+  const common: RedisOptions = {
     db: target.db,
     username: target.username,
     password: target.password,
-    tls: target.tls ? {servername: target.host} : undefined,
+    tls: tlsOptions(target),
     lazyConnect: true,
     connectTimeout: CONNECT_TIMEOUT_MS,
     commandTimeout: COMMAND_TIMEOUT_MS,
@@ -92,39 +110,28 @@ function toIoredisOptions(target: RedisTarget): RedisOptions {
     // ioredis otherwise keeps a failed socket's process alive for 2 s.
     disconnectTimeout: 200,
   }
+  if (target.mode === 'sentinel') {
+    return {...common, sentinels: target.nodes, name: target.sentinelName, sentinelPassword: target.sentinelPassword, sentinelRetryStrategy: () => null, enableOfflineQueue: true}
+  }
+  return {...common, host: target.host, port: target.port}
 }
 
-function parseRedisUrl(url: string): RedisTarget {
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    throw usageError(`REDIS_URL is not a valid URL (expected redis://host:port/db).`)
-  }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-    throw usageError(`REDIS_URL must start with redis:// or rediss://, not ${parsed.protocol}//.`)
-  }
-  const dbPath = parsed.pathname.replace(/^\//, '')
+function clusterOptions(target: RedisTarget): ConstructorParameters<typeof Cluster>[1] {
   return {
-    host: parsed.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1',
-    port: parsed.port ? parsePort(parsed.port) : 6379,
-    db: dbPath ? parseDb(dbPath) : 0,
-    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
-    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
-    tls: parsed.protocol === 'rediss:',
+    lazyConnect: true,
+    enableAutoPipelining: true,
+    clusterRetryStrategy: () => null,
+    slotsRefreshTimeout: CONNECT_TIMEOUT_MS,
+    redisOptions: {
+      username: target.username,
+      password: target.password,
+      tls: tlsOptions(target),
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      commandTimeout: COMMAND_TIMEOUT_MS,
+      maxRetriesPerRequest: 0,
+      disconnectTimeout: 200,
+    },
   }
-}
-
-function parsePort(text: string): number {
-  const port = Number(text)
-  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw usageError(`Redis port must be 1-65535, not "${text}".`)
-  return port
-}
-
-function parseDb(text: string): number {
-  const db = Number(text)
-  if (!Number.isInteger(db) || db < 0) throw usageError(`Redis database must be a number, not "${text}".`)
-  return db
 }
 
 function explainConnectionFailure(target: RedisTarget, error: Error): Error {
@@ -143,7 +150,7 @@ function explainConnectionFailure(target: RedisTarget, error: Error): Error {
   if (/WRONGPASS|NOAUTH|invalid password|invalid username-password/i.test(message)) {
     return unreachableError(`Redis at ${where} refused the credentials.`, 'Check REDIS_PASSWORD (and the ACL user in REDIS_URL).', error)
   }
-  if (code === 'ECONNREFUSED') {
+  if (code === 'ECONNREFUSED' || /ECONNREFUSED|None of startup nodes is available|All sentinels are unreachable/.test(message)) {
     return unreachableError(`Cannot connect to Redis at ${where}: connection refused.`, 'Is Redis running and is its port published to this machine?', error)
   }
   if (code === 'ETIMEDOUT' || /timeout/i.test(message)) {

@@ -1,7 +1,6 @@
-import type {Redis} from 'ioredis'
-
 import {type StringRecordKind, KINDS_THAT_ALWAYS_EXPIRE} from './records.js'
-import {type AnyStoredRecord, type TokenStore, type UserIndexRecord, type WalkOptions, execPipeline} from './token-store.js'
+import {type RedisCommand, defineScript, runCommands} from './redis.js'
+import type {AnyStoredRecord, TokenStore, UserIndexRecord, WalkOptions} from './token-store.js'
 import {findOrphanEntries} from './token-stats.js'
 
 const MALFORMED_KEYS_REPORTED = 20
@@ -121,7 +120,7 @@ async function applyPlans(
   dryRun: boolean,
 ): Promise<void> {
   if (planned.length === 0) return
-  const outcomes = dryRun ? planned.map(() => 1) : await execPipeline(buildPurgePipeline(store.redis, planned))
+  const outcomes = dryRun ? planned.map(() => 1) : await runCommands(store.redis, purgeCommands(store, planned))
   const indexEntries: Array<{username: string; jti: string}> = []
   planned.forEach(({stored, plan}, position) => {
     const outcome = Number(outcomes[position])
@@ -138,27 +137,16 @@ async function applyPlans(
   if (!dryRun) result.index_entries_removed += await store.removeIndexEntries(indexEntries)
 }
 
-type RedisWithPurgeScript = Redis & {mcpauthDeleteIfStillExpired?: unknown}
-type PipelineWithPurgeScript = ReturnType<Redis['pipeline']> & {
-  mcpauthDeleteIfStillExpired(key: string, expiryField: string, lifetime: string, requireNoTtl: string): unknown
-}
+const PURGE_SCRIPT = 'mcpauthDeleteIfStillExpired'
 
-function buildPurgePipeline(redis: RedisWithPurgeScript, planned: Array<{stored: StringStoredRecord; plan: PurgeAction}>) {
-  // A defined command runs as EVALSHA: the script text is sent once, not per record.
-  if (!redis.mcpauthDeleteIfStillExpired) {
-    redis.defineCommand('mcpauthDeleteIfStillExpired', {numberOfKeys: 1, lua: DELETE_IF_STILL_EXPIRED})
-  }
-  const pipeline = redis.pipeline() as PipelineWithPurgeScript
-  for (const {stored, plan} of planned) {
-    if (plan.action === 'restore_ttl') {
-      // NX: only when the key still has no TTL, so a concurrent rewrite keeps its own.
-      pipeline.call('EXPIREAT', stored.key, String(Math.ceil(plan.expiresAt)), 'NX')
-    } else {
-      const requireNoTtl = plan.reason === 'missing_ttl' ? '1' : ''
-      pipeline.mcpauthDeleteIfStillExpired(stored.key, plan.expiryField, String(plan.lifetime), requireNoTtl)
-    }
-  }
-  return pipeline
+function purgeCommands(store: TokenStore, planned: Array<{stored: StringStoredRecord; plan: PurgeAction}>): RedisCommand[] {
+  defineScript(store.redis, PURGE_SCRIPT, DELETE_IF_STILL_EXPIRED)
+  return planned.map(({stored, plan}): RedisCommand => {
+    // NX: only when the key still has no TTL, so a concurrent rewrite keeps its own.
+    if (plan.action === 'restore_ttl') return ['expireat', stored.key, Math.ceil(plan.expiresAt), 'NX']
+    const requireNoTtl = plan.reason === 'missing_ttl' ? '1' : ''
+    return [PURGE_SCRIPT, stored.key, plan.expiryField, String(plan.lifetime), requireNoTtl]
+  })
 }
 
 async function removeOrphans(store: TokenStore, indexes: UserIndexRecord[], result: PurgeResult, dryRun: boolean): Promise<void> {

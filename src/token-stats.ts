@@ -1,5 +1,6 @@
 import {RECORD_KINDS, type RecordKind, accessTokenKey} from './records.js'
-import {type AnyStoredRecord, type TokenStore, type UserIndexRecord, type WalkOptions, execPipeline} from './token-store.js'
+import {runCommands} from './redis.js'
+import type {AnyStoredRecord, TokenStore, UserIndexRecord, WalkOptions} from './token-store.js'
 
 export const EXPIRING_SOON_SECONDS = 86_400
 const TOP_COUNT = 10
@@ -108,16 +109,16 @@ function countUserIndex(indexStats: UserIndexStats, stored: UserIndexRecord): vo
   else indexStats.entries += stored.size ?? 0
 }
 
-/** Index entries whose `oauth:token:{jti}` no longer exists: two pipelines per batch of index sets. */
+/** Index entries whose `oauth:token:{jti}` no longer exists: two round trips per batch of index sets. */
 export async function findOrphanEntries(store: TokenStore, indexes: readonly UserIndexRecord[]): Promise<Array<{username: string; jti: string}>> {
   if (indexes.length === 0) return []
-  const memberLists = await execPipeline(store.redis.pipeline(indexes.map((index) => ['smembers', index.key])), {ignoreWrongType: true})
+  const memberLists = await runCommands(store.redis, indexes.map((index) => ['smembers', index.key]), {ignoreWrongType: true})
   const entries = indexes.flatMap((index, position) => {
     const members = memberLists[position]
     return Array.isArray(members) ? members.map((jti: string) => ({username: index.id, jti})) : []
   })
   if (entries.length === 0) return []
-  const existence = await execPipeline(store.redis.pipeline(entries.map(({jti}) => ['exists', accessTokenKey(jti)])))
+  const existence = await runCommands(store.redis, entries.map(({jti}) => ['exists', accessTokenKey(jti)]))
   return entries.filter((_, position) => existence[position] === 0)
 }
 

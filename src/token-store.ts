@@ -1,5 +1,4 @@
-import type {ChainableCommander, Redis} from 'ioredis'
-
+import {type RedisClient, type RedisCommand, WRONG_TYPE, runCommands, scanKeys} from './redis.js'
 import {
   type RecordKind,
   type RecordOfKind,
@@ -53,7 +52,7 @@ export class TokenStore {
   private readonly clientNameCache = new Map<string, string | undefined>()
 
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     private readonly batchSize: number = DEFAULT_BATCH_SIZE,
   ) {}
 
@@ -62,7 +61,7 @@ export class TokenStore {
     const wanted = new Set(kinds)
     const match = kinds.length === 1 ? `${keyPrefix(kinds[0])}*` : `${KEY_NAMESPACE}*`
     let keysSeen = 0
-    for await (const keys of this.redis.scanStream({match, count: this.batchSize}) as AsyncIterable<string[]>) {
+    for await (const keys of scanKeys(this.redis, match, this.batchSize)) {
       keysSeen += keys.length
       const located = keys.flatMap((key) => {
         const parsed = parseKey(key)
@@ -103,27 +102,22 @@ export class TokenStore {
   /** Deletes keys (UNLINK) in pipelined batches; returns how many existed. */
   async unlinkKeys(keys: readonly string[]): Promise<number> {
     if (keys.length === 0) return 0
-    const results = await execPipeline(this.redis.pipeline(keys.map((key) => ['unlink', key])))
+    const results = await runCommands(this.redis, keys.map((key) => ['unlink', key]))
     return results.reduce<number>((sum, removed) => sum + Number(removed), 0)
   }
 
   /** Removes jti entries from user index sets; returns how many entries went. */
   async removeIndexEntries(entries: ReadonlyArray<{username: string; jti: string}>): Promise<number> {
     if (entries.length === 0) return 0
-    const pipeline = this.redis.pipeline(entries.map(({username, jti}) => ['srem', userIndexKey(username), jti]))
-    const results = await execPipeline(pipeline, {ignoreWrongType: true})
+    const commands: RedisCommand[] = entries.map(({username, jti}) => ['srem', userIndexKey(username), jti])
+    const results = await runCommands(this.redis, commands, {ignoreWrongType: true})
     return results.reduce<number>((sum, removed) => sum + (typeof removed === 'number' ? removed : 0), 0)
   }
 
-  /** GET + PTTL for string kinds, SCARD + PTTL for user index sets, in one pipeline. */
+  /** GET + PTTL for string kinds, SCARD + PTTL for user index sets, in one round trip. */
   private async readBatch(located: ReadonlyArray<{key: string; kind: RecordKind; id: string}>): Promise<AnyStoredRecord[]> {
-    const pipeline = this.redis.pipeline()
-    for (const {key, kind} of located) {
-      if (kind === 'user_tokens') pipeline.scard(key)
-      else pipeline.get(key)
-      pipeline.pttl(key)
-    }
-    const replies = await execPipeline(pipeline, {ignoreWrongType: true})
+    const commands = located.flatMap(({key, kind}): RedisCommand[] => [[kind === 'user_tokens' ? 'scard' : 'get', key], ['pttl', key]])
+    const replies = await runCommands(this.redis, commands, {ignoreWrongType: true})
     const records: AnyStoredRecord[] = []
     located.forEach(({key, kind, id}, index) => {
       const value = replies[index * 2]
@@ -136,8 +130,6 @@ export class TokenStore {
   }
 }
 
-const WRONG_TYPE = Symbol('wrong type')
-
 function toStoredRecord(kind: RecordKind, key: string, id: string, ttlSeconds: number | null, value: unknown): AnyStoredRecord {
   if (kind === 'user_tokens') {
     return value === WRONG_TYPE
@@ -147,17 +139,4 @@ function toStoredRecord(kind: RecordKind, key: string, id: string, ttlSeconds: n
   if (value === WRONG_TYPE) return {kind, key, id, ttlSeconds, problem: 'wrong Redis type: expected a string'} as AnyStoredRecord
   const parsed = parseRecord(kind, value as string)
   return (parsed.ok ? {kind, key, id, ttlSeconds, record: parsed.record} : {kind, key, id, ttlSeconds, problem: parsed.problem}) as AnyStoredRecord
-}
-
-/**
- * Runs a pipeline and returns its replies. A WRONGTYPE reply becomes a marker
- * (the caller reports a malformed record); any other error is thrown.
- */
-export async function execPipeline(pipeline: ChainableCommander, options: {ignoreWrongType?: boolean} = {}): Promise<unknown[]> {
-  const results = (await pipeline.exec()) ?? []
-  return results.map(([error, reply]) => {
-    if (!error) return reply
-    if (options.ignoreWrongType && error.message.startsWith('WRONGTYPE')) return WRONG_TYPE
-    throw error
-  })
 }

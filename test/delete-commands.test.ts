@@ -1,11 +1,9 @@
 import {strict as assert} from 'node:assert'
 
 import {parseJson} from './support/cli.js'
-import {useRedis} from './support/context.js'
+import {describeOnEachRedis} from './support/context.js'
 
-describe('oauth-delete-token', () => {
-  const ctx = useRedis()
-
+describeOnEachRedis('oauth-delete-token', (ctx) => {
   it('deletes the exact jti and its entry in the user index, leaving others', async () => {
     const {clientId} = await ctx.gateway.client()
     const doomed = await ctx.gateway.accessToken({username: 'alice', clientId})
@@ -61,9 +59,7 @@ describe('oauth-delete-token', () => {
   })
 })
 
-describe('oauth-delete-registration', () => {
-  const ctx = useRedis()
-
+describeOnEachRedis('oauth-delete-registration', (ctx) => {
   it('deletes the registration only', async () => {
     const {clientId} = await ctx.gateway.client()
     const {jti} = await ctx.gateway.accessToken({username: 'alice', clientId})
@@ -81,9 +77,7 @@ describe('oauth-delete-registration', () => {
   })
 })
 
-describe('oauth-delete-client-complete', () => {
-  const ctx = useRedis()
-
+describeOnEachRedis('oauth-delete-client-complete', (ctx) => {
   it('removes the client and everything issued to it, and nothing of other clients', async () => {
     const doomed = await ctx.gateway.client({name: 'Doomed'})
     const other = await ctx.gateway.client({name: 'Other'})
@@ -128,9 +122,7 @@ describe('oauth-delete-client-complete', () => {
   })
 })
 
-describe('oauth-revoke-user', () => {
-  const ctx = useRedis()
-
+describeOnEachRedis('oauth-revoke-user', (ctx) => {
   it('revokes access tokens, refresh tokens and codes of the user, including tokens missing from the index', async () => {
     const {clientId} = await ctx.gateway.client()
     await ctx.gateway.accessToken({username: 'mallory', clientId})

@@ -1,11 +1,9 @@
 import {strict as assert} from 'node:assert'
 
 import {parseJson} from './support/cli.js'
-import {useRedis} from './support/context.js'
+import {describeOnEachRedis} from './support/context.js'
 
-describe('oauth-list-tokens', () => {
-  const ctx = useRedis()
-
+describeOnEachRedis('oauth-list-tokens', (ctx) => {
   it('lists tokens as a JSON array with client names resolved and ISO times', async () => {
     const {clientId} = await ctx.gateway.client({name: 'VS Code'})
     const {jti} = await ctx.gateway.accessToken({username: 'alice', clientId})
@@ -83,9 +81,7 @@ describe('oauth-list-tokens', () => {
   })
 })
 
-describe('oauth-list-registrations', () => {
-  const ctx = useRedis()
-
+describeOnEachRedis('oauth-list-registrations', (ctx) => {
   it('decodes the JSON-in-JSON lists and redacts secrets unless --reveal', async () => {
     const {clientId, record} = await ctx.gateway.client({name: 'Claude Code', ttl: null})
     const rows = parseJson<any[]>(await ctx.cli(['oauth-list-registrations', '--json']))

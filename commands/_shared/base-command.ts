@@ -1,10 +1,9 @@
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
-import type {Redis} from 'ioredis'
 
 import {type Settings, loadSettings} from '../../src/config.js'
 import {McpAuthError, ExitCode, cancelledError, usageError} from '../../src/errors.js'
 import {JsonArrayWriter, Progress} from '../../src/output.js'
-import {closeRedis, connectRedis, resolveRedisTarget} from '../../src/redis.js'
+import {type RedisClient, closeRedis, connectRedis, resolveRedisTarget} from '../../src/redis.js'
 import {TokenStore} from '../../src/token-store.js'
 
 export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
@@ -21,6 +20,12 @@ export const redisFlags = {
   'redis-host': Flags.string({summary: 'Redis host (default REDIS_HOST or 127.0.0.1).', helpGroup: 'REDIS'}),
   'redis-port': Flags.integer({summary: 'Redis port (default REDIS_PORT or 6379).', min: 1, max: 65_535, helpGroup: 'REDIS'}),
   'redis-db': Flags.integer({summary: 'Redis database number (default REDIS_DB or 0).', min: 0, helpGroup: 'REDIS'}),
+  cluster: Flags.string({
+    summary: 'Redis Cluster seed nodes, host:port,host:port (default REDIS_CLUSTER_NODES).',
+    helpValue: 'NODES',
+    helpGroup: 'REDIS',
+  }),
+  'redis-ca-file': Flags.string({summary: 'CA certificate (PEM) for rediss:// TLS (default REDIS_TLS_CA_FILE).', helpValue: 'PATH', helpGroup: 'REDIS'}),
 }
 
 /** For destructive commands: on a terminal they ask; anywhere else they need --yes. */
@@ -44,7 +49,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected flags!: CommandFlags<T>
   protected args!: CommandArgs<T>
-  private redisClient?: Redis
+  private redisClient?: RedisClient
   private cachedSettings?: Settings
   private cachedStore?: TokenStore
   /** Set once a streamed JSON array has begun on stdout: an error then goes to stderr only. */
@@ -81,12 +86,14 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected async tokenStore(): Promise<TokenStore> {
     if (!this.cachedStore) {
-      const flags = this.flags as CommandFlags<T> & {'redis-url'?: string; 'redis-host'?: string; 'redis-port'?: number; 'redis-db'?: number}
+      const flags = this.flags as Partial<Interfaces.InferredFlags<typeof redisFlags>>
       const target = resolveRedisTarget(await this.settings(), {
         redisUrl: flags['redis-url'],
         redisHost: flags['redis-host'],
         redisPort: flags['redis-port'],
         redisDb: flags['redis-db'],
+        cluster: flags.cluster,
+        redisCaFile: flags['redis-ca-file'],
       })
       this.redisClient = await connectRedis(target)
       this.cachedStore = new TokenStore(this.redisClient)

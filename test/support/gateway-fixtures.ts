@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto'
 
-import type {Redis} from 'ioredis'
+import type {RedisClient} from '../../src/redis.js'
 
 /** Identifiers shaped like the gateway's (Python `secrets.token_urlsafe`). */
 export const urlSafeId = (bytes: number): string => randomBytes(bytes).toString('base64url')
@@ -20,7 +20,7 @@ export function pythonJson(value: unknown): string {
 
 /** Writes records the way the gateway's auth service does (DESIGN.md, Redis data model). */
 export class GatewayFixtures {
-  constructor(readonly redis: Redis) {}
+  constructor(readonly redis: RedisClient) {}
 
   async client(options: {name?: string; ttl?: number | null; secretExpiresAt?: number; extra?: Record<string, unknown>} = {}) {
     const clientId = newClientId()
