@@ -1,4 +1,5 @@
 import {readFileSync} from 'node:fs'
+import {isIP} from 'node:net'
 
 import {Cluster, Redis, type RedisOptions} from 'ioredis'
 
@@ -87,9 +88,11 @@ function callMethod(client: RedisClient, method: string, args: Array<string | nu
 
 function tlsOptions(target: RedisTarget): RedisOptions['tls'] {
   if (!target.tls) return undefined
-  if (!target.caFile) return {servername: target.host}
+  // SNI carries host names only (RFC 6066); an IP address is checked against the certificate without it.
+  const servername = isIP(target.host) ? undefined : target.host
+  if (!target.caFile) return {servername}
   try {
-    return {servername: target.host, ca: readFileSync(target.caFile)}
+    return {servername, ca: readFileSync(target.caFile)}
   } catch (error) {
     throw usageError(`Cannot read the Redis CA file ${target.caFile}: ${(error as NodeJS.ErrnoException).code ?? error}.`)
   }
@@ -152,6 +155,9 @@ function explainConnectionFailure(target: RedisTarget, error: Error): Error {
   }
   if (code === 'ECONNREFUSED' || /ECONNREFUSED|None of startup nodes is available|All sentinels are unreachable/.test(message)) {
     return unreachableError(`Cannot connect to Redis at ${where}: connection refused.`, 'Is Redis running and is its port published to this machine?', error)
+  }
+  if (/certificate|self.signed|unable to verify/i.test(message)) {
+    return unreachableError(`TLS to Redis at ${where} failed: ${message}.`, 'Point --redis-ca-file (or REDIS_TLS_CA_FILE) at the CA that signed the server certificate.', error)
   }
   if (code === 'ETIMEDOUT' || /timeout/i.test(message)) {
     return unreachableError(`Redis at ${where} did not answer within ${CONNECT_TIMEOUT_MS / 1000}s.`, undefined, error)
