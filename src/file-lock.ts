@@ -1,5 +1,3 @@
-import lockfile from 'proper-lockfile'
-
 import {McpAuthError, ExitCode} from './errors.js'
 
 const LOCK_WAIT_MS = 30_000
@@ -13,6 +11,7 @@ export async function withFileLock<T>(path: string, work: () => Promise<T>, opti
   const waitMs = options.waitMs ?? LOCK_WAIT_MS
   let release: () => Promise<void>
   try {
+    const {default: lockfile} = await import('proper-lockfile')
     release = await lockfile.lock(path, {
       realpath: false,
       lockfilePath: `${path}.lock`,

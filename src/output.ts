@@ -1,4 +1,6 @@
-import Table from 'cli-table3'
+import {createRequire} from 'node:module'
+
+import type TableConstructor from 'cli-table3'
 
 /** `eyJhbG…x9Qw`: enough to recognise a secret, not enough to use it. */
 export function redact(secret: string | null | undefined): string | null {
@@ -43,6 +45,8 @@ export function formatRelative(epochSeconds: number | null | undefined, now = Da
 }
 
 export function renderTable(head: string[], rows: string[][]): string {
+  // Required on first use so that commands printing no table start faster.
+  const Table = createRequire(import.meta.url)('cli-table3') as typeof TableConstructor
   const table = new Table({head, style: {head: useColor() ? ['cyan'] : [], border: []}})
   table.push(...rows)
   return table.toString()

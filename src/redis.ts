@@ -1,7 +1,7 @@
 import {readFileSync} from 'node:fs'
 import {isIP} from 'node:net'
 
-import {Cluster, Redis, type RedisOptions} from 'ioredis'
+import type {Cluster, Redis, RedisOptions} from 'ioredis'
 
 import {unreachableError, usageError} from './errors.js'
 import {type RedisTarget, describeRedisTarget} from './redis-target.js'
@@ -22,6 +22,8 @@ const COMMAND_TIMEOUT_MS = 60_000
 
 /** Opens a connection and proves it works, failing fast with a clear reason (exit 4). */
 export async function connectRedis(target: RedisTarget): Promise<RedisClient> {
+  // Loaded here, not at start-up: commands that never touch Redis should not pay for it.
+  const {Cluster, Redis} = await import('ioredis')
   const client = target.mode === 'cluster' ? new Cluster(target.nodes, clusterOptions(target)) : new Redis(serverOptions(target))
   let lastError: Error | undefined
   client.on('error', (error: Error) => {
@@ -48,7 +50,7 @@ export async function closeRedis(client: RedisClient | undefined): Promise<void>
 
 /** SCAN in batches over every master, so a cluster is walked whole; never KEYS. */
 export async function* scanKeys(client: RedisClient, match: string, count: number): AsyncGenerator<string[]> {
-  const servers = client instanceof Cluster ? client.nodes('master') : [client]
+  const servers = isCluster(client) ? client.nodes('master') : [client]
   for (const server of servers) {
     for await (const keys of server.scanStream({match, count}) as AsyncIterable<string[]>) {
       if (keys.length > 0) yield keys
@@ -65,7 +67,7 @@ export async function* scanKeys(client: RedisClient, match: string, count: numbe
 export async function runCommands(client: RedisClient, commands: RedisCommand[], options: {ignoreWrongType?: boolean} = {}): Promise<unknown[]> {
   if (commands.length === 0) return []
   const results: Array<[Error | null, unknown]> =
-    client instanceof Cluster
+    isCluster(client)
       ? await Promise.all(commands.map(([method, ...args]) => callMethod(client, method, args).then((reply) => [null, reply] as [null, unknown], (error: Error) => [error, null] as [Error, null])))
       : ((await client.pipeline(commands).exec()) ?? [])
   return results.map(([error, reply]) => {
@@ -73,6 +75,10 @@ export async function runCommands(client: RedisClient, commands: RedisCommand[],
     if (options.ignoreWrongType && error.message.startsWith('WRONGTYPE')) return WRONG_TYPE
     throw error
   })
+}
+
+export function isCluster(client: RedisClient): client is Cluster {
+  return client.isCluster
 }
 
 /** Registers a Lua script as a command (sent once, then run by its SHA). */
