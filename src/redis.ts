@@ -18,6 +18,7 @@ export type RedisCommand = [method: string, ...args: Array<string | number>]
 export const WRONG_TYPE = Symbol('wrong Redis type')
 
 const CONNECT_TIMEOUT_MS = 5000
+/** A server that stops answering for this long (a hung or paused Redis) ends the command with exit 4. */
 const COMMAND_TIMEOUT_MS = 60_000
 
 /** Opens a connection and proves it works, failing fast with a clear reason (exit 4). */
@@ -81,9 +82,18 @@ export function isCluster(client: RedisClient): client is Cluster {
   return client.isCluster
 }
 
-/** Registers a Lua script as a command (sent once, then run by its SHA). */
-export function defineScript(client: RedisClient, name: string, lua: string, numberOfKeys = 1): void {
-  if (!(name in client)) client.defineCommand(name, {numberOfKeys, lua})
+/**
+ * Registers a Lua script as a command taking its key count first (sent once,
+ * then run by its SHA): `[name, numberOfKeys, ...keys, ...args]` in a batch.
+ */
+export function defineScript(client: RedisClient, name: string, lua: string): void {
+  if (!(name in client)) client.defineCommand(name, {lua})
+}
+
+/** Runs a script defined with defineScript over some keys. */
+export async function runScript(client: RedisClient, name: string, lua: string, keys: string[], args: Array<string | number>): Promise<unknown> {
+  defineScript(client, name, lua)
+  return callMethod(client, name, [keys.length, ...keys, ...args])
 }
 
 function callMethod(client: RedisClient, method: string, args: Array<string | number>): Promise<unknown> {
@@ -112,6 +122,7 @@ function serverOptions(target: RedisTarget): RedisOptions {
     tls: tlsOptions(target),
     lazyConnect: true,
     connectTimeout: CONNECT_TIMEOUT_MS,
+    // One timer per command; batches are single script calls, so this stays cheap.
     commandTimeout: COMMAND_TIMEOUT_MS,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,

@@ -1,5 +1,6 @@
 import {type StringRecordKind, KINDS_THAT_ALWAYS_EXPIRE} from './records.js'
-import {type RedisCommand, defineScript, runCommands} from './redis.js'
+import {type RedisCommand, defineScript, isCluster, runCommands, runScript} from './redis.js'
+import {DELETE_IF_STILL_EXPIRED} from './redis-scripts.js'
 import type {AnyStoredRecord, TokenStore, UserIndexRecord, WalkOptions} from './token-store.js'
 import {findOrphanEntries} from './token-stats.js'
 
@@ -40,33 +41,6 @@ const DELETED_FIELD: Record<StringRecordKind, keyof PurgeResult['deleted']> = {
   state: 'states',
   code: 'codes',
 }
-
-/**
- * Deletes the record only if it is still past its expiry by Redis's own
- * clock, so a record that became valid between the scan and the delete stays.
- * ARGV: field holding the absolute expiry ('' for none), lifetime counted
- * from created_at ('' for none), '1' to require that the key has no TTL.
- */
-const DELETE_IF_STILL_EXPIRED = `
-local raw = redis.call('GET', KEYS[1])
-if not raw then return 0 end
-if ARGV[3] == '1' and redis.call('PTTL', KEYS[1]) ~= -1 then return -1 end
-if ARGV[1] ~= '' or ARGV[2] ~= '' then
-  local ok, record = pcall(cjson.decode, raw)
-  if not ok or type(record) ~= 'table' then return -1 end
-  local expiry = nil
-  if ARGV[1] ~= '' then expiry = tonumber(record[ARGV[1]]) end
-  if expiry == nil and ARGV[2] ~= '' then
-    local created = tonumber(record['created_at'])
-    if created then expiry = created + tonumber(ARGV[2]) end
-  end
-  if expiry == nil or expiry == 0 then return -1 end
-  if expiry > 1e12 then expiry = expiry / 1000 end
-  if expiry > tonumber(redis.call('TIME')[1]) then return -1 end
-end
-redis.call('UNLINK', KEYS[1])
-return 1
-`
 
 /** Expired records, records that should have a TTL and have none, and orphan index entries. */
 export async function purgeExpired(store: TokenStore, options: PurgeOptions): Promise<PurgeResult> {
@@ -120,7 +94,7 @@ async function applyPlans(
   dryRun: boolean,
 ): Promise<void> {
   if (planned.length === 0) return
-  const outcomes = dryRun ? planned.map(() => 1) : await runCommands(store.redis, purgeCommands(store, planned))
+  const outcomes = dryRun ? planned.map(() => 1) : await applyInRedis(store, planned)
   const indexEntries: Array<{username: string; jti: string}> = []
   planned.forEach(({stored, plan}, position) => {
     const outcome = Number(outcomes[position])
@@ -139,14 +113,26 @@ async function applyPlans(
 
 const PURGE_SCRIPT = 'mcpauthDeleteIfStillExpired'
 
-function purgeCommands(store: TokenStore, planned: Array<{stored: StringStoredRecord; plan: PurgeAction}>): RedisCommand[] {
-  defineScript(store.redis, PURGE_SCRIPT, DELETE_IF_STILL_EXPIRED)
-  return planned.map(({stored, plan}): RedisCommand => {
-    // NX: only when the key still has no TTL, so a concurrent rewrite keeps its own.
-    if (plan.action === 'restore_ttl') return ['expireat', stored.key, Math.ceil(plan.expiresAt), 'NX']
-    const requireNoTtl = plan.reason === 'missing_ttl' ? '1' : ''
-    return [PURGE_SCRIPT, stored.key, plan.expiryField, String(plan.lifetime), requireNoTtl]
-  })
+/** Outcome per plan: for deletes 1 / 0 / -1 from the script, for TTL restores 1 or 0. */
+async function applyInRedis(store: TokenStore, planned: Array<{stored: StringStoredRecord; plan: PurgeAction}>): Promise<unknown[]> {
+  const scriptArgs = (plan: Extract<PurgeAction, {action: 'delete'}>) => [plan.expiryField, String(plan.lifetime), plan.reason === 'missing_ttl' ? '1' : '']
+  const deletes = planned.flatMap(({stored, plan}) => (plan.action === 'delete' ? [{key: stored.key, args: scriptArgs(plan)}] : []))
+  // NX: only when the key still has no TTL, so a concurrent rewrite keeps its own.
+  const restores: RedisCommand[] = planned.flatMap(({stored, plan}): RedisCommand[] =>
+    plan.action === 'restore_ttl' ? [['expireat', stored.key, Math.ceil(plan.expiresAt), 'NX']] : [],
+  )
+  const restoreOutcomes = await runCommands(store.redis, restores)
+  let deleteOutcomes: unknown[]
+  if (isCluster(store.redis)) {
+    defineScript(store.redis, PURGE_SCRIPT, DELETE_IF_STILL_EXPIRED)
+    deleteOutcomes = await runCommands(store.redis, deletes.map(({key, args}): RedisCommand => [PURGE_SCRIPT, 1, key, ...args]))
+  } else {
+    const keys = deletes.map(({key}) => key)
+    deleteOutcomes = deletes.length === 0 ? [] : ((await runScript(store.redis, PURGE_SCRIPT, DELETE_IF_STILL_EXPIRED, keys, deletes.flatMap(({args}) => args))) as unknown[])
+  }
+  let nextDelete = 0
+  let nextRestore = 0
+  return planned.map(({plan}) => (plan.action === 'delete' ? deleteOutcomes[nextDelete++] : restoreOutcomes[nextRestore++]))
 }
 
 async function removeOrphans(store: TokenStore, indexes: UserIndexRecord[], result: PurgeResult, dryRun: boolean): Promise<void> {

@@ -1,5 +1,6 @@
 import {RECORD_KINDS, type RecordKind, accessTokenKey} from './records.js'
-import {runCommands} from './redis.js'
+import {isCluster, runCommands, runScript} from './redis.js'
+import {FIND_ORPHAN_ENTRIES} from './redis-scripts.js'
 import type {AnyStoredRecord, TokenStore, UserIndexRecord, WalkOptions} from './token-store.js'
 
 export const EXPIRING_SOON_SECONDS = 86_400
@@ -109,9 +110,16 @@ function countUserIndex(indexStats: UserIndexStats, stored: UserIndexRecord): vo
   else indexStats.entries += stored.size ?? 0
 }
 
-/** Index entries whose `oauth:token:{jti}` no longer exists: two round trips per batch of index sets. */
+/** Index entries whose `oauth:token:{jti}` no longer exists. */
 export async function findOrphanEntries(store: TokenStore, indexes: readonly UserIndexRecord[]): Promise<Array<{username: string; jti: string}>> {
   if (indexes.length === 0) return []
+  if (!isCluster(store.redis)) {
+    const pairs = (await runScript(store.redis, 'mcpauthFindOrphans', FIND_ORPHAN_ENTRIES, indexes.map((index) => index.key), [])) as Array<number | string>
+    const orphans: Array<{username: string; jti: string}> = []
+    for (let i = 0; i < pairs.length; i += 2) orphans.push({username: indexes[Number(pairs[i]) - 1].id, jti: String(pairs[i + 1])})
+    return orphans
+  }
+  // On a cluster the index and its tokens live in different slots: ask per key.
   const memberLists = await runCommands(store.redis, indexes.map((index) => ['smembers', index.key]), {ignoreWrongType: true})
   const entries = indexes.flatMap((index, position) => {
     const members = memberLists[position]

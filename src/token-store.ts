@@ -1,4 +1,5 @@
-import {type RedisClient, type RedisCommand, WRONG_TYPE, runCommands, scanKeys} from './redis.js'
+import {type RedisClient, type RedisCommand, WRONG_TYPE, isCluster, runCommands, runScript, scanKeys} from './redis.js'
+import {READ_RECORDS} from './redis-scripts.js'
 import {
   type RecordKind,
   type RecordOfKind,
@@ -56,23 +57,33 @@ export class TokenStore {
     private readonly batchSize: number = DEFAULT_BATCH_SIZE,
   ) {}
 
-  /** Yields batches of records of the given kinds, read in one pass over the keyspace. */
+  /**
+   * Yields batches of records of the given kinds, read in one pass over the
+   * keyspace. The next batch is read while the caller works on the current
+   * one, so at most two batches are in memory.
+   */
   async *walk(kinds: readonly RecordKind[], options: WalkOptions = {}): AsyncGenerator<AnyStoredRecord[]> {
     const wanted = new Set(kinds)
     const match = kinds.length === 1 ? `${keyPrefix(kinds[0])}*` : `${KEY_NAMESPACE}*`
     let keysSeen = 0
+    let previous: Promise<AnyStoredRecord[]> | undefined
     for await (const keys of scanKeys(this.redis, match, this.batchSize)) {
       keysSeen += keys.length
       const located = keys.flatMap((key) => {
         const parsed = parseKey(key)
         return parsed && wanted.has(parsed.kind) ? [{key, ...parsed}] : []
       })
-      if (located.length > 0) {
-        const records = await this.readBatch(located)
+      const reading = this.readBatch(located)
+      reading.catch(() => {}) // awaited below; this only keeps an early failure from counting as unhandled
+      if (previous) {
+        const records = await previous
         if (records.length > 0) yield records
       }
+      previous = reading
       options.onProgress?.(keysSeen)
     }
+    const last = await previous
+    if (last && last.length > 0) yield last
   }
 
   async getAccessToken(jti: string): Promise<StoredRecord<'token'> | undefined> {
@@ -114,10 +125,10 @@ export class TokenStore {
     return results.reduce<number>((sum, removed) => sum + (typeof removed === 'number' ? removed : 0), 0)
   }
 
-  /** GET + PTTL for string kinds, SCARD + PTTL for user index sets, in one round trip. */
+  /** Value (GET, or SCARD for an index set) and PTTL of each key, in one round trip. */
   private async readBatch(located: ReadonlyArray<{key: string; kind: RecordKind; id: string}>): Promise<AnyStoredRecord[]> {
-    const commands = located.flatMap(({key, kind}): RedisCommand[] => [[kind === 'user_tokens' ? 'scard' : 'get', key], ['pttl', key]])
-    const replies = await runCommands(this.redis, commands, {ignoreWrongType: true})
+    if (located.length === 0) return []
+    const replies = await this.readValuesAndTtls(located)
     const records: AnyStoredRecord[] = []
     located.forEach(({key, kind, id}, index) => {
       const value = replies[index * 2]
@@ -128,6 +139,19 @@ export class TokenStore {
     })
     return records
   }
+
+  /** One script call on a single server; per-key commands on a cluster, where a script sees one slot only. */
+  private async readValuesAndTtls(located: ReadonlyArray<{key: string; kind: RecordKind}>): Promise<unknown[]> {
+    if (isCluster(this.redis)) {
+      const commands = located.flatMap(({key, kind}): RedisCommand[] => [[kind === 'user_tokens' ? 'scard' : 'get', key], ['pttl', key]])
+      return runCommands(this.redis, commands, {ignoreWrongType: true})
+    }
+    const keys = located.map(({key}) => key)
+    const replies = (await runScript(this.redis, 'mcpauthReadRecords', READ_RECORDS, keys, located.map(({kind}) => (kind === 'user_tokens' ? 'set' : 'string')))) as unknown[]
+    // The script answers false (null) for a key of the wrong type that still exists.
+    return replies.map((reply, position) => (position % 2 === 0 && reply === null && replies[position + 1] !== -2 ? WRONG_TYPE : reply))
+  }
+
 }
 
 function toStoredRecord(kind: RecordKind, key: string, id: string, ttlSeconds: number | null, value: unknown): AnyStoredRecord {

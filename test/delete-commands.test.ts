@@ -47,7 +47,7 @@ describeOnEachRedis('oauth-delete-token', (ctx) => {
     assert.equal(result.code, 2)
     const body = parseJson(result)
     assert.equal(body.error.exit_code, 2)
-    assert.match(body.error.hint, /--yes/)
+    assert.match(body.error.hint, /--yes/, JSON.stringify(body))
     assert.equal(await ctx.redis.exists(`oauth:token:${jti}`), 1)
   })
 

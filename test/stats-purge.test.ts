@@ -122,12 +122,12 @@ describeOnEachRedis('oauth-purge-expired', (ctx) => {
     const survivor = await ctx.gateway.accessToken({username: 'alice', clientId, expiresIn: -60, ttl: 3600})
     const doomed = await ctx.gateway.accessToken({username: 'alice', clientId, expiresIn: -60, ttl: 3600})
     const renewed = pythonJson({...survivor.record, expires_at: nowSeconds() + 3600})
-    // A real store whose walk lets the "gateway" rewrite a record after each
+    // A real store whose walk lets the "gateway" rewrite the record after its
     // batch is read and before the purge acts on it: the race, made certain.
     class RacingStore extends TokenStore {
       override async *walk(kinds: Parameters<TokenStore['walk']>[0], options: Parameters<TokenStore['walk']>[1]) {
         for await (const batch of super.walk(kinds, options)) {
-          await ctx.redis.set(`oauth:token:${survivor.jti}`, renewed, 'EX', 3600)
+          if (batch.some((stored) => stored.id === survivor.jti)) await ctx.redis.set(`oauth:token:${survivor.jti}`, renewed, 'EX', 3600)
           yield batch
         }
       }

@@ -152,7 +152,7 @@ interface Failure {
   exitCode: number
 }
 
-const REDIS_CONNECTION_LOST = /Connection is closed|connection close|max retries per request|ECONNRESET|ECONNREFUSED|EPIPE|Stream isn't writeable|Command timed out|ETIMEDOUT|LOADING/
+const REDIS_CONNECTION_LOST = /Connection is closed|Socket timeout|connection close|max retries per request|ECONNRESET|ECONNREFUSED|EPIPE|Stream isn't writeable|Command timed out|ETIMEDOUT|LOADING/
 const REDIS_ACCESS_DENIED = /^(NOPERM|NOAUTH|WRONGPASS)/
 
 function describeFailure(error: Error): Failure {

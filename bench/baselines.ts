@@ -1,0 +1,70 @@
+import {createReadStream, createWriteStream} from 'node:fs'
+import {createInterface} from 'node:readline'
+
+import type {Redis} from 'ioredis'
+
+const COUNT = 1000
+
+/** The bare loops each command is compared with: SCAN plus pipelined reads, nothing else. */
+export const baselines = {
+  async scanAndRead(redis: Redis, match: string): Promise<number> {
+    let seen = 0
+    for await (const keys of redis.scanStream({match, count: COUNT}) as AsyncIterable<string[]>) {
+      const pipeline = redis.pipeline()
+      for (const key of keys) pipeline.get(key).pttl(key)
+      await pipeline.exec()
+      seen += keys.length
+    }
+    return seen
+  },
+
+  /** Over the same keys as the purge (all of oauth:*): GET and PTTL each, UNLINK the expired access tokens. */
+  async purgeExpired(redis: Redis): Promise<number> {
+    const now = Date.now() / 1000
+    let removed = 0
+    for await (const keys of redis.scanStream({match: 'oauth:*', count: COUNT}) as AsyncIterable<string[]>) {
+      const pipeline = redis.pipeline()
+      for (const key of keys) pipeline.get(key).pttl(key)
+      const replies = (await pipeline.exec()) ?? []
+      const expired = keys.filter((key, i) => {
+        const value = replies[i * 2][1]
+        return key.startsWith('oauth:token:') && typeof value === 'string' && JSON.parse(value).expires_at <= now
+      })
+      if (expired.length > 0) await redis.pipeline(expired.map((key) => ['unlink', key])).exec()
+      removed += expired.length
+    }
+    return removed
+  },
+
+  async dumpToFile(redis: Redis, path: string): Promise<void> {
+    const out = createWriteStream(path)
+    for await (const keys of redis.scanStream({match: 'oauth:*', count: COUNT}) as AsyncIterable<string[]>) {
+      const pipeline = redis.pipeline()
+      for (const key of keys) pipeline.type(key).pttl(key)
+      const meta = (await pipeline.exec()) ?? []
+      const reads = redis.pipeline()
+      keys.forEach((key, i) => (meta[i * 2][1] === 'set' ? reads.smembers(key) : reads.get(key)))
+      const values = (await reads.exec()) ?? []
+      const lines = keys.map((key, i) => JSON.stringify({key, type: meta[i * 2][1], value: values[i][1], pttl: meta[i * 2 + 1][1]}))
+      if (!out.write(`${lines.join('\n')}\n`)) await new Promise<void>((resolve) => out.once('drain', () => resolve()))
+    }
+    await new Promise<void>((resolve) => out.end(() => resolve()))
+  },
+
+  async restoreFromFile(redis: Redis, path: string): Promise<void> {
+    let pipeline = redis.pipeline()
+    let pending = 0
+    for await (const line of createInterface({input: createReadStream(path)})) {
+      const {key, type, value, pttl} = JSON.parse(line)
+      if (type === 'set') pipeline.sadd(key, ...(value as string[]))
+      else if (pttl > 0) pipeline.set(key, value, 'PX', pttl)
+      else pipeline.set(key, value)
+      if (++pending === COUNT) {
+        await pipeline.exec()
+        pipeline = redis.pipeline()
+        pending = 0
+      }
+    }
+    await pipeline.exec()
+  },
+}
