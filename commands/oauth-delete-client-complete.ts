@@ -22,7 +22,7 @@ and counted. Running it again after an interruption finishes the job.`
     const clientId = requireExactId(this.args.client_id, 'client_id')
     const store = await this.tokenStore()
     await this.confirm(`Delete client ${clientId} with all its tokens, refresh tokens and codes?`)
-    const progress = this.progress('Deleting')
+    const progress = await this.progress('Deleting')
     const result = await deleteClientComplete(store, clientId, {onProgress: (seen) => progress.update(seen)})
     progress.done()
     const registration = result.registration_deleted ? 'registration deleted' : 'no registration found'

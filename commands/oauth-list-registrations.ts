@@ -22,7 +22,7 @@ With --json it streams a JSON array, one object per client.`
 
   async run(): Promise<void> {
     const store = await this.tokenStore()
-    const progress = this.progress('Scanning clients')
+    const progress = await this.progress('Scanning clients')
     const batches = listClients(store, {onProgress: (seen) => progress.update(seen)})
     if (this.jsonEnabled()) {
       const writer = this.jsonArrayWriter()

@@ -26,7 +26,7 @@ With --json it streams a JSON array (one object per token) that scripts can rely
   async run(): Promise<void> {
     const store = await this.tokenStore()
     const filter = {username: this.flags.user, clientId: this.flags.client, expiredOnly: this.flags.expired}
-    const progress = this.progress('Scanning tokens')
+    const progress = await this.progress('Scanning tokens')
     const batches = listAccessTokens(store, filter, {onProgress: (seen) => progress.update(seen)})
     if (this.jsonEnabled()) {
       const writer = this.jsonArrayWriter()

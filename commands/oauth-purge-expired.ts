@@ -30,7 +30,7 @@ after the scan is kept. Malformed records are reported, never deleted. --dry-run
     const settings = await this.settings()
     const store = await this.tokenStore()
     if (!dryRun) await this.confirm('Purge expired OAuth records?')
-    const progress = this.progress(dryRun ? 'Checking' : 'Purging')
+    const progress = await this.progress(dryRun ? 'Checking' : 'Purging')
     const result = await purgeExpired(store, {
       dryRun,
       refreshTokenLifetime: settings.lifetime('REFRESH_TOKEN_LIFETIME'),

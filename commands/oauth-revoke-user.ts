@@ -19,7 +19,7 @@ Client registrations stay. The user can log in again unless you also remove them
     const username = requireExactId(this.args.username, 'username')
     const store = await this.tokenStore()
     await this.confirm(`Revoke every token of user ${username}?`)
-    const progress = this.progress('Revoking')
+    const progress = await this.progress('Revoking')
     const result = await revokeUser(store, username, {onProgress: (seen) => progress.update(seen)})
     progress.done()
     this.note(`User ${username}: ${describeCascade(result)}${result.index_deleted ? '; index deleted' : ''}.`)

@@ -15,7 +15,7 @@ oauth-purge-expired cleans all three.`
 
   async run(): Promise<TokenStats> {
     const store = await this.tokenStore()
-    const progress = this.progress('Counting records')
+    const progress = await this.progress('Counting records')
     const stats = await collectStats(store, {onProgress: (seen) => progress.update(seen)})
     progress.done()
     this.render(stats)

@@ -71,24 +71,39 @@ export class JsonArrayWriter {
 }
 
 /**
- * A one-line progress counter on stderr, only when stderr is a terminal, so
- * logs and pipes stay clean.
+ * A one-line progress counter on stderr (keys seen, rate, and an estimate of
+ * the time left when the keyspace size is known), only when stderr is a
+ * terminal, so logs and pipes stay clean.
  */
 export class Progress {
-  private readonly enabled: boolean
+  readonly enabled: boolean
   private lastDrawn = 0
   private readonly startedAt = Date.now()
+  private totalKeys?: number
 
   constructor(private readonly label: string, stream: NodeJS.WriteStream = process.stderr) {
     this.enabled = Boolean(stream.isTTY) && !process.env.CI
+  }
+
+  /** The keyspace size (DBSIZE): the scan walks every key, so this is the whole job. */
+  setTotal(totalKeys: number): void {
+    this.totalKeys = totalKeys > 0 ? totalKeys : undefined
   }
 
   update(keysSeen: number): void {
     if (!this.enabled || Date.now() - this.lastDrawn < 200) return
     this.lastDrawn = Date.now()
     const seconds = (Date.now() - this.startedAt) / 1000
-    const rate = seconds > 0 ? Math.round(keysSeen / seconds) : 0
-    process.stderr.write(`\r${this.label}: ${keysSeen.toLocaleString('en-US')} keys scanned (${rate.toLocaleString('en-US')}/s)\u001B[K`)
+    const rate = seconds > 0 ? keysSeen / seconds : 0
+    let line = `${this.label}: ${keysSeen.toLocaleString('en-US')}`
+    if (this.totalKeys) {
+      const left = rate > 0 ? Math.max(0, this.totalKeys - keysSeen) / rate : undefined
+      line += ` of ~${this.totalKeys.toLocaleString('en-US')} keys (${Math.min(100, Math.floor((keysSeen / this.totalKeys) * 100))}%)`
+      if (left !== undefined) line += `, ~${formatDuration(left)} left`
+    } else {
+      line += ' keys'
+    }
+    process.stderr.write(`\r${line}, ${Math.round(rate).toLocaleString('en-US')}/s\u001B[K`)
   }
 
   done(): void {

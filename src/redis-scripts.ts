@@ -5,12 +5,20 @@
  * same scripts run one key at a time (see token-store and token-purge).
  */
 
+/** A script registered on the client under `name` and run by its SHA. */
+export interface LuaScript {
+  name: string
+  lua: string
+}
+
 /**
  * KEYS: record keys; ARGV[i]: 'set' for a user index, anything else for a
  * string record. Returns, per key, the value (GET, or SCARD for a set; false
  * when the key holds another type) followed by its PTTL (-2 when it is gone).
  */
-export const READ_RECORDS = `
+export const READ_RECORDS: LuaScript = {
+  name: 'mcpauthReadRecords',
+  lua: `
 local out = {}
 for i, key in ipairs(KEYS) do
   local ttl = redis.call('PTTL', key)
@@ -24,14 +32,17 @@ for i, key in ipairs(KEYS) do
   out[2 * i] = ttl
 end
 return out
-`
+`,
+}
 
 /**
  * KEYS: user index sets. Returns pairs (position of the set in KEYS, jti) for
  * every jti whose oauth:token:{jti} no longer exists. Reads keys it was not
  * given, which a single server allows and a cluster does not.
  */
-export const FIND_ORPHAN_ENTRIES = `
+export const FIND_ORPHAN_ENTRIES: LuaScript = {
+  name: 'mcpauthFindOrphans',
+  lua: `
 local out = {}
 for i, key in ipairs(KEYS) do
   if redis.call('TYPE', key)['ok'] == 'set' then
@@ -44,7 +55,8 @@ for i, key in ipairs(KEYS) do
   end
 end
 return out
-`
+`,
+}
 
 /**
  * Deletes each key only if it is still past its expiry by Redis's own clock,
@@ -53,7 +65,9 @@ return out
  * a lifetime counted from created_at ('' for none), '1' to require that the
  * key has no TTL. Returns per key: 1 deleted, 0 already gone, -1 kept.
  */
-export const DELETE_IF_STILL_EXPIRED = `
+export const DELETE_IF_STILL_EXPIRED: LuaScript = {
+  name: 'mcpauthDeleteIfStillExpired',
+  lua: `
 local now = tonumber(redis.call('TIME')[1])
 local function expiry_of(raw, field, lifetime)
   local ok, record = pcall(cjson.decode, raw)
@@ -84,4 +98,7 @@ for i, key in ipairs(KEYS) do
   outcomes[i] = purge(key, ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i])
 end
 return outcomes
-`
+`,
+}
+
+export const ALL_SCRIPTS: readonly LuaScript[] = [READ_RECORDS, FIND_ORPHAN_ENTRIES, DELETE_IF_STILL_EXPIRED]

@@ -4,6 +4,7 @@ import {isIP} from 'node:net'
 import type {Cluster, Redis, RedisOptions} from 'ioredis'
 
 import {unreachableError, usageError} from './errors.js'
+import {ALL_SCRIPTS, type LuaScript} from './redis-scripts.js'
 import {type RedisTarget, describeRedisTarget} from './redis-target.js'
 
 export {type RedisTarget, type RedisFlagValues, describeRedisTarget, resolveRedisTarget} from './redis-target.js'
@@ -86,14 +87,14 @@ export function isCluster(client: RedisClient): client is Cluster {
  * Registers a Lua script as a command taking its key count first (sent once,
  * then run by its SHA): `[name, numberOfKeys, ...keys, ...args]` in a batch.
  */
-export function defineScript(client: RedisClient, name: string, lua: string): void {
-  if (!(name in client)) client.defineCommand(name, {lua})
+export function defineScript(client: RedisClient, script: LuaScript): void {
+  if (!(script.name in client)) client.defineCommand(script.name, {lua: script.lua})
 }
 
-/** Runs a script defined with defineScript over some keys. */
-export async function runScript(client: RedisClient, name: string, lua: string, keys: string[], args: Array<string | number>): Promise<unknown> {
-  defineScript(client, name, lua)
-  return callMethod(client, name, [keys.length, ...keys, ...args])
+/** Runs a script over some keys (one call; on a cluster the keys must share a slot). */
+export async function runScript(client: RedisClient, script: LuaScript, keys: string[], args: Array<string | number>): Promise<unknown> {
+  defineScript(client, script)
+  return callMethod(client, script.name, [keys.length, ...keys, ...args])
 }
 
 function callMethod(client: RedisClient, method: string, args: Array<string | number>): Promise<unknown> {
@@ -140,6 +141,8 @@ function clusterOptions(target: RedisTarget): ConstructorParameters<typeof Clust
   return {
     lazyConnect: true,
     enableAutoPipelining: true,
+    // Auto-pipelining picks a script's node from its first argument, the key count (ioredis #2109): send scripts directly.
+    autoPipeliningIgnoredCommands: [...ALL_SCRIPTS.map((script) => script.name), 'eval', 'evalsha'],
     clusterRetryStrategy: () => null,
     slotsRefreshTimeout: CONNECT_TIMEOUT_MS,
     redisOptions: {

@@ -111,8 +111,6 @@ async function applyPlans(
   if (!dryRun) result.index_entries_removed += await store.removeIndexEntries(indexEntries)
 }
 
-const PURGE_SCRIPT = 'mcpauthDeleteIfStillExpired'
-
 /** Outcome per plan: for deletes 1 / 0 / -1 from the script, for TTL restores 1 or 0. */
 async function applyInRedis(store: TokenStore, planned: Array<{stored: StringStoredRecord; plan: PurgeAction}>): Promise<unknown[]> {
   const scriptArgs = (plan: Extract<PurgeAction, {action: 'delete'}>) => [plan.expiryField, String(plan.lifetime), plan.reason === 'missing_ttl' ? '1' : '']
@@ -124,11 +122,11 @@ async function applyInRedis(store: TokenStore, planned: Array<{stored: StringSto
   const restoreOutcomes = await runCommands(store.redis, restores)
   let deleteOutcomes: unknown[]
   if (isCluster(store.redis)) {
-    defineScript(store.redis, PURGE_SCRIPT, DELETE_IF_STILL_EXPIRED)
-    deleteOutcomes = await runCommands(store.redis, deletes.map(({key, args}): RedisCommand => [PURGE_SCRIPT, 1, key, ...args]))
+    defineScript(store.redis, DELETE_IF_STILL_EXPIRED)
+    deleteOutcomes = await runCommands(store.redis, deletes.map(({key, args}): RedisCommand => [DELETE_IF_STILL_EXPIRED.name, 1, key, ...args]))
   } else {
     const keys = deletes.map(({key}) => key)
-    deleteOutcomes = deletes.length === 0 ? [] : ((await runScript(store.redis, PURGE_SCRIPT, DELETE_IF_STILL_EXPIRED, keys, deletes.flatMap(({args}) => args))) as unknown[])
+    deleteOutcomes = deletes.length === 0 ? [] : ((await runScript(store.redis, DELETE_IF_STILL_EXPIRED, keys, deletes.flatMap(({args}) => args))) as unknown[])
   }
   let nextDelete = 0
   let nextRestore = 0

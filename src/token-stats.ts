@@ -114,7 +114,7 @@ function countUserIndex(indexStats: UserIndexStats, stored: UserIndexRecord): vo
 export async function findOrphanEntries(store: TokenStore, indexes: readonly UserIndexRecord[]): Promise<Array<{username: string; jti: string}>> {
   if (indexes.length === 0) return []
   if (!isCluster(store.redis)) {
-    const pairs = (await runScript(store.redis, 'mcpauthFindOrphans', FIND_ORPHAN_ENTRIES, indexes.map((index) => index.key), [])) as Array<number | string>
+    const pairs = (await runScript(store.redis, FIND_ORPHAN_ENTRIES, indexes.map((index) => index.key), [])) as Array<number | string>
     const orphans: Array<{username: string; jti: string}> = []
     for (let i = 0; i < pairs.length; i += 2) orphans.push({username: indexes[Number(pairs[i]) - 1].id, jti: String(pairs[i + 1])})
     return orphans

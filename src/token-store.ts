@@ -86,6 +86,13 @@ export class TokenStore {
     if (last && last.length > 0) yield last
   }
 
+  /** Keys in the database (every master of a cluster): what a walk will scan. */
+  async approximateKeyCount(): Promise<number> {
+    const servers = isCluster(this.redis) ? this.redis.nodes('master') : [this.redis]
+    const sizes = await Promise.all(servers.map((server) => server.dbsize()))
+    return sizes.reduce((sum, size) => sum + size, 0)
+  }
+
   async getAccessToken(jti: string): Promise<StoredRecord<'token'> | undefined> {
     const [record] = await this.readBatch([{key: accessTokenKey(jti), kind: 'token', id: jti}])
     return record as StoredRecord<'token'> | undefined
@@ -147,7 +154,7 @@ export class TokenStore {
       return runCommands(this.redis, commands, {ignoreWrongType: true})
     }
     const keys = located.map(({key}) => key)
-    const replies = (await runScript(this.redis, 'mcpauthReadRecords', READ_RECORDS, keys, located.map(({kind}) => (kind === 'user_tokens' ? 'set' : 'string')))) as unknown[]
+    const replies = (await runScript(this.redis, READ_RECORDS, keys, located.map(({kind}) => (kind === 'user_tokens' ? 'set' : 'string')))) as unknown[]
     // The script answers false (null) for a key of the wrong type that still exists.
     return replies.map((reply, position) => (position % 2 === 0 && reply === null && replies[position + 1] !== -2 ? WRONG_TYPE : reply))
   }

@@ -123,8 +123,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return new JsonArrayWriter()
   }
 
-  protected progress(label: string): Progress {
-    return new Progress(label)
+  /** Progress for a walk over the keyspace; asks Redis for its size only when it will be drawn. */
+  protected async progress(label: string): Promise<Progress> {
+    const progress = new Progress(label)
+    if (progress.enabled && this.cachedStore) progress.setTotal(await this.cachedStore.approximateKeyCount())
+    return progress
   }
 
   protected override async catch(error: Error & {exitCode?: number}): Promise<void> {
