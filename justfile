@@ -39,3 +39,12 @@ oauth-revoke-user *args:
 
 oauth-purge-expired *args:
     @{{mcpauth}} oauth-purge-expired "$@"
+
+check-token-expiry *args:
+    @{{mcpauth}} check-token-expiry "$@"
+
+validate-tokens *args:
+    @{{mcpauth}} validate-tokens "$@"
+
+mcp-client-token *args:
+    @{{mcpauth}} mcp-client-token "$@"
