@@ -6,7 +6,13 @@ import {type EnvUpdateResult, updateEnvFile} from './env-file.js'
 import {McpAuthError, ExitCode, usageError} from './errors.js'
 import {type GatewayClaims, type SigningKey, signJwt} from './jwt.js'
 import {type AccessTokenRecord, accessTokenKey, userIndexKey} from './records.js'
-import {execPipeline} from './token-store.js'
+
+/**
+ * The four commands minting needs. A single server and a Cluster both have
+ * them; the record and the index live in different hash slots, so they are
+ * written one after the other (as the gateway does), not in one MULTI.
+ */
+export type TokenRegistry = Pick<Redis, 'set' | 'sadd' | 'del' | 'srem'>
 
 /**
  * Minting an access token the way the gateway's token endpoint does: the
@@ -63,7 +69,7 @@ export function parseCustomClaims(json: string | undefined, settingName = 'TOKEN
  * token nobody holds never stays valid.
  */
 export async function mintAccessToken<T>(
-  redis: Redis,
+  redis: TokenRegistry,
   signing: {key: SigningKey; issuer: string},
   request: MintRequest,
   persist: (minted: MintedToken) => Promise<T>,
@@ -102,13 +108,25 @@ export async function saveTokenToEnvFile(path: string, name: string, token: stri
   }
 }
 
-/** `oauth:token:{jti}` with the gateway's JSON and TTL, and the jti in the user's index, in one transaction. */
-export async function registerAccessToken(redis: Redis, jti: string, record: AccessTokenRecord, ttlSeconds: number): Promise<void> {
-  await execPipeline(redis.multi().set(accessTokenKey(jti), gatewayJson(record), 'EX', ttlSeconds).sadd(userIndexKey(record.username), jti))
+/**
+ * `oauth:token:{jti}` with the gateway's JSON and TTL, then the jti in the
+ * user's index. If the index cannot be written the record goes again, so a
+ * failure leaves nothing behind.
+ */
+export async function registerAccessToken(redis: TokenRegistry, jti: string, record: AccessTokenRecord, ttlSeconds: number): Promise<void> {
+  await redis.set(accessTokenKey(jti), gatewayJson(record), 'EX', ttlSeconds)
+  try {
+    await redis.sadd(userIndexKey(record.username), jti)
+  } catch (error) {
+    await redis.del(accessTokenKey(jti)).catch(() => {})
+    throw error
+  }
 }
 
-export async function unregisterAccessToken(redis: Redis, jti: string, username: string): Promise<void> {
-  await execPipeline(redis.multi().del(accessTokenKey(jti)).srem(userIndexKey(username), jti))
+/** The record first: once it is gone the gateway refuses the token, whatever happens to the index. */
+export async function unregisterAccessToken(redis: TokenRegistry, jti: string, username: string): Promise<void> {
+  await redis.del(accessTokenKey(jti))
+  await redis.srem(userIndexKey(username), jti)
 }
 
 /**
@@ -136,7 +154,7 @@ function validateRequest(request: MintRequest): void {
   }
 }
 
-async function unregisterAfterFailure(redis: Redis, jti: string, username: string, cause: unknown): Promise<void> {
+async function unregisterAfterFailure(redis: TokenRegistry, jti: string, username: string, cause: unknown): Promise<void> {
   try {
     await unregisterAccessToken(redis, jti, username)
   } catch (cleanupError) {
