@@ -26,7 +26,7 @@ export interface TokenValidation {
   client_id: string | null
   jti: string | null
   expires_at: number | null
-  /** What was checked, in order, up to the first failure. */
+  /** The steps run, in order (signature, iss, exp and jti are one step): an invalid token stops at its last step. */
   checks: string[]
 }
 
