@@ -48,3 +48,12 @@ generate-rsa-keys *args:
 
 generate-all-secrets *args:
     @{{mcpauth}} generate-all-secrets "$@"
+
+check-token-expiry *args:
+    @{{mcpauth}} check-token-expiry "$@"
+
+validate-tokens *args:
+    @{{mcpauth}} validate-tokens "$@"
+
+mcp-client-token *args:
+    @{{mcpauth}} mcp-client-token "$@"

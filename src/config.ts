@@ -29,6 +29,9 @@ export type SettingSource = 'environment' | '.env'
  * caller; below them the process environment wins over the `.env` file.
  */
 export class Settings {
+  /** 1-based numbers of `.env` lines that are neither KEY=VALUE nor a comment: ignored, worth a warning. */
+  malformedLines: readonly number[] = []
+
   constructor(
     readonly envFilePath: string,
     readonly envFileExists: boolean,
@@ -71,7 +74,9 @@ export class Settings {
 
 export async function loadSettings(envFilePath: string, processEnv: NodeJS.ProcessEnv = process.env): Promise<Settings> {
   const envFile = await readEnvFile(envFilePath)
-  return new Settings(envFilePath, envFile.exists, envFile.values, processEnv)
+  const settings = new Settings(envFilePath, envFile.exists, envFile.values, processEnv)
+  settings.malformedLines = envFile.malformedLines
+  return settings
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

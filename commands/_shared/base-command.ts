@@ -80,6 +80,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       if (explicitPath && !this.cachedSettings.envFileExists) {
         throw new McpAuthError(`Cannot read ${explicitPath}: no such file.`, {code: 'env_missing', exitCode: ExitCode.unreachable})
       }
+      // The line's text is not shown: it may hold a secret.
+      for (const line of this.cachedSettings.malformedLines) {
+        this.note(`Warning: ${this.cachedSettings.envFilePath} line ${line} is not KEY=VALUE (or has an unclosed quote); ignored.`)
+      }
     }
     return this.cachedSettings
   }

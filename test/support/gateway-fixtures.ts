@@ -44,8 +44,8 @@ export class GatewayFixtures {
   }
 
   /** An access token record plus its user index entry; `refreshed` omits email and name as the gateway does. */
-  async accessToken(options: {username: string; clientId: string; expiresIn?: number; ttl?: number | null; refreshed?: boolean; email?: string | null; index?: boolean}) {
-    const jti = newJti()
+  async accessToken(options: {username: string; clientId: string; expiresIn?: number; ttl?: number | null; refreshed?: boolean; email?: string | null; index?: boolean; jti?: string}) {
+    const jti = options.jti ?? newJti()
     const now = nowSeconds()
     const expiresIn = options.expiresIn ?? 86_400
     const identity = options.refreshed ? {} : {email: options.email === undefined ? `${options.username}@example.com` : options.email, name: `${options.username} Example`}
