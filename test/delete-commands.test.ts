@@ -8,7 +8,7 @@ describeOnEachRedis('oauth-delete-token', (ctx) => {
     const {clientId} = await ctx.gateway.client()
     const doomed = await ctx.gateway.accessToken({username: 'alice', clientId})
     const kept = await ctx.gateway.accessToken({username: 'alice', clientId})
-    const result = await ctx.cli(['oauth-delete-token', doomed.jti, '--yes', '--json'])
+    const result = await ctx.cli(['oauth-delete-token', '--yes', '--json', '--', doomed.jti])
     assert.equal(result.code, 0, result.stderr)
     assert.deepEqual(parseJson(result), {jti: doomed.jti, deleted: true, username: 'alice', index_entries_removed: 1})
     assert.equal(await ctx.redis.exists(`oauth:token:${doomed.jti}`), 0)
@@ -18,7 +18,7 @@ describeOnEachRedis('oauth-delete-token', (ctx) => {
   it('never matches a prefix of a jti', async () => {
     const {clientId} = await ctx.gateway.client()
     const {jti} = await ctx.gateway.accessToken({username: 'alice', clientId})
-    const result = await ctx.cli(['oauth-delete-token', jti.slice(0, 8), '--yes', '--json'])
+    const result = await ctx.cli(['oauth-delete-token', '--yes', '--json', '--', jti.slice(0, 8)])
     assert.equal(result.code, 0, result.stderr)
     assert.equal(parseJson(result).deleted, false)
     assert.equal(await ctx.redis.exists(`oauth:token:${jti}`), 1)
@@ -43,12 +43,23 @@ describeOnEachRedis('oauth-delete-token', (ctx) => {
   it('refuses without --yes when not on a terminal (exit 2, JSON error on stdout)', async () => {
     const {clientId} = await ctx.gateway.client()
     const {jti} = await ctx.gateway.accessToken({username: 'alice', clientId})
-    const result = await ctx.cli(['oauth-delete-token', jti, '--json'])
+    const result = await ctx.cli(['oauth-delete-token', '--json', '--', jti])
     assert.equal(result.code, 2)
     const body = parseJson(result)
     assert.equal(body.error.exit_code, 2)
     assert.match(body.error.hint, /--yes/, JSON.stringify(body))
     assert.equal(await ctx.redis.exists(`oauth:token:${jti}`), 1)
+  })
+
+  it('takes a jti that starts with "-" after --, and explains that when it is missing', async () => {
+    const {clientId} = await ctx.gateway.client()
+    const {jti} = await ctx.gateway.accessToken({username: 'alice', clientId, jti: '-Xk3vQ9mN2pR7sT1uW4yZ6'})
+    const confused = await ctx.cli(['oauth-delete-token', jti, '--yes'])
+    assert.equal(confused.code, 2)
+    assert.match(confused.stderr, /oauth-delete-token -- -Xk3v/)
+    const result = await ctx.cli(['oauth-delete-token', '--yes', '--json', '--', jti])
+    assert.equal(result.code, 0, result.stderr)
+    assert.equal(parseJson(result).deleted, true)
   })
 
   it('deletes a malformed record when its exact key is named', async () => {

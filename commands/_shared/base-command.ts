@@ -168,7 +168,7 @@ function describeFailure(error: Error): Failure {
     return {code: 'cancelled', message: 'Cancelled: nothing was changed.', exitCode: ExitCode.cancelled}
   }
   if (error instanceof Errors.CLIError) {
-    return {code: 'usage', message: error.message, hint: 'See --help for usage and examples.', exitCode: error.oclif?.exit ?? ExitCode.usage}
+    return {code: 'usage', message: error.message, hint: usageHint(error.message), exitCode: error.oclif?.exit ?? ExitCode.usage}
   }
   if (REDIS_CONNECTION_LOST.test(error.message)) {
     return {
@@ -182,4 +182,14 @@ function describeFailure(error: Error): Failure {
     return {code: 'redis_denied', message: `Redis refused a command: ${error.message}`, hint: 'Check the ACL user and REDIS_PASSWORD.', exitCode: ExitCode.unreachable}
   }
   return {code: 'unexpected', message: `Unexpected error: ${error.message}`, hint: 'Set MCPAUTH_DEBUG=1 to see the stack trace.', exitCode: ExitCode.unexpected}
+}
+
+/** Identifiers are random url-safe text and may start with "-", which reads as a flag. */
+function usageHint(message: string): string {
+  const dashed = /Nonexistent flags?: (-[^-\s,][^\s,]*)/.exec(message)?.[1]
+  if (dashed) {
+    const command = process.argv[2] ?? '<command>'
+    return `If ${dashed} is an id, put it after --: mcpauth ${command} -- ${dashed}`
+  }
+  return 'See --help for usage and examples.'
 }
