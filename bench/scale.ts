@@ -107,7 +107,7 @@ async function runCommand(args: string[], env: Record<string, string>): Promise<
 }
 
 function report(): void {
-  const lines = [`| command | wall time | keys/s | peak RSS | bare loop | ratio |`, `|---|---:|---:|---:|---:|---:|`]
+  const lines = [`| command | wall time | tokens/s | peak RSS | bare loop | ratio |`, `|---|---:|---:|---:|---:|---:|`]
   for (const result of results) {
     const ratio = result.seconds / result.baselineSeconds
     lines.push(
