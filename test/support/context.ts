@@ -1,6 +1,6 @@
 import {Cluster} from 'ioredis'
 
-import type {RedisClient} from '../../src/redis.js'
+import {type RedisClient, connectRedis} from '../../src/redis.js'
 import {type CliOptions, type CliResult, runCli} from './cli.js'
 import {GatewayFixtures} from './gateway-fixtures.js'
 import {TestRedisCluster} from './redis-cluster.js'
@@ -31,7 +31,8 @@ export function useRedis(mode: RedisMode = 'single server'): RedisTestContext & 
     let env: Record<string, string>
     if (mode === 'cluster') {
       cluster = await new TestRedisCluster().start()
-      context.redis = cluster.client()
+      // The product's own cluster client, so scripts run the same way in set-up and in mcpauth.
+      context.redis = await connectRedis({mode: 'cluster', host: '127.0.0.1', port: 0, db: 0, tls: false, nodes: cluster.nodes})
       env = {REDIS_CLUSTER_NODES: cluster.nodeList}
     } else {
       context.server = await new TestRedisServer().start()

@@ -4,8 +4,6 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 
-import {Cluster} from 'ioredis'
-
 import {freePort} from './redis-server.js'
 
 const run = promisify(execFile)
@@ -38,8 +36,8 @@ export class TestRedisCluster {
     return this
   }
 
-  client(): Cluster {
-    return new Cluster(this.ports.map((port) => ({host: '127.0.0.1', port})), {enableAutoPipelining: true})
+  get nodes(): Array<{host: string; port: number}> {
+    return this.ports.map((port) => ({host: '127.0.0.1', port}))
   }
 
   async stop(): Promise<void> {
