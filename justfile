@@ -57,3 +57,6 @@ validate-tokens *args:
 
 mcp-client-token *args:
     @{{mcpauth}} mcp-client-token "$@"
+
+doctor *args:
+    @{{mcpauth}} doctor "$@"
