@@ -5,28 +5,9 @@ import {mkdtemp, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {Redis} from 'ioredis'
-
 import {parseJson, runCli} from './support/cli.js'
 import {GatewayFixtures} from './support/gateway-fixtures.js'
-import {TestRedisServer, freePort} from './support/redis-server.js'
-
-async function waitForPing(port: number, options: {tls?: object} = {}): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const probe = new Redis({port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, ...options})
-    probe.on('error', () => {})
-    try {
-      await probe.connect()
-      await probe.ping()
-      return
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    } finally {
-      probe.disconnect()
-    }
-  }
-  throw new Error(`nothing answered on port ${port}`)
-}
+import {TestRedisServer, freePort, waitForRedis} from './support/redis-server.js'
 
 function stopProcess(child: ChildProcess | undefined): Promise<void> {
   return new Promise((resolve) => {
@@ -48,7 +29,7 @@ describe('Redis behind Sentinel', () => {
     const config = [`port ${sentinelPort}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor gateway 127.0.0.1 ${master.port} 1`].join('\n')
     await writeFile(join(dir, 'sentinel.conf'), `${config}\n`)
     sentinel = spawn('redis-server', [join(dir, 'sentinel.conf'), '--sentinel'], {stdio: 'ignore'})
-    await waitForPing(sentinelPort)
+    await waitForRedis(sentinelPort)
   })
 
   after(async () => {
@@ -88,7 +69,7 @@ describe('Redis over TLS', () => {
     port = await freePort()
     const tlsArgs = ['--tls-port', String(port), '--tls-cert-file', 'server.crt', '--tls-key-file', 'server.key', '--tls-ca-cert-file', 'ca.crt', '--tls-auth-clients', 'no']
     server = spawn('redis-server', ['--port', '0', '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...tlsArgs], {cwd: dir, stdio: 'ignore'})
-    await waitForPing(port, {tls: {ca: readFileSync(join(dir, 'ca.crt'))}})
+    await waitForRedis(port, {tls: {ca: readFileSync(join(dir, 'ca.crt'))}})
   })
 
   after(async () => {

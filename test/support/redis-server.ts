@@ -4,7 +4,7 @@ import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {Redis} from 'ioredis'
+import {Redis, type RedisOptions} from 'ioredis'
 
 /** A private redis-server on a free loopback port, in its own temp dir, never the machine's. */
 export class TestRedisServer {
@@ -24,7 +24,7 @@ export class TestRedisServer {
     this.port ||= await freePort()
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'no', ...(this.password ? ['--requirepass', this.password] : []), ...extraArgs]
     this.process = spawn('redis-server', args, {stdio: 'ignore'})
-    await this.waitUntilReady()
+    await waitForRedis(this.port, {password: this.password})
     return this
   }
 
@@ -48,23 +48,6 @@ export class TestRedisServer {
     this.process = undefined
   }
 
-  private async waitUntilReady(): Promise<void> {
-    const deadline = Date.now() + 10_000
-    while (Date.now() < deadline) {
-      const probe = new Redis({host: '127.0.0.1', port: this.port, password: this.password, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0})
-      probe.on('error', () => {})
-      try {
-        await probe.connect()
-        await probe.ping()
-        return
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      } finally {
-        probe.disconnect()
-      }
-    }
-    throw new Error(`redis-server did not start on port ${this.port}`)
-  }
 }
 
 export async function freePort(): Promise<number> {
@@ -77,4 +60,23 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
     })
   })
+}
+
+/** Waits until a Redis (or a Sentinel) on a loopback port answers PING. */
+export async function waitForRedis(port: number, options: Pick<RedisOptions, 'password' | 'tls'> = {}): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (Date.now() < deadline) {
+    const probe = new Redis({host: '127.0.0.1', port, ...options, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0})
+    probe.on('error', () => {})
+    try {
+      await probe.connect()
+      await probe.ping()
+      return
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    } finally {
+      probe.disconnect()
+    }
+  }
+  throw new Error(`nothing answered PING on port ${port}`)
 }
