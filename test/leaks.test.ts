@@ -1,0 +1,76 @@
+import {strict as assert} from 'node:assert'
+import {copyFile, mkdtemp, readFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {parseEnvText, updateEnvFile} from '../src/env-file.js'
+import {repoRoot, runCli} from './support/cli.js'
+import {useRedis} from './support/context.js'
+
+/** Arguments that let each command run (or fail) without a terminal; ids are made up. */
+const ARGS: Record<string, string[]> = {
+  'oauth-delete-client-complete': ['--yes', '--', 'client_doesnotexist0000000'],
+  'oauth-delete-registration': ['--yes', '--', 'client_doesnotexist0000000'],
+  'oauth-delete-token': ['--yes', '--', 'AAAAAAAAAAAAAAAAAAAAAA'],
+  'oauth-revoke-user': ['--yes', '--', 'nobody'],
+  'oauth-purge-expired': ['--yes'],
+  'generate-jwt-secret': [],
+  'mcp-client-token': ['--mint', '--username', 'alice'],
+}
+
+/** Asking for a secret is the one way to see it: these flags, and only these, may print one. */
+const REVEALING = new Set(['--reveal', '--print'])
+
+describe('no secret leaks', () => {
+  const ctx = useRedis()
+
+  it('no command prints a secret from .env or Redis unless asked to', async function () {
+    this.timeout(120_000)
+    const dir = await mkdtemp(join(tmpdir(), 'mcpauth-leaks-'))
+    await copyFile(join(repoRoot, '.env.example'), join(dir, '.env.example'))
+    assert.equal((await runCli(['generate-all-secrets'], {cwd: dir})).code, 0)
+    await updateEnvFile(join(dir, '.env'), () => ({
+      GITHUB_CLIENT_SECRET: 'github-client-secret-0123456789abcdef0123',
+      GATEWAY_OAUTH_CLIENT_SECRET: 'gateway-client-secret-0123456789abcdef0123',
+      GATEWAY_OAUTH_REFRESH_TOKEN: 'gateway-refresh-token-0123456789abcdef0123',
+      GITHUB_PAT: 'ghp_0123456789abcdefghijklmnopqrstuvwxyz01',
+      REDIS_URL: ctx.server.url,
+    }))
+    const {record} = await ctx.gateway.client({name: 'Leaky'})
+    const env = {} as Record<string, string>
+    const minted = await runCli(['mcp-client-token', '--mint', '--username', 'alice'], {cwd: dir, env})
+    assert.equal(minted.code, 0, minted.stderr)
+
+    const values = parseEnvText(await readFile(join(dir, '.env'), 'utf8')).values
+    const secrets = [
+      ...['GATEWAY_JWT_SECRET', 'JWT_PRIVATE_KEY_B64', 'REDIS_PASSWORD', 'GITHUB_CLIENT_SECRET', 'GATEWAY_OAUTH_CLIENT_SECRET', 'GATEWAY_OAUTH_REFRESH_TOKEN', 'GITHUB_PAT', 'MCP_CLIENT_ACCESS_TOKEN'].map((name) => [name, values.get(name)!]),
+      ['client_secret in Redis', record.client_secret],
+      ['registration_access_token in Redis', record.registration_access_token],
+    ] as Array<[string, string]>
+    for (const [name, value] of secrets) assert.ok(value && value.length >= 16, `${name} is set for the test`)
+
+    const manifest = JSON.parse(await readFile(join(repoRoot, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, {flags: Record<string, unknown>}>}
+    const runs: string[][] = []
+    for (const id of Object.keys(manifest.commands)) {
+      runs.push([id, ...(ARGS[id] ?? [])], [id, '--json', ...(ARGS[id] ?? [])])
+      for (const flag of REVEALING) if (`${flag.slice(2)}` in manifest.commands[id].flags) runs.push([id, flag, ...(ARGS[id] ?? [])])
+    }
+    for (const args of runs) {
+      // The rotations would change the very values being looked for: run them on a copy.
+      const cwd = args[0].startsWith('generate-') ? await copyOfDir(dir) : dir
+      const result = await runCli(args, {cwd, env})
+      const revealing = args.some((arg) => REVEALING.has(arg))
+      for (const [name, value] of secrets) {
+        if (revealing && args.includes('--reveal') && name.includes('Redis')) continue
+        assert.ok(!result.stderr.includes(value), `mcpauth ${args.join(' ')} printed ${name} on stderr`)
+        if (!revealing) assert.ok(!result.stdout.includes(value), `mcpauth ${args.join(' ')} printed ${name} on stdout`)
+      }
+    }
+  })
+})
+
+async function copyOfDir(dir: string): Promise<string> {
+  const copy = await mkdtemp(join(tmpdir(), 'mcpauth-leaks-copy-'))
+  await copyFile(join(dir, '.env'), join(copy, '.env'))
+  return copy
+}
