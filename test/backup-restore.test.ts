@@ -193,6 +193,13 @@ describe('oauth-backup and oauth-restore', () => {
     assert.deepEqual((await ctx.redis.keys('*')).sort(), ['oauth:client:new', 'oauth:client:old'])
   })
 
+  it('lists the backup commands in --help, each with examples', async () => {
+    const help = await ctx.cli(['--help'])
+    for (const id of ['oauth-backup', 'oauth-restore', 'oauth-backup-list']) assert.match(help.stdout, new RegExp(`^ +${id} +\\S`, 'm'))
+    const restoreHelp = await ctx.cli(['oauth-restore', '--help'])
+    assert.match(restoreHelp.stdout, /EXAMPLES[\s\S]*mcpauth oauth-restore --latest --dry-run/)
+  })
+
   it('exits 2 without a file or --latest, and for a file that does not exist', async () => {
     const none = await ctx.cli(['oauth-restore'])
     assert.equal(none.code, 2)
