@@ -5,6 +5,7 @@ import {Flags} from '@oclif/core'
 import {PASSPHRASE_ENV, requirePassphraseToEncrypt} from '../src/backup-crypto.js'
 import {defaultBackupName} from '../src/backup-format.js'
 import {type BackupResult, writeBackup} from '../src/backup-writer.js'
+import {describeRedisTarget} from '../src/redis.js'
 import {BaseCommand, redisFlags} from './_shared/base-command.js'
 import {withInterrupt} from './_shared/interrupt.js'
 import {describeKinds} from './_shared/backup-summaries.js'
@@ -36,10 +37,10 @@ edited file is detected before any restore. The file is written under a temporar
     const passphrase = encrypt ? requirePassphraseToEncrypt() : undefined
     const file = this.flags.output ?? join(this.flags.dir, defaultBackupName({gzip, encrypted: encrypt}))
     const store = await this.tokenStore()
-    const progress = this.progress('Backing up')
-    const result = await withInterrupt((signal) =>
-      writeBackup(store.redis, {file, gzip, passphrase, tool: `${this.config.name} ${this.config.version}`, signal, onProgress: (seen) => progress.update(seen)}),
-    )
+    const source = describeRedisTarget(await this.redisTarget())
+    const tool = `${this.config.name} ${this.config.version}`
+    const progress = await this.progress('Backing up')
+    const result = await withInterrupt((signal) => writeBackup(store.redis, {file, gzip, passphrase, source, tool, signal, onProgress: (seen) => progress.update(seen)}))
     progress.done()
     this.note(`Backed up ${describeKinds(result)} from ${result.source} (${result.size_bytes.toLocaleString('en-US')} bytes${gzip ? ', gzip' : ''}${encrypt ? ', encrypted' : ''}).`)
     if (result.skipped_unsupported > 0) {

@@ -3,9 +3,9 @@ import {Args, Flags} from '@oclif/core'
 import {PASSPHRASE_ENV, backupPassphrase} from '../src/backup-crypto.js'
 import {latestBackup} from '../src/backup-catalog.js'
 import {type VerifiedBackup, openBackup} from '../src/backup-reader.js'
-import {describeConnection} from '../src/backup-writer.js'
 import {usageError} from '../src/errors.js'
-import {formatTime} from '../src/output.js'
+import {Progress, formatTime} from '../src/output.js'
+import {describeRedisTarget} from '../src/redis.js'
 import {type RestoreMode, type RestoreResult, restoreBackup} from '../src/restore.js'
 import {BaseCommand, confirmFlags, redisFlags} from './_shared/base-command.js'
 import {describeKinds} from './_shared/backup-summaries.js'
@@ -49,13 +49,14 @@ older JSON backups, whose TTLs are counted from the timestamp in the file.`
     const dryRun = this.flags['dry-run']
     const mode: RestoreMode = this.flags.clear ? 'clear' : this.flags.overwrite ? 'overwrite' : 'merge'
     return withInterrupt(async (signal) => {
-      const verifying = this.progress('Verifying')
+      const verifying = new Progress('Verifying')
       const backup = await openBackup(file, {passphrase: backupPassphrase(), signal, onProgress: (read) => verifying.update(read)})
       verifying.done()
       this.noteBackup(backup)
       const {redis} = await this.tokenStore()
-      if (!dryRun && mode !== 'merge') await this.confirm(this.question(mode, backup, describeConnection(redis)))
-      const restoring = this.progress(dryRun ? 'Checking' : 'Restoring')
+      if (!dryRun && mode !== 'merge') await this.confirm(this.question(mode, backup, describeRedisTarget(await this.redisTarget())))
+      const restoring = new Progress(dryRun ? 'Checking' : 'Restoring')
+      restoring.setTotal(backup.info.counts.records)
       const result = await restoreBackup(redis, backup, {mode, dryRun, signal, onProgress: (done) => restoring.update(done)})
       restoring.done()
       this.report(result)

@@ -1,7 +1,8 @@
 /**
  * Writes a backup of every `oauth:*` key (format: backup-format.ts), streamed:
- * SCAN in batches, one pipeline for TIME + TYPE + PTTL and one for the values,
- * so memory holds one batch whatever the size of Redis. The file is written
+ * SCAN in batches (every master of a cluster), then TIME, TYPE + PTTL and the
+ * values in one round trip each, so memory holds one batch whatever the size
+ * of Redis. The file is written
  * under a temporary name in the target directory, fsynced, then renamed: a
  * backup that was interrupted (Ctrl-C, Redis gone) leaves no file behind.
  */
@@ -12,8 +13,7 @@ import {Readable, type Transform} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {createGzip} from 'node:zlib'
 
-import type {Redis} from 'ioredis'
-
+import {SECRET_FILE_MODE, syncDirectory} from './atomic-file.js'
 import {encryptingStream} from './backup-crypto.js'
 import {
   BACKUP_FORMAT,
@@ -30,8 +30,7 @@ import {
 } from './backup-format.js'
 import {cancelledError, usageError} from './errors.js'
 import {KEY_NAMESPACE} from './records.js'
-import {describeRedisTarget} from './redis.js'
-import {execPipeline} from './token-store.js'
+import {type RedisClient, type RedisCommand, runCommands, scanKeyBuffers} from './redis.js'
 
 export interface BackupOptions {
   /** Path of the backup file to create; refused when it exists. */
@@ -39,6 +38,8 @@ export interface BackupOptions {
   gzip: boolean
   /** Encrypts when set. */
   passphrase?: string
+  /** Where the records come from, without password (describeRedisTarget), for the header. */
+  source: string
   /** `mcpauth 0.1.0`, for the header. */
   tool: string
   signal?: AbortSignal
@@ -64,7 +65,7 @@ const DEFAULT_BATCH_SIZE = 1000
 const MEMBERS_PER_CALL = 1000
 const SKIPPED_KEYS_REPORTED = 20
 
-export async function writeBackup(redis: Redis, options: BackupOptions): Promise<BackupResult> {
+export async function writeBackup(redis: RedisClient, options: BackupOptions): Promise<BackupResult> {
   const {file} = options
   if (await exists(file)) throw usageError(`${file} already exists: a backup is never overwritten.`, 'Choose another --output, or move the old file away.')
   await mkdir(dirname(file), {recursive: true, mode: 0o700})
@@ -72,7 +73,7 @@ export async function writeBackup(redis: Redis, options: BackupOptions): Promise
     format: BACKUP_FORMAT,
     version: BACKUP_VERSION,
     created_at: new Date().toISOString(),
-    source: describeConnection(redis),
+    source: options.source,
     tool: options.tool,
   }
   const result: BackupResult = {
@@ -92,7 +93,7 @@ export async function writeBackup(redis: Redis, options: BackupOptions): Promise
   if (options.passphrase) stages.push(await encryptingStream(options.passphrase, {gzip: options.gzip}))
 
   const temp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`)
-  const handle = await open(temp, 'wx', 0o600)
+  const handle = await open(temp, 'wx', SECRET_FILE_MODE)
   // autoClose: false keeps the descriptor open for fsync; destroy() then lets go of it, or close() would wait forever.
   const output = handle.createWriteStream({autoClose: false})
   try {
@@ -115,7 +116,7 @@ export async function writeBackup(redis: Redis, options: BackupOptions): Promise
 }
 
 /** The header line, one line per key, and the trailer with counts and the checksum. */
-async function* backupLines(redis: Redis, header: BackupHeader, result: BackupResult, options: BackupOptions): AsyncGenerator<string> {
+async function* backupLines(redis: RedisClient, header: BackupHeader, result: BackupResult, options: BackupOptions): AsyncGenerator<string> {
   const hash = createHash('sha256')
   const hashed = (line: string): string => {
     hash.update(line)
@@ -123,8 +124,7 @@ async function* backupLines(redis: Redis, header: BackupHeader, result: BackupRe
   }
   yield hashed(`${JSON.stringify(header)}\n`)
   let keysSeen = 0
-  const scan = redis.scanBufferStream({match: `${KEY_NAMESPACE}*`, count: options.batchSize ?? DEFAULT_BATCH_SIZE}) as AsyncIterable<Buffer[]>
-  for await (const keys of scan) {
+  for await (const keys of scanKeyBuffers(redis, `${KEY_NAMESPACE}*`, options.batchSize ?? DEFAULT_BATCH_SIZE)) {
     const records = await readRecords(redis, keys, result)
     for (const record of records) countRecord(result, record)
     if (records.length > 0) yield hashed(records.map((record) => `${recordToLine(record)}\n`).join(''))
@@ -137,20 +137,16 @@ async function* backupLines(redis: Redis, header: BackupHeader, result: BackupRe
 
 /**
  * TYPE, PTTL and values of one SCAN batch. A key gone or retyped between the
- * two pipelines changed under us and is left out, as if scanned a moment later.
+ * two round trips changed under us and is left out, as if scanned a moment later.
  */
-async function readRecords(redis: Redis, keys: Buffer[], result: BackupResult): Promise<BackupRecord[]> {
-  if (keys.length === 0) return []
-  const meta = redis.pipeline().time()
-  for (const key of keys) meta.type(key).pttl(key)
-  const metaReplies = await execPipeline(meta)
-  // PTTL runs after TIME, so TIME + PTTL is never later than the real expiry.
-  const nowMs = timeReplyMs(metaReplies[0])
-
+async function readRecords(redis: RedisClient, keys: Buffer[], result: BackupResult): Promise<BackupRecord[]> {
+  // TIME before PTTL (its own round trip, so also on a cluster): TIME + PTTL is never later than the real expiry.
+  const nowMs = timeReplyMs(await redis.time())
+  const meta = await runCommands(redis, keys.flatMap((key): RedisCommand[] => [['type', key], ['pttl', key]]))
   const located: Array<{key: Buffer; type: RedisType; pttl: number}> = []
   keys.forEach((key, index) => {
-    const type = metaReplies[1 + index * 2] as string
-    const pttl = metaReplies[2 + index * 2] as number
+    const type = meta[index * 2] as string
+    const pttl = meta[index * 2 + 1] as number
     if (type === 'none' || pttl === -2) return
     if (isRedisType(type)) {
       located.push({key, type, pttl})
@@ -159,15 +155,13 @@ async function readRecords(redis: Redis, keys: Buffer[], result: BackupResult): 
     result.skipped_unsupported++
     if (result.skipped_keys.length < SKIPPED_KEYS_REPORTED) result.skipped_keys.push(`${key.toString('utf8')} (${type})`)
   })
-
-  const reads = redis.pipeline()
-  for (const {key, type} of located) {
-    if (type === 'string') reads.getBuffer(key)
-    else if (type === 'set') reads.sscanBuffer(key, '0', 'COUNT', MEMBERS_PER_CALL)
-    else if (type === 'hash') reads.hscanBuffer(key, '0', 'COUNT', MEMBERS_PER_CALL)
-    else reads.lrangeBuffer(key, 0, MEMBERS_PER_CALL - 1)
-  }
-  const values = await execPipeline(reads, {ignoreWrongType: true})
+  const reads = located.map(({key, type}): RedisCommand => {
+    if (type === 'string') return ['getBuffer', key]
+    if (type === 'set') return ['sscanBuffer', key, '0', 'COUNT', MEMBERS_PER_CALL]
+    if (type === 'hash') return ['hscanBuffer', key, '0', 'COUNT', MEMBERS_PER_CALL]
+    return ['lrangeBuffer', key, 0, MEMBERS_PER_CALL - 1]
+  })
+  const values = await runCommands(redis, reads, {ignoreWrongType: true})
   const records: BackupRecord[] = []
   for (const [index, {key, type, pttl}] of located.entries()) {
     const value = await completeValue(redis, key, type, values[index])
@@ -177,7 +171,7 @@ async function readRecords(redis: Redis, keys: Buffer[], result: BackupResult): 
 }
 
 /** The whole value from the first read; large sets, hashes and lists take more calls. Undefined when the key changed. */
-async function completeValue(redis: Redis, key: Buffer, type: RedisType, reply: unknown): Promise<Buffer | Buffer[] | undefined> {
+async function completeValue(redis: RedisClient, key: Buffer, type: RedisType, reply: unknown): Promise<Buffer | Buffer[] | undefined> {
   if (type === 'string') return Buffer.isBuffer(reply) ? reply : undefined
   if (!Array.isArray(reply)) return undefined
   if (type === 'list') {
@@ -201,23 +195,9 @@ async function completeValue(redis: Redis, key: Buffer, type: RedisType, reply: 
   return seen.size > 0 ? [...seen.values()].flat() : undefined
 }
 
-/** `redis://host:port/db` of the client, password shown as ***. */
-export function describeConnection(redis: Redis): string {
-  const {host = '127.0.0.1', port = 6379, db = 0, username, password, tls} = redis.options
-  return describeRedisTarget({host, port, db, username, password, tls: Boolean(tls)})
-}
-
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(
     () => true,
     () => false,
   )
-}
-
-/** Makes the rename itself durable; some platforms cannot open a directory, which is fine. */
-async function syncDirectory(dir: string): Promise<void> {
-  try {
-    const handle = await open(dir, 'r')
-    await handle.sync().finally(() => handle.close())
-  } catch {}
 }

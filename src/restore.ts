@@ -1,18 +1,19 @@
 /**
- * Restores a verified backup (backup-reader.ts) into Redis in pipelined
- * batches. Each key is written by one Lua script, atomically: the expiry check
- * on Redis's clock, the merge rule, the delete of an old value, the write and
- * its PEXPIREAT happen together or not at all. A restore that is interrupted
- * leaves complete keys only, and running it again finishes the job (in merge
- * mode the keys already restored are simply kept).
+ * Restores a verified backup (backup-reader.ts) into Redis in batches of one
+ * round trip each. Every key is written by one script call (RESTORE_KEY in
+ * redis-scripts.ts), atomically: the expiry check on Redis's clock, the merge
+ * rule, the removal of an old value, the write and its PEXPIREAT happen
+ * together or not at all. A restore that is interrupted leaves complete keys
+ * only, and running it again finishes the job (in merge mode the keys already
+ * restored are simply kept). A script rather than MULTI, because MULTI cannot
+ * say "only if the key is absent" for a set, list or hash.
  */
-import type {ChainableCommander, Redis} from 'ioredis'
-
 import {type BackupRecord, timeReplyMs} from './backup-format.js'
 import type {ExpiryBasis, VerifiedBackup} from './backup-reader.js'
 import {cancelledError} from './errors.js'
 import {KEY_NAMESPACE} from './records.js'
-import {execPipeline} from './token-store.js'
+import {type RedisClient, type RedisCommand, defineScript, runCommands, scanKeyBuffers} from './redis.js'
+import {RESTORE_KEY, RESTORE_OUTCOME} from './redis-scripts.js'
 
 /** merge: existing keys are kept; overwrite: replaced; clear: every `oauth:*` key is deleted first. */
 export type RestoreMode = 'merge' | 'overwrite' | 'clear'
@@ -39,7 +40,7 @@ export interface RestoreResult {
   records: number
   /** Keys that did not exist and were written. */
   written: number
-  /** Keys that existed and were replaced by the backup's value (--overwrite, or written again after --clear). */
+  /** Keys that existed and were replaced by the backup's value (--overwrite). */
   overwritten: number
   /** Keys that existed and were left as they are (merge). */
   kept: number
@@ -52,47 +53,13 @@ export interface RestoreResult {
 }
 
 const DEFAULT_BATCH_SIZE = 500
-/** A batch also ends at this many value bytes, so a few huge sets do not make one huge pipeline. */
+/** A batch also ends at this many value bytes, so a few huge sets do not make one huge round trip. */
 const MAX_BATCH_BYTES = 8 * 1024 * 1024
 const SCAN_COUNT = 1000
 
-const EXPIRED = -1
-const KEPT = 0
-const WRITTEN = 1
-const OVERWRITTEN = 2
+type Outcome = (typeof RESTORE_OUTCOME)[keyof typeof RESTORE_OUTCOME]
 
-/**
- * KEYS[1] the key; ARGV: mode, type, absolute expiry in ms ('' for none), then
- * the value (members, or field, value, …). Returns one of the outcomes above.
- * The expiry is checked with Redis's TIME, the clock PEXPIREAT uses.
- */
-const RESTORE_KEY = `
-if ARGV[3] ~= '' then
-  local now = redis.call('TIME')
-  if tonumber(ARGV[3]) <= tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) then return ${EXPIRED} end
-end
-local existed = redis.call('EXISTS', KEYS[1]) == 1
-if existed then
-  if ARGV[1] == 'merge' then return ${KEPT} end
-  redis.call('UNLINK', KEYS[1])
-end
-if ARGV[2] == 'string' then
-  redis.call('SET', KEYS[1], ARGV[4])
-else
-  local command = ({set = 'SADD', list = 'RPUSH', hash = 'HSET'})[ARGV[2]]
-  for first = 4, #ARGV, 1000 do
-    redis.call(command, KEYS[1], unpack(ARGV, first, math.min(first + 999, #ARGV)))
-  end
-end
-if ARGV[3] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[3]) end
-if existed then return ${OVERWRITTEN} end
-return ${WRITTEN}
-`
-const RESTORE_COMMAND = 'mcpauthRestoreKey'
-
-type RestoreKeyCommand = (key: Buffer, mode: string, type: string, expiresAt: string, ...value: Buffer[]) => ChainableCommander
-
-export async function restoreBackup(redis: Redis, backup: VerifiedBackup, options: RestoreOptions): Promise<RestoreResult> {
+export async function restoreBackup(redis: RedisClient, backup: VerifiedBackup, options: RestoreOptions): Promise<RestoreResult> {
   const {info} = backup
   const result: RestoreResult = {
     file: info.file,
@@ -111,7 +78,7 @@ export async function restoreBackup(redis: Redis, backup: VerifiedBackup, option
     cleared: 0,
     ignored: backup.ignored,
   }
-  if (!(RESTORE_COMMAND in redis)) redis.defineCommand(RESTORE_COMMAND, {numberOfKeys: 1, lua: RESTORE_KEY})
+  defineScript(redis, RESTORE_KEY)
   const startMs = timeReplyMs(await redis.time())
   if (options.mode === 'clear') result.cleared = await clearNamespace(redis, options.dryRun)
   let done = 0
@@ -119,9 +86,9 @@ export async function restoreBackup(redis: Redis, backup: VerifiedBackup, option
     if (options.signal?.aborted) throw interrupted(result, done)
     const outcomes = options.dryRun ? await predictBatch(redis, batch, options.mode) : await writeBatch(redis, batch, options.mode)
     for (const outcome of outcomes) {
-      if (outcome === EXPIRED) result.skipped_expired++
-      else if (outcome === KEPT) result.kept++
-      else if (outcome === WRITTEN) result.written++
+      if (outcome === RESTORE_OUTCOME.expired) result.skipped_expired++
+      else if (outcome === RESTORE_OUTCOME.kept) result.kept++
+      else if (outcome === RESTORE_OUTCOME.written) result.written++
       else result.overwritten++
     }
     done += batch.length
@@ -130,37 +97,33 @@ export async function restoreBackup(redis: Redis, backup: VerifiedBackup, option
   return result
 }
 
-async function writeBatch(redis: Redis, batch: BackupRecord[], mode: RestoreMode): Promise<number[]> {
-  const pipeline = redis.pipeline()
-  const restoreKey = (pipeline as unknown as Record<typeof RESTORE_COMMAND, RestoreKeyCommand>)[RESTORE_COMMAND].bind(pipeline)
+async function writeBatch(redis: RedisClient, batch: BackupRecord[], mode: RestoreMode): Promise<Outcome[]> {
   const scriptMode = mode === 'merge' ? 'merge' : 'overwrite'
-  for (const {key, type, value, expiresAtMs} of batch) {
-    restoreKey(key, scriptMode, type, expiresAtMs === null ? '' : String(expiresAtMs), ...(Array.isArray(value) ? value : [value]))
-  }
-  return (await execPipeline(pipeline)) as number[]
+  const commands = batch.map(({key, type, value, expiresAtMs}): RedisCommand => {
+    const expiry = expiresAtMs === null ? '' : String(expiresAtMs)
+    return [RESTORE_KEY.name, 1, key, scriptMode, type, expiry, ...(Array.isArray(value) ? value : [value])]
+  })
+  return (await runCommands(redis, commands)) as Outcome[]
 }
 
 /** What writeBatch would do, from TIME and EXISTS; writes nothing. */
-async function predictBatch(redis: Redis, batch: BackupRecord[], mode: RestoreMode): Promise<number[]> {
-  const pipeline = redis.pipeline().time()
-  for (const {key} of batch) pipeline.exists(key)
-  const replies = await execPipeline(pipeline)
-  const nowMs = timeReplyMs(replies[0])
+async function predictBatch(redis: RedisClient, batch: BackupRecord[], mode: RestoreMode): Promise<Outcome[]> {
+  const nowMs = timeReplyMs(await redis.time())
+  const exists = await runCommands(redis, batch.map(({key}): RedisCommand => ['exists', key]))
   return batch.map(({expiresAtMs}, index) => {
-    if (expiresAtMs !== null && expiresAtMs <= nowMs) return EXPIRED
+    if (expiresAtMs !== null && expiresAtMs <= nowMs) return RESTORE_OUTCOME.expired
     // After --clear nothing is left to keep or replace.
-    if (mode === 'clear' || replies[index + 1] === 0) return WRITTEN
-    return mode === 'merge' ? KEPT : OVERWRITTEN
+    if (mode === 'clear' || exists[index] === 0) return RESTORE_OUTCOME.written
+    return mode === 'merge' ? RESTORE_OUTCOME.kept : RESTORE_OUTCOME.overwritten
   })
 }
 
 /** Deletes (or, for a dry run, counts) every `oauth:*` key, with SCAN and UNLINK in batches. */
-async function clearNamespace(redis: Redis, dryRun: boolean): Promise<number> {
+async function clearNamespace(redis: RedisClient, dryRun: boolean): Promise<number> {
   let cleared = 0
-  for await (const keys of redis.scanBufferStream({match: `${KEY_NAMESPACE}*`, count: SCAN_COUNT}) as AsyncIterable<Buffer[]>) {
-    if (keys.length === 0) continue
+  for await (const keys of scanKeyBuffers(redis, `${KEY_NAMESPACE}*`, SCAN_COUNT)) {
     if (dryRun) cleared += keys.length
-    else cleared += ((await execPipeline(redis.pipeline(keys.map((key) => ['unlink', key])))) as number[]).reduce((sum, removed) => sum + removed, 0)
+    else cleared += ((await runCommands(redis, keys.map((key): RedisCommand => ['unlink', key]))) as number[]).reduce((sum, removed) => sum + removed, 0)
   }
   return cleared
 }

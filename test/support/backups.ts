@@ -4,7 +4,9 @@ import {mkdtemp, readFile, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import type {Redis} from 'ioredis'
+import {Cluster, type Redis} from 'ioredis'
+
+import type {RedisClient} from '../../src/redis.js'
 
 import type {GatewayFixtures} from './gateway-fixtures.js'
 
@@ -15,36 +17,43 @@ export interface KeySnapshot {
   pttl: number
 }
 
-/** Every `oauth:*` key with its type, exact bytes and PTTL (SCAN, as the CLI does). */
-export async function snapshot(redis: Redis): Promise<Map<string, KeySnapshot>> {
+/** The servers that hold keys: every master of a cluster, or the one server. */
+function masters(redis: RedisClient): Redis[] {
+  return redis instanceof Cluster ? redis.nodes('master') : [redis]
+}
+
+/** Empties every master. */
+export async function flushAll(redis: RedisClient): Promise<void> {
+  await Promise.all(masters(redis).map((server) => server.flushdb()))
+}
+
+/**
+ * Every `oauth:*` key with its type, exact bytes and PTTL. Written apart from
+ * the product's own helpers (SCAN on each master, one command per key) so a
+ * bug there cannot hide here.
+ */
+export async function snapshot(redis: RedisClient): Promise<Map<string, KeySnapshot>> {
   const keys: Buffer[] = []
-  for await (const batch of redis.scanBufferStream({match: 'oauth:*', count: 1000}) as AsyncIterable<Buffer[]>) keys.push(...batch)
+  for (const server of masters(redis)) {
+    for await (const batch of server.scanBufferStream({match: 'oauth:*', count: 1000}) as AsyncIterable<Buffer[]>) keys.push(...batch)
+  }
   const result = new Map<string, KeySnapshot>()
   const hex = (buffer: Buffer): string => buffer.toString('hex')
   for (let start = 0; start < keys.length; start += 1000) {
     const chunk = keys.slice(start, start + 1000)
-    const types = (await redis.pipeline(chunk.map((key) => ['type', key])).exec())!.map(([, type]) => type as string)
-    const reads = redis.pipeline()
-    chunk.forEach((key, index) => {
-      const type = types[index]
-      if (type === 'string') reads.getBuffer(key)
-      else if (type === 'set') reads.smembersBuffer(key)
-      else if (type === 'list') reads.lrangeBuffer(key, 0, -1)
-      else if (type === 'hash') reads.hgetallBuffer(key)
-      else reads.type(key)
-      reads.pttl(key)
-    })
-    const replies = (await reads.exec())!.map(([, reply]) => reply)
-    chunk.forEach((key, index) => {
-      const type = types[index]
-      const raw = replies[index * 2]
-      let value: unknown = raw
-      if (type === 'string') value = hex(raw as Buffer)
-      else if (type === 'set') value = (raw as Buffer[]).map(hex).sort()
-      else if (type === 'list') value = (raw as Buffer[]).map(hex)
-      else if (type === 'hash') value = Object.entries(raw as Record<string, Buffer>).map(([field, item]) => [field, hex(item)]).sort()
-      result.set(key.toString('utf8'), {type, value, pttl: replies[index * 2 + 1] as number})
-    })
+    const types = await Promise.all(chunk.map((key) => redis.type(key)))
+    const values = await Promise.all(
+      chunk.map((key, index): Promise<unknown> => {
+        const type = types[index]
+        if (type === 'string') return redis.getBuffer(key).then((value) => hex(value!))
+        if (type === 'set') return redis.smembersBuffer(key).then((members) => members.map(hex).sort())
+        if (type === 'list') return redis.lrangeBuffer(key, 0, -1).then((members) => members.map(hex))
+        if (type === 'hash') return redis.hgetallBuffer(key).then((fields) => Object.entries(fields).map(([field, item]) => [field, hex(item)]).sort())
+        return Promise.resolve(type)
+      }),
+    )
+    const ttls = await Promise.all(chunk.map((key) => redis.pttl(key)))
+    chunk.forEach((key, index) => result.set(key.toString('utf8'), {type: types[index], value: values[index], pttl: ttls[index]}))
   }
   return result
 }
@@ -64,7 +73,7 @@ export function assertUnchanged(after: Map<string, KeySnapshot>, before: Map<str
 }
 
 /** A gateway's worth of records, plus what other tools leave under oauth:: a list, a hash and a binary value. */
-export async function fillGateway(gateway: GatewayFixtures, redis: Redis) {
+export async function fillGateway(gateway: GatewayFixtures, redis: RedisClient) {
   const vscode = await gateway.client({name: 'VS Code'})
   const eternal = await gateway.client({name: 'Eternal', ttl: null})
   const tokens = [
