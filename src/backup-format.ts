@@ -27,6 +27,8 @@ import {KEY_NAMESPACE, RECORD_KINDS, type RecordKind, parseKey} from './records.
 
 export const BACKUP_FORMAT = 'mcpauth-backup'
 export const BACKUP_VERSION = 1
+/** How results and listings name this format. */
+export const BACKUP_FORMAT_LABEL = `${BACKUP_FORMAT}/${BACKUP_VERSION}`
 /** The gateway's Python scripts wrote this older format (backup-legacy.ts). */
 export const LEGACY_FORMAT = 'gateway-json'
 export const NOT_A_BACKUP = 'is not a backup: neither mcpauth-backup nor the gateway JSON format'

@@ -14,6 +14,7 @@ import {createGunzip} from 'node:zlib'
 import {type EncryptionEnvelope, decryptingStream, readEnvelope, unlockEnvelope} from './backup-crypto.js'
 import {
   BACKUP_FORMAT,
+  BACKUP_FORMAT_LABEL,
   BACKUP_VERSION,
   type BackupCounts,
   type BackupHeader,
@@ -29,7 +30,7 @@ import {
   sameCounts,
 } from './backup-format.js'
 import {type LegacyBackup, parseLegacyBackup} from './backup-legacy.js'
-import {ExitCode, McpAuthError} from './errors.js'
+import {ExitCode, McpAuthError, cancelledError} from './errors.js'
 
 export interface BackupInfo {
   file: string
@@ -85,12 +86,12 @@ export async function openBackup(file: string, options: OpenOptions = {}): Promi
 async function verifyV1(file: string, container: Container, options: OpenOptions): Promise<VerifiedBackup> {
   const pass = new V1Pass(file)
   for await (const _record of pass.records(await container.open())) {
-    if (options.signal?.aborted) throw new McpAuthError('Interrupted while verifying: nothing was written to Redis.', {code: 'cancelled', exitCode: ExitCode.cancelled})
+    if (options.signal?.aborted) throw cancelledError('Interrupted while verifying: nothing was written to Redis.')
     if (pass.counts.records % PROGRESS_EVERY === 0) options.onProgress?.(pass.counts.records)
   }
   const header = pass.header as BackupHeader
   return {
-    info: {file, format: `${BACKUP_FORMAT}/${BACKUP_VERSION}`, gzip: container.gzip, encrypted: container.encrypted, created_at: header.created_at, source: header.source, counts: pass.counts},
+    info: {file, format: BACKUP_FORMAT_LABEL, gzip: container.gzip, encrypted: container.encrypted, created_at: header.created_at, source: header.source, counts: pass.counts},
     expiry: 'absolute',
     ignored: 0,
     async *records() {

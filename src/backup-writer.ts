@@ -17,6 +17,7 @@ import {SECRET_FILE_MODE, syncDirectory} from './atomic-file.js'
 import {encryptingStream} from './backup-crypto.js'
 import {
   BACKUP_FORMAT,
+  BACKUP_FORMAT_LABEL,
   BACKUP_VERSION,
   type BackupCounts,
   type BackupHeader,
@@ -78,7 +79,7 @@ export async function writeBackup(redis: RedisClient, options: BackupOptions): P
   }
   const result: BackupResult = {
     file,
-    format: `${BACKUP_FORMAT}/${BACKUP_VERSION}`,
+    format: BACKUP_FORMAT_LABEL,
     gzip: options.gzip,
     encrypted: Boolean(options.passphrase),
     created_at: header.created_at,
