@@ -60,3 +60,12 @@ mcp-client-token *args:
 
 doctor *args:
     @{{mcpauth}} doctor "$@"
+
+oauth-backup *args:
+    @{{mcpauth}} oauth-backup "$@"
+
+oauth-restore *args:
+    @{{mcpauth}} oauth-restore "$@"
+
+oauth-backup-list *args:
+    @{{mcpauth}} oauth-backup-list "$@"

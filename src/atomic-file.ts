@@ -38,7 +38,8 @@ async function resolveTarget(path: string): Promise<string> {
   }
 }
 
-async function syncDirectory(directory: string): Promise<void> {
+/** Makes a rename durable (fsync of the directory), where the platform allows it. */
+export async function syncDirectory(directory: string): Promise<void> {
   try {
     const handle = await open(directory, 'r')
     try {

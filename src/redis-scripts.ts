@@ -101,4 +101,42 @@ return outcomes
 `,
 }
 
-export const ALL_SCRIPTS: readonly LuaScript[] = [READ_RECORDS, FIND_ORPHAN_ENTRIES, DELETE_IF_STILL_EXPIRED]
+/** What RESTORE_KEY did with one key. */
+export const RESTORE_OUTCOME = {expired: -1, kept: 0, written: 1, overwritten: 2} as const
+
+/**
+ * Writes one key of a backup, atomically (restore.ts). KEYS[1]: the key.
+ * ARGV: mode ('merge' keeps an existing key, 'overwrite' replaces it), type
+ * (string, set, list, hash), absolute expiry in ms ('' for none), then the
+ * value (the string, the members, or field, value, …). The expiry is checked
+ * against Redis's TIME, the clock PEXPIREAT uses; one key per call, so it
+ * runs the same on a cluster.
+ */
+export const RESTORE_KEY: LuaScript = {
+  name: 'mcpauthRestoreKey',
+  lua: `
+if ARGV[3] ~= '' then
+  local now = redis.call('TIME')
+  if tonumber(ARGV[3]) <= tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) then return ${RESTORE_OUTCOME.expired} end
+end
+local existed = redis.call('EXISTS', KEYS[1]) == 1
+if existed then
+  if ARGV[1] == 'merge' then return ${RESTORE_OUTCOME.kept} end
+  redis.call('UNLINK', KEYS[1])
+end
+if ARGV[2] == 'string' then
+  redis.call('SET', KEYS[1], ARGV[4])
+else
+  local command = ({set = 'SADD', list = 'RPUSH', hash = 'HSET'})[ARGV[2]]
+  -- unpack() has a stack limit: add at most 1000 arguments (an even number, for hashes) at a time
+  for first = 4, #ARGV, 1000 do
+    redis.call(command, KEYS[1], unpack(ARGV, first, math.min(first + 999, #ARGV)))
+  end
+end
+if ARGV[3] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[3]) end
+if existed then return ${RESTORE_OUTCOME.overwritten} end
+return ${RESTORE_OUTCOME.written}
+`,
+}
+
+export const ALL_SCRIPTS: readonly LuaScript[] = [READ_RECORDS, FIND_ORPHAN_ENTRIES, DELETE_IF_STILL_EXPIRED, RESTORE_KEY]

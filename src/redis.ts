@@ -13,7 +13,7 @@ export {type RedisTarget, type RedisFlagValues, describeRedisTarget, resolveRedi
 export type RedisClient = Redis | Cluster
 
 /** A command by its ioredis method name, e.g. ['get', key] or a script defined with defineScript. */
-export type RedisCommand = [method: string, ...args: Array<string | number>]
+export type RedisCommand = [method: string, ...args: Array<string | number | Buffer>]
 
 /** Marks a WRONGTYPE reply among a batch's replies: the key holds another Redis type. */
 export const WRONG_TYPE = Symbol('wrong Redis type')
@@ -60,6 +60,16 @@ export async function* scanKeys(client: RedisClient, match: string, count: numbe
   }
 }
 
+/** As scanKeys, with keys as bytes: for backups, which must keep a key that is not UTF-8 as it is. */
+export async function* scanKeyBuffers(client: RedisClient, match: string, count: number): AsyncGenerator<Buffer[]> {
+  const servers = isCluster(client) ? client.nodes('master') : [client]
+  for (const server of servers) {
+    for await (const keys of server.scanBufferStream({match, count}) as AsyncIterable<Buffer[]>) {
+      if (keys.length > 0) yield keys
+    }
+  }
+}
+
 /**
  * Runs a batch of commands in one round trip per server: a pipeline on one
  * server; on a cluster, commands issued together and auto-pipelined per node
@@ -97,8 +107,8 @@ export async function runScript(client: RedisClient, script: LuaScript, keys: st
   return callMethod(client, script.name, [keys.length, ...keys, ...args])
 }
 
-function callMethod(client: RedisClient, method: string, args: Array<string | number>): Promise<unknown> {
-  const fn = (client as unknown as Record<string, (...args: Array<string | number>) => Promise<unknown>>)[method]
+function callMethod(client: RedisClient, method: string, args: Array<string | number | Buffer>): Promise<unknown> {
+  const fn = (client as unknown as Record<string, (...args: Array<string | number | Buffer>) => Promise<unknown>>)[method]
   if (typeof fn !== 'function') throw new Error(`unknown Redis command ${method}`)
   return fn.apply(client, args)
 }

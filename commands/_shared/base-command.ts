@@ -3,7 +3,7 @@ import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 import {type Settings, loadSettings} from '../../src/config.js'
 import {McpAuthError, ExitCode, cancelledError, usageError} from '../../src/errors.js'
 import {JsonArrayWriter, Progress} from '../../src/output.js'
-import {type RedisClient, closeRedis, connectRedis, resolveRedisTarget} from '../../src/redis.js'
+import {type RedisClient, type RedisTarget, closeRedis, connectRedis, resolveRedisTarget} from '../../src/redis.js'
 import {TokenStore} from '../../src/token-store.js'
 
 export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
@@ -88,18 +88,22 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return this.cachedSettings
   }
 
+  /** Where this command's Redis is: flags, then the environment, then `.env`. */
+  protected async redisTarget(): Promise<RedisTarget> {
+    const flags = this.flags as Partial<Interfaces.InferredFlags<typeof redisFlags>>
+    return resolveRedisTarget(await this.settings(), {
+      redisUrl: flags['redis-url'],
+      redisHost: flags['redis-host'],
+      redisPort: flags['redis-port'],
+      redisDb: flags['redis-db'],
+      cluster: flags.cluster,
+      redisCaFile: flags['redis-ca-file'],
+    })
+  }
+
   protected async tokenStore(): Promise<TokenStore> {
     if (!this.cachedStore) {
-      const flags = this.flags as Partial<Interfaces.InferredFlags<typeof redisFlags>>
-      const target = resolveRedisTarget(await this.settings(), {
-        redisUrl: flags['redis-url'],
-        redisHost: flags['redis-host'],
-        redisPort: flags['redis-port'],
-        redisDb: flags['redis-db'],
-        cluster: flags.cluster,
-        redisCaFile: flags['redis-ca-file'],
-      })
-      this.redisClient = await connectRedis(target)
+      this.redisClient = await connectRedis(await this.redisTarget())
       this.cachedStore = new TokenStore(this.redisClient)
     }
     return this.cachedStore

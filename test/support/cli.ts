@@ -1,4 +1,4 @@
-import {spawn} from 'node:child_process'
+import {type ChildProcess, spawn} from 'node:child_process'
 import {mkdtemp} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
@@ -29,6 +29,11 @@ const SCRUBBED = /^(REDIS_|GATEWAY_|OAUTH_|JWT_|MCP_|GITHUB_|BASE_DOMAIN|ACCESS_
  * `--` as in bin/run.js's shebang: Node 20 otherwise claims `--env-file` for itself.
  */
 export async function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  return (await spawnCli(args, options)).result
+}
+
+/** Like runCli, with the child at hand, for tests that interrupt or kill it. */
+export async function spawnCli(args: string[], options: CliOptions = {}): Promise<{child: ChildProcess; result: Promise<CliResult>}> {
   const env: Record<string, string> = {}
   for (const [name, value] of Object.entries(process.env)) if (value !== undefined && !SCRUBBED.test(name)) env[name] = value
   for (const [name, value] of Object.entries(options.env ?? {})) if (value !== undefined) env[name] = value
@@ -39,8 +44,8 @@ export async function runCli(args: string[], options: CliOptions = {}): Promise<
   child.stdout.on('data', (chunk) => (stdout += chunk))
   child.stderr.on('data', (chunk) => (stderr += chunk))
   child.stdin.end(options.input ?? '')
-  const code = await new Promise<number | null>((resolvePromise) => child.on('close', (exitCode) => resolvePromise(exitCode)))
-  return {code, stdout, stderr}
+  const result = new Promise<CliResult>((resolvePromise) => child.on('close', (code) => resolvePromise({code, stdout, stderr})))
+  return {child, result}
 }
 
 /** Parses stdout as JSON, failing with the whole output when it is not. */
