@@ -125,13 +125,25 @@ async function* backupLines(redis: RedisClient, header: BackupHeader, result: Ba
   }
   yield hashed(`${JSON.stringify(header)}\n`)
   let keysSeen = 0
-  for await (const keys of scanKeyBuffers(redis, `${KEY_NAMESPACE}*`, options.batchSize ?? DEFAULT_BATCH_SIZE)) {
-    const records = await readRecords(redis, keys, result)
+  // The next batch is read from Redis while the current one is encoded and written: two batches in memory at most.
+  let previous: Promise<BackupRecord[]> | undefined
+  const encode = (records: BackupRecord[]): string => {
     for (const record of records) countRecord(result, record)
-    if (records.length > 0) yield hashed(records.map((record) => `${recordToLine(record)}\n`).join(''))
+    return hashed(records.map((record) => `${recordToLine(record)}\n`).join(''))
+  }
+  for await (const keys of scanKeyBuffers(redis, `${KEY_NAMESPACE}*`, options.batchSize ?? DEFAULT_BATCH_SIZE)) {
+    const reading = readRecords(redis, keys, result)
+    reading.catch(() => {}) // awaited below; this only keeps an early failure from counting as unhandled
+    if (previous) {
+      const records = await previous
+      if (records.length > 0) yield encode(records)
+    }
+    previous = reading
     keysSeen += keys.length
     options.onProgress?.(keysSeen)
   }
+  const last = previous ? await previous : []
+  if (last.length > 0) yield encode(last)
   const {records, kinds, types} = result
   yield `${JSON.stringify({end: BACKUP_FORMAT, records, kinds, types, sha256: hash.digest('hex')})}\n`
 }

@@ -101,42 +101,54 @@ return outcomes
 `,
 }
 
-/** What RESTORE_KEY did with one key. */
+/** What RESTORE_KEYS did with one key. */
 export const RESTORE_OUTCOME = {expired: -1, kept: 0, written: 1, overwritten: 2} as const
 
 /**
- * Writes one key of a backup, atomically (restore.ts). KEYS[1]: the key.
- * ARGV: mode ('merge' keeps an existing key, 'overwrite' replaces it), type
- * (string, set, list, hash), absolute expiry in ms ('' for none), then the
- * value (the string, the members, or field, value, …). The expiry is checked
- * against Redis's TIME, the clock PEXPIREAT uses; one key per call, so it
- * runs the same on a cluster.
+ * Writes keys of a backup, each atomically (restore.ts): one call per batch
+ * on a single server, one key per call on a cluster. ARGV[1]: mode ('merge'
+ * keeps an existing key, 'overwrite' replaces it); then for each key: type
+ * (string, set, list, hash), absolute expiry in ms ('' for none), the number
+ * of value items, and the items (the string, the members, or field, value, …).
+ * Expiry is checked against Redis's TIME, the clock PEXPIREAT uses.
+ * Returns per key one of RESTORE_OUTCOME.
  */
-export const RESTORE_KEY: LuaScript = {
-  name: 'mcpauthRestoreKey',
+export const RESTORE_KEYS: LuaScript = {
+  name: 'mcpauthRestoreKeys',
   lua: `
-if ARGV[3] ~= '' then
-  local now = redis.call('TIME')
-  if tonumber(ARGV[3]) <= tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) then return ${RESTORE_OUTCOME.expired} end
-end
-local existed = redis.call('EXISTS', KEYS[1]) == 1
-if existed then
-  if ARGV[1] == 'merge' then return ${RESTORE_OUTCOME.kept} end
-  redis.call('UNLINK', KEYS[1])
-end
-if ARGV[2] == 'string' then
-  redis.call('SET', KEYS[1], ARGV[4])
-else
-  local command = ({set = 'SADD', list = 'RPUSH', hash = 'HSET'})[ARGV[2]]
-  -- unpack() has a stack limit: add at most 1000 arguments (an even number, for hashes) at a time
-  for first = 4, #ARGV, 1000 do
-    redis.call(command, KEYS[1], unpack(ARGV, first, math.min(first + 999, #ARGV)))
+local clock = redis.call('TIME')
+local now_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local merge = ARGV[1] == 'merge'
+local adders = {set = 'SADD', list = 'RPUSH', hash = 'HSET'}
+local function restore(key, kind, expiry, first, count)
+  if expiry ~= '' and tonumber(expiry) <= now_ms then return ${RESTORE_OUTCOME.expired} end
+  local existed = redis.call('EXISTS', key) == 1
+  if existed then
+    if merge then return ${RESTORE_OUTCOME.kept} end
+    redis.call('UNLINK', key)
   end
+  if kind == 'string' then
+    redis.call('SET', key, ARGV[first])
+  else
+    -- unpack() has a stack limit: add at most 1000 arguments (an even number, for hashes) at a time
+    local last = first + count - 1
+    for from = first, last, 1000 do
+      redis.call(adders[kind], key, unpack(ARGV, from, math.min(from + 999, last)))
+    end
+  end
+  if expiry ~= '' then redis.call('PEXPIREAT', key, expiry) end
+  if existed then return ${RESTORE_OUTCOME.overwritten} end
+  return ${RESTORE_OUTCOME.written}
 end
-if ARGV[3] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[3]) end
-if existed then return ${RESTORE_OUTCOME.overwritten} end
-return ${RESTORE_OUTCOME.written}
+local outcomes = {}
+local at = 2
+for i, key in ipairs(KEYS) do
+  local count = tonumber(ARGV[at + 2])
+  outcomes[i] = restore(key, ARGV[at], ARGV[at + 1], at + 3, count)
+  at = at + 3 + count
+end
+return outcomes
 `,
 }
 
-export const ALL_SCRIPTS: readonly LuaScript[] = [READ_RECORDS, FIND_ORPHAN_ENTRIES, DELETE_IF_STILL_EXPIRED, RESTORE_KEY]
+export const ALL_SCRIPTS: readonly LuaScript[] = [READ_RECORDS, FIND_ORPHAN_ENTRIES, DELETE_IF_STILL_EXPIRED, RESTORE_KEYS]

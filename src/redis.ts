@@ -102,7 +102,7 @@ export function defineScript(client: RedisClient, script: LuaScript): void {
 }
 
 /** Runs a script over some keys (one call; on a cluster the keys must share a slot). */
-export async function runScript(client: RedisClient, script: LuaScript, keys: string[], args: Array<string | number>): Promise<unknown> {
+export async function runScript(client: RedisClient, script: LuaScript, keys: Array<string | Buffer>, args: Array<string | number | Buffer>): Promise<unknown> {
   defineScript(client, script)
   return callMethod(client, script.name, [keys.length, ...keys, ...args])
 }

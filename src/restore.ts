@@ -1,6 +1,6 @@
 /**
  * Restores a verified backup (backup-reader.ts) into Redis in batches of one
- * round trip each. Every key is written by one script call (RESTORE_KEY in
+ * round trip each. Every key is written atomically by a script (RESTORE_KEYS in
  * redis-scripts.ts), atomically: the expiry check on Redis's clock, the merge
  * rule, the removal of an old value, the write and its PEXPIREAT happen
  * together or not at all. A restore that is interrupted leaves complete keys
@@ -12,8 +12,8 @@ import {type BackupRecord, timeReplyMs} from './backup-format.js'
 import type {ExpiryBasis, VerifiedBackup} from './backup-reader.js'
 import {cancelledError} from './errors.js'
 import {KEY_NAMESPACE} from './records.js'
-import {type RedisClient, type RedisCommand, defineScript, runCommands, scanKeyBuffers} from './redis.js'
-import {RESTORE_KEY, RESTORE_OUTCOME} from './redis-scripts.js'
+import {type RedisClient, type RedisCommand, defineScript, isCluster, runCommands, runScript, scanKeyBuffers} from './redis.js'
+import {RESTORE_KEYS, RESTORE_OUTCOME} from './redis-scripts.js'
 
 /** merge: existing keys are kept; overwrite: replaced; clear: every `oauth:*` key is deleted first. */
 export type RestoreMode = 'merge' | 'overwrite' | 'clear'
@@ -78,7 +78,7 @@ export async function restoreBackup(redis: RedisClient, backup: VerifiedBackup, 
     cleared: 0,
     ignored: backup.ignored,
   }
-  defineScript(redis, RESTORE_KEY)
+  defineScript(redis, RESTORE_KEYS)
   const startMs = timeReplyMs(await redis.time())
   if (options.mode === 'clear') result.cleared = await clearNamespace(redis, options.dryRun)
   let done = 0
@@ -97,13 +97,18 @@ export async function restoreBackup(redis: RedisClient, backup: VerifiedBackup, 
   return result
 }
 
+/** One script call for the batch on a single server; one per key on a cluster, where a script sees one slot. */
 async function writeBatch(redis: RedisClient, batch: BackupRecord[], mode: RestoreMode): Promise<Outcome[]> {
   const scriptMode = mode === 'merge' ? 'merge' : 'overwrite'
-  const commands = batch.map(({key, type, value, expiresAtMs}): RedisCommand => {
-    const expiry = expiresAtMs === null ? '' : String(expiresAtMs)
-    return [RESTORE_KEY.name, 1, key, scriptMode, type, expiry, ...(Array.isArray(value) ? value : [value])]
+  const keyArgs = batch.map(({type, value, expiresAtMs}) => {
+    const items = Array.isArray(value) ? value : [value]
+    return [type, expiresAtMs === null ? '' : String(expiresAtMs), items.length, ...items]
   })
-  return (await runCommands(redis, commands)) as Outcome[]
+  if (isCluster(redis)) {
+    const commands = batch.map(({key}, index): RedisCommand => [RESTORE_KEYS.name, 1, key, scriptMode, ...keyArgs[index]])
+    return ((await runCommands(redis, commands)) as Outcome[][]).map(([outcome]) => outcome)
+  }
+  return (await runScript(redis, RESTORE_KEYS, batch.map(({key}) => key), [scriptMode, ...keyArgs.flat()])) as Outcome[]
 }
 
 /** What writeBatch would do, from TIME and EXISTS; writes nothing. */
