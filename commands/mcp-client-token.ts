@@ -6,7 +6,7 @@ import {usageError} from '../src/errors.js'
 import {gatewayIssuer, gatewaySigningKey} from '../src/jwt-keys.js'
 import {findMcpAuthServer, gatewayAuthServerUrl} from '../src/oauth-discovery.js'
 import {MCP_CLIENT_LOGIN, runOAuthLogin} from '../src/oauth-login.js'
-import {canOpenBrowser, readPastedLine} from '../src/oauth-pkce.js'
+import {canOpenBrowser, pastedInput} from '../src/oauth-pkce.js'
 import {formatTime, isoTime} from '../src/output.js'
 import {mintAccessToken, parseCustomClaims, saveTokenToEnvFile} from '../src/token-mint.js'
 import {savedExpiry} from '../src/token-refresh.js'
@@ -149,7 +149,7 @@ URLs and codes go to stderr; tokens only to .env.`
       scope: flags.scope,
       device: flags.device,
       openBrowser: !headless,
-      readPasted: readPastedLine(),
+      pasted: pastedInput(),
       notify: (message) => this.note(message),
       loginTimeoutMs: parseDuration(flags['login-timeout'], '--login-timeout') * 1000,
       http,

@@ -5,7 +5,7 @@ import {type ClientCredentials, type TokenSet, defaultScope, registerClient} fro
 import {discoverAuthServer} from './oauth-discovery.js'
 import {runDeviceFlow} from './oauth-device.js'
 import type {OAuthHttpOptions} from './oauth-http.js'
-import {runAuthorizationCodeFlow, startLoopbackReceiver} from './oauth-pkce.js'
+import {type PastedInput, runAuthorizationCodeFlow, startLoopbackReceiver} from './oauth-pkce.js'
 import {EXPIRES_AT_SUFFIX} from './token-expiry.js'
 
 /**
@@ -68,7 +68,7 @@ export interface LoginOptions {
   scope?: string
   device: boolean
   openBrowser: boolean
-  readPasted?: () => Promise<string | undefined>
+  pasted?: PastedInput
   notify: (message: string) => void
   loginTimeoutMs: number
   http: OAuthHttpOptions
@@ -98,7 +98,7 @@ export async function runOAuthLogin(options: LoginOptions): Promise<LoginResult>
       client = await registerClient(metadata, {clientName: options.clientName, redirectUris: [receiver.redirectUri], scope}, options.http)
       const newClient = client
       await updateEnvFile(options.envFilePath, () => clientUpdates(keys, newClient))
-      options.notify(`Registered the ${keys.label} client ${client.client_id} at ${metadata.issuer}; saved in ${options.envFilePath}.`)
+      options.notify(`Registered client ${client.client_id} for the ${keys.label} login at ${metadata.issuer}; saved in ${options.envFilePath}.`)
     }
     const tokens = options.device
       ? await runDeviceFlow({deviceEndpoint: metadata.device_authorization_endpoint!, tokenEndpoint: metadata.token_endpoint, client, scope, http: options.http, notify: options.notify, overallTimeoutMs: options.loginTimeoutMs})
@@ -109,7 +109,7 @@ export async function runOAuthLogin(options: LoginOptions): Promise<LoginResult>
           scope,
           resource: options.resource,
           openBrowser: options.openBrowser,
-          readPasted: options.readPasted,
+          pasted: options.pasted,
           notify: options.notify,
           loginTimeoutMs: options.loginTimeoutMs,
           http: options.http,

@@ -31,8 +31,8 @@ export interface AuthorizationCodeOptions {
   /** RFC 8707 resource indicator: the MCP server the token is for. */
   resource?: string
   openBrowser: boolean
-  /** Reads a pasted redirect URL or code; resolves undefined at end of input. */
-  readPasted?: () => Promise<string | undefined>
+  /** Where a pasted redirect URL or code is read from, when the loopback redirect cannot arrive. */
+  pasted?: PastedInput
   notify: (message: string) => void
   loginTimeoutMs: number
   http?: OAuthHttpOptions
@@ -91,9 +91,14 @@ export async function runAuthorizationCodeFlow(options: AuthorizationCodeOptions
 
   options.notify(`Open this URL to sign in:\n${authorizationUrl.href}`)
   if (options.openBrowser) openInBrowser(authorizationUrl.href)
-  if (options.readPasted) options.notify('Waiting for the browser... (or paste the URL it was redirected to, or the code, and press Enter)')
+  if (options.pasted) options.notify('Waiting for the browser... (or paste the URL it was redirected to, or the code, and press Enter)')
 
-  const answer = await firstAnswer(receiver, options.readPasted, options.loginTimeoutMs)
+  let answer: URLSearchParams
+  try {
+    answer = await firstAnswer(receiver, options.pasted, options.loginTimeoutMs)
+  } finally {
+    options.pasted?.stop()
+  }
   // Only a bare pasted code comes without a state; any redirect must carry the one sent.
   if (!pastedBareCode.has(answer) && answer.get('state') !== state) {
     throw new McpAuthError('The redirect came back with a different state than was sent: refused (possible cross-site request forgery).', {
@@ -118,21 +123,35 @@ export function canOpenBrowser(env: NodeJS.ProcessEnv = process.env, platform = 
   return Boolean(env.DISPLAY || env.WAYLAND_DISPLAY)
 }
 
-/** Reads lines from stdin until one is not empty; undefined at end of input. */
-export function readPastedLine(input: NodeJS.ReadableStream = process.stdin): () => Promise<string | undefined> {
-  return () =>
-    new Promise((resolve) => {
-      const lines = createInterface({input, terminal: false})
-      lines.on('line', (line) => {
-        if (line.trim() === '') return
-        lines.close()
-        resolve(line.trim())
-      })
-      lines.on('close', () => resolve(undefined))
-    })
+/** Reads pasted lines from stdin, as the headless fallback of the browser flow. */
+export interface PastedInput {
+  /** The first line that is not empty; undefined at end of input. */
+  read(): Promise<string | undefined>
+  /** Stops reading, so a pending read does not keep the process alive once the redirect arrived. */
+  stop(): void
 }
 
-async function firstAnswer(receiver: LoopbackReceiver, readPasted: (() => Promise<string | undefined>) | undefined, timeoutMs: number): Promise<URLSearchParams> {
+export function pastedInput(input: NodeJS.ReadableStream & {destroy?: () => void} = process.stdin): PastedInput {
+  let lines: ReturnType<typeof createInterface> | undefined
+  return {
+    read: () =>
+      new Promise((resolve) => {
+        lines = createInterface({input, terminal: false})
+        lines.on('line', (line) => {
+          if (line.trim() === '') return
+          resolve(line.trim())
+          lines?.close()
+        })
+        lines.on('close', () => resolve(undefined))
+      }),
+    stop: () => {
+      lines?.close()
+      input.destroy?.()
+    },
+  }
+}
+
+async function firstAnswer(receiver: LoopbackReceiver, pasted: PastedInput | undefined, timeoutMs: number): Promise<URLSearchParams> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -141,9 +160,9 @@ async function firstAnswer(receiver: LoopbackReceiver, readPasted: (() => Promis
     )
   })
   // End of input is not an answer: the loopback redirect may still arrive.
-  const pasted = readPasted ? readPasted().then((text) => (text === undefined ? new Promise<never>(() => {}) : parsePasted(text))) : new Promise<never>(() => {})
+  const pastedAnswer = pasted ? pasted.read().then((text) => (text === undefined ? new Promise<never>(() => {}) : parsePasted(text))) : new Promise<never>(() => {})
   try {
-    return await Promise.race([receiver.callback, pasted, timeout])
+    return await Promise.race([receiver.callback, pastedAnswer, timeout])
   } finally {
     clearTimeout(timer)
   }
