@@ -92,3 +92,33 @@ export async function startOAuthProvider(options: ProviderOptions = {}): Promise
   handler = provider.callback()
   return context
 }
+
+/**
+ * A finished MCP client login, as mcp-client-token leaves it in .env, made
+ * in-process through the library (registration and an approved device flow),
+ * so refresh tests start from real tokens without a sign-in per test.
+ */
+export async function mcpClientLoginLines(context: TestOAuthProvider): Promise<string[]> {
+  const {discoverAuthServer} = await import('../../src/oauth-discovery.js')
+  const {registerClient} = await import('../../src/oauth-client.js')
+  const {runDeviceFlow} = await import('../../src/oauth-device.js')
+  const metadata = await discoverAuthServer(context.url)
+  const client = await registerClient(metadata, {clientName: 'test', redirectUris: ['http://127.0.0.1/callback']})
+  let userCode = ''
+  const tokens = await runDeviceFlow({
+    deviceEndpoint: metadata.device_authorization_endpoint!,
+    tokenEndpoint: metadata.token_endpoint,
+    client,
+    scope: 'openid offline_access',
+    notify: (message) => (userCode = /enter the code (\S+?)[ .]/.exec(message)![1]),
+    sleep: () => context.approveDevice(userCode),
+  })
+  return [
+    `MCP_SERVER_URL=${context.url}`,
+    `MCP_CLIENT_ID=${client.client_id}`,
+    `MCP_CLIENT_SECRET=${client.client_secret}`,
+    `MCP_CLIENT_ACCESS_TOKEN=${tokens.access_token}`,
+    `MCP_CLIENT_ACCESS_TOKEN_EXPIRES_AT=${Math.floor(Date.now() / 1000) + (tokens.expires_in ?? 0)}`,
+    `MCP_CLIENT_REFRESH_TOKEN=${tokens.refresh_token}`,
+  ]
+}
