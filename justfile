@@ -57,3 +57,9 @@ validate-tokens *args:
 
 mcp-client-token *args:
     @{{mcpauth}} mcp-client-token "$@"
+
+generate-github-token *args:
+    @{{mcpauth}} generate-github-token "$@"
+
+refresh-tokens *args:
+    @{{mcpauth}} refresh-tokens "$@"
