@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {parseDuration} from '../src/duration.js'
-import {readEnvFile} from '../src/env-file.js'
+import {readEnvFile, updateEnvFile} from '../src/env-file.js'
 import {usageError} from '../src/errors.js'
 import {gatewayIssuer, gatewaySigningKey} from '../src/jwt-keys.js'
 import {findMcpAuthServer, gatewayAuthServerUrl} from '../src/oauth-discovery.js'
@@ -59,7 +59,8 @@ GATEWAY_AUTH_URL or https://auth.$BASE_DOMAIN): metadata discovery, a client reg
 from .env (MCP_CLIENT_ID, MCP_CLIENT_SECRET, MCP_CLIENT_REGISTRATION_TOKEN, MCP_CLIENT_REGISTRATION_URI), then the
 browser flow (PKCE, redirect caught on http://127.0.0.1:<port>/callback; with --no-browser or over SSH paste the
 redirected URL on stdin) or, with --device, the device flow. MCP_CLIENT_ACCESS_TOKEN and MCP_CLIENT_REFRESH_TOKEN are
-saved (and MCP_CLIENT_ACCESS_TOKEN_EXPIRES_AT when the token is not a JWT). A still-valid token is kept unless --force.
+saved (and MCP_CLIENT_ACCESS_TOKEN_EXPIRES_AT when the token is not a JWT; MCP_SERVER_URL from --server-url when .env
+has none, so refresh-tokens finds the server again). A still-valid token is kept unless --force.
 URLs and codes go to stderr; tokens only to .env.`
   static override examples = [
     '<%= config.bin %> <%= command.id %> --server-url https://mcp-fetch.example.com/mcp',
@@ -154,6 +155,8 @@ URLs and codes go to stderr; tokens only to .env.`
       loginTimeoutMs: parseDuration(flags['login-timeout'], '--login-timeout') * 1000,
       http,
     })
+    // refresh-tokens finds the auth server again through MCP_SERVER_URL.
+    if (flags['server-url'] && !current.values.get('MCP_SERVER_URL')) await updateEnvFile(settings.envFilePath, () => ({MCP_SERVER_URL: flags['server-url']!}))
     this.note(`Signed in at ${result.auth_server}; saved MCP_CLIENT_ACCESS_TOKEN${result.has_refresh_token ? ' and MCP_CLIENT_REFRESH_TOKEN' : ''} in ${settings.envFilePath}${result.expires_at ? ` (valid until ${formatTime(result.expires_at)})` : ''}.`)
     return {status: 'signed_in', saved_to: settings.envFilePath, ...result, expires_at: isoTime(result.expires_at)}
   }

@@ -128,6 +128,7 @@ describe('mcp-client-token OAuth sign-in', function () {
       const values = await envValues(cwd)
       assert.equal(await provider.isActiveAccessToken(values.get('MCP_CLIENT_ACCESS_TOKEN')!), true)
       assert.ok(values.get('MCP_CLIENT_REFRESH_TOKEN'))
+      assert.equal(values.get('MCP_SERVER_URL'), `${mcpServer.url}/mcp`, 'refresh-tokens needs the server URL again')
       assertNoSecretPrinted(result, values)
     } finally {
       await mcpServer.close()
