@@ -28,7 +28,6 @@ export interface ProviderOptions {
 }
 
 export async function startOAuthProvider(options: ProviderOptions = {}): Promise<TestOAuthProvider> {
-  // oidc-provider warns once that Node 20 is not a supported runtime; it works, and the warning is noise in test output.
   const {default: Provider} = (await import('oidc-provider')) as any
   let handler: (request: IncomingMessage, response: ServerResponse) => void = (_, response) => response.writeHead(503).end()
   const server = createServer((request, response) => {
