@@ -69,3 +69,9 @@ oauth-restore *args:
 
 oauth-backup-list *args:
     @{{mcpauth}} oauth-backup-list "$@"
+
+generate-github-token *args:
+    @{{mcpauth}} generate-github-token "$@"
+
+refresh-tokens *args:
+    @{{mcpauth}} refresh-tokens "$@"

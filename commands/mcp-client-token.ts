@@ -1,11 +1,17 @@
 import {Flags} from '@oclif/core'
 
 import {parseDuration} from '../src/duration.js'
+import {readEnvFile, updateEnvFile} from '../src/env-file.js'
 import {usageError} from '../src/errors.js'
 import {gatewayIssuer, gatewaySigningKey} from '../src/jwt-keys.js'
+import {findMcpAuthServer, gatewayAuthServerUrl} from '../src/oauth-discovery.js'
+import {MCP_CLIENT_LOGIN, runOAuthLogin} from '../src/oauth-login.js'
+import {canOpenBrowser, pastedInput} from '../src/oauth-pkce.js'
 import {formatTime, isoTime} from '../src/output.js'
 import {mintAccessToken, parseCustomClaims, saveTokenToEnvFile} from '../src/token-mint.js'
+import {savedExpiry} from '../src/token-refresh.js'
 import {BaseCommand, redisFlags} from './_shared/base-command.js'
+import {httpOptions, loginFlags} from './_shared/oauth-flags.js'
 
 export interface MintReport {
   jti: string
@@ -21,7 +27,22 @@ export interface MintReport {
   token?: string
 }
 
+export interface LoginReport {
+  /** signed_in: a new token was saved; kept: the saved one is still valid (--force signs in anyway). */
+  status: 'signed_in' | 'kept'
+  saved_to: string
+  auth_server: string | null
+  client_id: string | null
+  client_registered: boolean
+  flow: 'device' | 'authorization_code' | null
+  expires_at: string | null
+  has_refresh_token: boolean
+}
+
 const MINTED_TOKEN_KEY = 'MCP_CLIENT_ACCESS_TOKEN'
+const DEFAULT_MINT_SCOPE = 'openid profile email'
+/** A saved token with less than this left is replaced rather than kept. */
+const KEEP_MARGIN_SECONDS = 300
 
 export default class McpClientToken extends BaseCommand<typeof McpClientToken> {
   static override summary = 'Get an access token for an MCP client; --mint signs one with the gateway key (CI, no browser)'
@@ -31,8 +52,20 @@ TOKEN_CUSTOM_CLAIMS, which may not replace those), writes its oauth:token:{jti} 
 and adds the jti to oauth:user_tokens:{username}, so the gateway accepts it. The lifetime is ACCESS_TOKEN_LIFETIME
 (default 24h) or --ttl. The token is saved to .env as ${MINTED_TOKEN_KEY}, other lines untouched; if that fails the
 Redis record is removed again. --print writes it to stdout instead and changes no file.
-Without --mint this command will run the OAuth flow against the gateway; that flow is not available yet.`
+
+Without --mint it signs in by OAuth against the MCP server in --server-url or MCP_SERVER_URL (its auth server found
+through /.well-known/oauth-protected-resource, else its origin; without either, the gateway's auth server
+GATEWAY_AUTH_URL or https://auth.$BASE_DOMAIN): metadata discovery, a client registered once (RFC 7591) and re-used
+from .env (MCP_CLIENT_ID, MCP_CLIENT_SECRET, MCP_CLIENT_REGISTRATION_TOKEN, MCP_CLIENT_REGISTRATION_URI), then the
+browser flow (PKCE, redirect caught on http://127.0.0.1:<port>/callback; with --no-browser or over SSH paste the
+redirected URL on stdin) or, with --device, the device flow. MCP_CLIENT_ACCESS_TOKEN and MCP_CLIENT_REFRESH_TOKEN are
+saved (and MCP_CLIENT_ACCESS_TOKEN_EXPIRES_AT when the token is not a JWT; MCP_SERVER_URL from --server-url when .env
+has none, so refresh-tokens finds the server again). A still-valid token is kept unless --force.
+URLs and codes go to stderr; tokens only to .env.`
   static override examples = [
+    '<%= config.bin %> <%= command.id %> --server-url https://mcp-fetch.example.com/mcp',
+    '<%= config.bin %> <%= command.id %> --device',
+    '<%= config.bin %> <%= command.id %> --no-browser --force',
     '<%= config.bin %> <%= command.id %> --mint --username ci-bot',
     '<%= config.bin %> <%= command.id %> --mint --username alice --sub 1234567 --email alice@example.com --ttl 2h',
     '<%= config.bin %> <%= command.id %> --mint --username ci-bot --client-id client_ci --scope "openid profile" --json',
@@ -46,20 +79,17 @@ Without --mint this command will run the OAuth flow against the gateway; that fl
     sub: Flags.string({summary: 'The sub claim: the GitHub numeric user id, as the gateway sets it (default: the username).', helpValue: 'ID'}),
     email: Flags.string({summary: 'The email claim (default null, as for a GitHub user without a public email).'}),
     name: Flags.string({summary: 'The name claim (default null).'}),
-    scope: Flags.string({summary: 'The scope claim.', default: 'openid profile email'}),
+    ...loginFlags,
+    'server-url': Flags.string({summary: 'The MCP server to get a token for (default MCP_SERVER_URL).', helpValue: 'URL', helpGroup: 'OAUTH'}),
+    scope: Flags.string({summary: `Scopes: the scope claim with --mint (default "${DEFAULT_MINT_SCOPE}"), else what to ask the server for.`}),
     'client-id': Flags.string({summary: 'The client_id claim and record field.', default: 'mcpauth-mint'}),
     ttl: Flags.string({summary: 'Lifetime: 3600, 90m, 2h, 7d (default ACCESS_TOKEN_LIFETIME).', helpValue: 'DURATION'}),
     print: Flags.boolean({summary: `Print the token on stdout instead of saving it as ${MINTED_TOKEN_KEY}.`}),
   }
 
-  async run(): Promise<MintReport> {
+  async run(): Promise<MintReport | LoginReport> {
     const {flags} = this
-    if (!flags.mint) {
-      throw usageError(
-        'The interactive OAuth flow for MCP clients is not available yet.',
-        'Use --mint --username LOGIN to sign a token with the gateway key (needs JWT_PRIVATE_KEY_B64 or GATEWAY_JWT_SECRET, and Redis).',
-      )
-    }
+    if (!flags.mint) return this.signIn()
     if (!flags.username) throw usageError('--mint needs --username: the GitHub login the token is for.')
     const settings = await this.settings()
     // Every setting is checked before Redis is touched, so a bad one changes nothing anywhere.
@@ -72,7 +102,7 @@ Without --mint this command will run the OAuth flow against the gateway; that fl
       username: flags.username,
       email: flags.email ?? null,
       name: flags.name ?? null,
-      scope: flags.scope,
+      scope: flags.scope ?? DEFAULT_MINT_SCOPE,
       clientId: flags['client-id'],
       lifetimeSeconds,
       customClaims,
@@ -94,5 +124,40 @@ Without --mint this command will run the OAuth flow against the gateway; that fl
       env_key: flags.print ? null : MINTED_TOKEN_KEY,
       ...(flags.print ? {token: minted.token} : {}),
     }
+  }
+
+  private async signIn(): Promise<LoginReport> {
+    const {flags} = this
+    const settings = await this.settings()
+    const current = await readEnvFile(settings.envFilePath)
+    const savedUntil = savedExpiry(current.values, MCP_CLIENT_LOGIN.accessToken)
+    const hasToken = Boolean(current.values.get(MCP_CLIENT_LOGIN.accessToken))
+    if (hasToken && !flags.force && (savedUntil === null || savedUntil - Date.now() / 1000 > KEEP_MARGIN_SECONDS)) {
+      const until = savedUntil === null ? 'its expiry is unknown' : `valid until ${formatTime(savedUntil)}`
+      this.note(`Kept the MCP_CLIENT_ACCESS_TOKEN in ${settings.envFilePath} (${until}); --force signs in again.`)
+      return {status: 'kept', saved_to: settings.envFilePath, auth_server: null, client_id: current.values.get(MCP_CLIENT_LOGIN.clientId) ?? null, client_registered: false, flow: null, expires_at: isoTime(savedUntil), has_refresh_token: Boolean(current.values.get(MCP_CLIENT_LOGIN.refreshToken))}
+    }
+    const http = httpOptions(flags)
+    const serverUrl = flags['server-url'] ?? settings.get('MCP_SERVER_URL')
+    const {authServerUrl, resource} = serverUrl ? await findMcpAuthServer(serverUrl, http) : {authServerUrl: gatewayAuthServerUrl(settings), resource: undefined}
+    const headless = flags['no-browser'] || !canOpenBrowser()
+    const result = await runOAuthLogin({
+      envFilePath: settings.envFilePath,
+      keys: MCP_CLIENT_LOGIN,
+      authServerUrl,
+      clientName: 'mcpauth MCP client',
+      resource,
+      scope: flags.scope,
+      device: flags.device,
+      openBrowser: !headless,
+      pasted: pastedInput(),
+      notify: (message) => this.note(message),
+      loginTimeoutMs: parseDuration(flags['login-timeout'], '--login-timeout') * 1000,
+      http,
+    })
+    // refresh-tokens finds the auth server again through MCP_SERVER_URL.
+    if (flags['server-url'] && !current.values.get('MCP_SERVER_URL')) await updateEnvFile(settings.envFilePath, () => ({MCP_SERVER_URL: flags['server-url']!}))
+    this.note(`Signed in at ${result.auth_server}; saved MCP_CLIENT_ACCESS_TOKEN${result.has_refresh_token ? ' and MCP_CLIENT_REFRESH_TOKEN' : ''} in ${settings.envFilePath}${result.expires_at ? ` (valid until ${formatTime(result.expires_at)})` : ''}.`)
+    return {status: 'signed_in', saved_to: settings.envFilePath, ...result, expires_at: isoTime(result.expires_at)}
   }
 }

@@ -33,10 +33,10 @@ describe('mcp-client-token', () => {
   const ctx = useRedis()
   const mint = (cwd: string, args: string[], env?: Record<string, string>) => ctx.cli(['mcp-client-token', '--mint', ...args], {cwd, env})
 
-  it('without --mint says the OAuth flow is not available yet and points at --mint (exit 2)', async () => {
-    const result = await ctx.cli(['mcp-client-token'], {cwd: await envDir(rs256Settings(keys))})
+  it('without --mint and with no server to sign in to, says which setting names one (exit 2)', async () => {
+    const result = await ctx.cli(['mcp-client-token'], {cwd: await envDir(['JWT_ALGORITHM=RS256'])})
     assert.equal(result.code, 2)
-    assert.match(result.stderr, /interactive OAuth flow for MCP clients is not available yet\.\nHint: Use --mint --username LOGIN/)
+    assert.match(result.stderr, /neither GATEWAY_AUTH_URL nor BASE_DOMAIN is set\.\nHint: Set BASE_DOMAIN/)
     const noUser = await ctx.cli(['mcp-client-token', '--mint'], {cwd: await envDir(rs256Settings(keys))})
     assert.equal(noUser.code, 2)
     assert.match(noUser.stderr, /--mint needs --username/)

@@ -56,3 +56,55 @@ export function parseJson<T = any>(result: CliResult): T {
     throw new Error(`stdout is not JSON (exit ${result.code}):\n${result.stdout}\nstderr:\n${result.stderr}`)
   }
 }
+
+export interface RunningCli {
+  /** Resolves with the first match of `pattern` on stderr (waiting for more output as needed). */
+  waitForStderr(pattern: RegExp): Promise<RegExpMatchArray>
+  /** Writes to stdin, e.g. a pasted redirect URL. */
+  write(text: string): void
+  /** Ends stdin: what a closed terminal or `< /dev/null` gives. */
+  endInput(): void
+  done: Promise<CliResult>
+  /** What the command wrote to stderr so far. */
+  stderrSoFar(): string
+}
+
+/** Like runCli, for commands a test talks to while they run (sign-in flows). */
+export async function startCli(args: string[], options: Omit<CliOptions, 'input'> = {}): Promise<RunningCli> {
+  const env: Record<string, string> = {}
+  for (const [name, value] of Object.entries(process.env)) if (value !== undefined && !SCRUBBED.test(name)) env[name] = value
+  for (const [name, value] of Object.entries(options.env ?? {})) if (value !== undefined) env[name] = value
+  const cwd = options.cwd ?? (await mkdtemp(join(tmpdir(), 'mcpauth-cwd-')))
+  const child = spawn(process.execPath, ['--', binPath, ...args], {cwd, env, stdio: ['pipe', 'pipe', 'pipe']})
+  let stdout = ''
+  let stderr = ''
+  const listeners = new Set<() => void>()
+  child.stdout.on('data', (chunk) => (stdout += chunk))
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk
+    for (const listener of listeners) listener()
+  })
+  const done = new Promise<CliResult>((resolvePromise) => child.on('close', (code) => resolvePromise({code, stdout, stderr})))
+  return {
+    waitForStderr: (pattern) =>
+      new Promise((resolvePromise, reject) => {
+        const check = (): boolean => {
+          const match = pattern.exec(stderr)
+          if (match) {
+            listeners.delete(check)
+            resolvePromise(match)
+          }
+          return Boolean(match)
+        }
+        if (check()) return
+        listeners.add(check)
+        void done.then((result) => {
+          if (!check()) reject(new Error(`the command ended (exit ${result.code}) before ${pattern} appeared on stderr:\n${result.stderr}`))
+        })
+      }),
+    write: (text) => child.stdin.write(text),
+    endInput: () => child.stdin.end(),
+    done,
+    stderrSoFar: () => stderr,
+  }
+}

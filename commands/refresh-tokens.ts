@@ -1,0 +1,85 @@
+import {Flags} from '@oclif/core'
+
+import {parseDuration} from '../src/duration.js'
+import {McpAuthError, ExitCode} from '../src/errors.js'
+import {formatTime, isoTime, renderTable} from '../src/output.js'
+import {type RefreshOutcome, type RefreshStatus, refreshDueTokens} from '../src/token-refresh.js'
+import {BaseCommand} from './_shared/base-command.js'
+import {httpOptions, oauthHttpFlags} from './_shared/oauth-flags.js'
+
+export interface RefreshReport {
+  env_file: string
+  buffer_seconds: number
+  refreshed: number
+  failed: number
+  tokens: Array<Omit<RefreshOutcome, 'expires_at'> & {expires_at: string | null}>
+}
+
+const STATUS_LABEL: Record<RefreshStatus, string> = {
+  refreshed: 'refreshed',
+  refreshed_elsewhere: 'refreshed by another mcpauth',
+  still_valid: 'still valid',
+  unknown_expiry: 'expiry unknown (not refreshed)',
+  failed: 'FAILED',
+}
+
+export default class RefreshTokens extends BaseCommand<typeof RefreshTokens> {
+  static override summary = 'Refresh every token in .env that expires within --buffer, one refresh per token even when several runs race'
+  static override description = `Looks at the logins in .env that have a refresh token: the gateway's (GATEWAY_OAUTH_ACCESS_TOKEN with
+GATEWAY_OAUTH_REFRESH_TOKEN), the MCP client's (MCP_CLIENT_ACCESS_TOKEN with MCP_CLIENT_REFRESH_TOKEN) and an expiring
+GitHub App token (GITHUB_PAT with GITHUB_REFRESH_TOKEN). A token is due when its JWT exp, or the <NAME>_EXPIRES_AT
+beside it, is within --buffer (default TOKEN_EXPIRY_BUFFER or 3600 s); --force refreshes all of them.
+The new access token, and the new refresh token when the server rotates it, are written together in one atomic
+update; a server that sends no refresh token (the gateway sends null) leaves the saved one in place.
+The .env lock is held for the whole exchange, so parallel runs (cron and a daemon, say) never spend a single-use
+refresh token twice: a run that finds the token refreshed by another uses that one.
+Token values are never printed. Exit 4 when a refresh failed (invalid_grant: a new login is needed, the command is
+shown); the .env is then left as it was for that token.`
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --buffer 2h',
+    '<%= config.bin %> <%= command.id %> --force --json',
+    '*/5 * * * * cd /srv/gateway && mcpauth refresh-tokens --buffer 30m >> refresh.log 2>&1',
+  ]
+
+  static override flags = {
+    ...oauthHttpFlags,
+    buffer: Flags.string({summary: 'Refresh tokens that expire within this time (default TOKEN_EXPIRY_BUFFER or 3600): 3600, 90m, 2h.', helpValue: 'DURATION'}),
+    force: Flags.boolean({summary: 'Refresh every refreshable token, due or not.'}),
+  }
+
+  async run(): Promise<RefreshReport> {
+    const settings = await this.settings()
+    if (!settings.envFileExists) {
+      throw new McpAuthError(`There is no ${settings.envFilePath}: nothing to refresh.`, {
+        code: 'env_missing',
+        exitCode: ExitCode.unreachable,
+        hint: 'Run it where the gateway\'s .env is, or pass --env-file PATH.',
+      })
+    }
+    const bufferText = this.flags.buffer ?? settings.get('TOKEN_EXPIRY_BUFFER') ?? '3600'
+    const bufferSeconds = parseDuration(bufferText, this.flags.buffer === undefined ? 'TOKEN_EXPIRY_BUFFER' : '--buffer')
+    const outcomes = await refreshDueTokens(settings, {bufferSeconds, force: this.flags.force, http: httpOptions(this.flags)})
+    const failed = outcomes.filter((outcome) => outcome.status === 'failed')
+    if (!this.jsonEnabled()) this.render(settings.envFilePath, outcomes)
+    if (failed.length > 0) process.exitCode = ExitCode.unreachable
+    return {
+      env_file: settings.envFilePath,
+      buffer_seconds: bufferSeconds,
+      refreshed: outcomes.filter((outcome) => outcome.status === 'refreshed').length,
+      failed: failed.length,
+      tokens: outcomes.map((outcome) => ({...outcome, expires_at: isoTime(outcome.expires_at)})),
+    }
+  }
+
+  private render(envFilePath: string, outcomes: RefreshOutcome[]): void {
+    if (outcomes.length === 0) {
+      this.note(`No refreshable token in ${envFilePath}: none of GATEWAY_OAUTH_REFRESH_TOKEN, MCP_CLIENT_REFRESH_TOKEN, GITHUB_REFRESH_TOKEN is set.`)
+      return
+    }
+    this.log(renderTable(['token', 'status', 'expires'], outcomes.map((outcome) => [outcome.name, STATUS_LABEL[outcome.status], formatTime(outcome.expires_at)])))
+    for (const outcome of outcomes.filter((candidate) => candidate.status === 'failed')) {
+      this.note(`Error: ${outcome.name}: ${outcome.reason}.${outcome.login_command ? `\nHint: run ${outcome.login_command}` : ''}`)
+    }
+  }
+}
