@@ -82,19 +82,31 @@ export async function restoreBackup(redis: RedisClient, backup: VerifiedBackup, 
   const startMs = timeReplyMs(await redis.time())
   if (options.mode === 'clear') result.cleared = await clearNamespace(redis, options.dryRun)
   let done = 0
-  for await (const batch of batches(backup.records(startMs), options.batchSize ?? DEFAULT_BATCH_SIZE)) {
-    if (options.signal?.aborted) throw interrupted(result, done)
+  // One batch is written while the next is read and decoded: at most two batches in memory.
+  let inFlight: Promise<void> | undefined
+  const apply = async (batch: BackupRecord[]): Promise<void> => {
     const outcomes = options.dryRun ? await predictBatch(redis, batch, options.mode) : await writeBatch(redis, batch, options.mode)
-    for (const outcome of outcomes) {
-      if (outcome === RESTORE_OUTCOME.expired) result.skipped_expired++
-      else if (outcome === RESTORE_OUTCOME.kept) result.kept++
-      else if (outcome === RESTORE_OUTCOME.written) result.written++
-      else result.overwritten++
-    }
+    tally(result, outcomes)
     done += batch.length
     options.onProgress?.(done)
   }
+  for await (const batch of batches(backup.records(startMs), options.batchSize ?? DEFAULT_BATCH_SIZE)) {
+    await inFlight
+    if (options.signal?.aborted) throw interrupted(result, done)
+    inFlight = apply(batch)
+    inFlight.catch(() => {}) // awaited on the next turn or below; this only keeps an early failure from counting as unhandled
+  }
+  await inFlight
   return result
+}
+
+function tally(result: RestoreResult, outcomes: Outcome[]): void {
+  for (const outcome of outcomes) {
+    if (outcome === RESTORE_OUTCOME.expired) result.skipped_expired++
+    else if (outcome === RESTORE_OUTCOME.kept) result.kept++
+    else if (outcome === RESTORE_OUTCOME.written) result.written++
+    else result.overwritten++
+  }
 }
 
 /** One script call for the batch on a single server; one per key on a cluster, where a script sees one slot. */
