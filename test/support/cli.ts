@@ -1,4 +1,4 @@
-import {type ChildProcess, spawn} from 'node:child_process'
+import {type ChildProcess, type ChildProcessWithoutNullStreams, spawn} from 'node:child_process'
 import {mkdtemp} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
@@ -34,11 +34,7 @@ export async function runCli(args: string[], options: CliOptions = {}): Promise<
 
 /** Like runCli, with the child at hand, for tests that interrupt or kill it. */
 export async function spawnCli(args: string[], options: CliOptions = {}): Promise<{child: ChildProcess; result: Promise<CliResult>}> {
-  const env: Record<string, string> = {}
-  for (const [name, value] of Object.entries(process.env)) if (value !== undefined && !SCRUBBED.test(name)) env[name] = value
-  for (const [name, value] of Object.entries(options.env ?? {})) if (value !== undefined) env[name] = value
-  const cwd = options.cwd ?? (await mkdtemp(join(tmpdir(), 'mcpauth-cwd-')))
-  const child = spawn(process.execPath, ['--', binPath, ...args], {cwd, env, stdio: ['pipe', 'pipe', 'pipe']})
+  const child = await spawnBuiltCli(args, options)
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk) => (stdout += chunk))
@@ -46,6 +42,15 @@ export async function spawnCli(args: string[], options: CliOptions = {}): Promis
   child.stdin.end(options.input ?? '')
   const result = new Promise<CliResult>((resolvePromise) => child.on('close', (code) => resolvePromise({code, stdout, stderr})))
   return {child, result}
+}
+
+/** The built CLI in a child process, with the machine's gateway settings scrubbed from its environment. */
+async function spawnBuiltCli(args: string[], options: Omit<CliOptions, 'input'>): Promise<ChildProcessWithoutNullStreams> {
+  const env: Record<string, string> = {}
+  for (const [name, value] of Object.entries(process.env)) if (value !== undefined && !SCRUBBED.test(name)) env[name] = value
+  for (const [name, value] of Object.entries(options.env ?? {})) if (value !== undefined) env[name] = value
+  const cwd = options.cwd ?? (await mkdtemp(join(tmpdir(), 'mcpauth-cwd-')))
+  return spawn(process.execPath, ['--', binPath, ...args], {cwd, env, stdio: ['pipe', 'pipe', 'pipe']})
 }
 
 /** Parses stdout as JSON, failing with the whole output when it is not. */
@@ -71,11 +76,7 @@ export interface RunningCli {
 
 /** Like runCli, for commands a test talks to while they run (sign-in flows). */
 export async function startCli(args: string[], options: Omit<CliOptions, 'input'> = {}): Promise<RunningCli> {
-  const env: Record<string, string> = {}
-  for (const [name, value] of Object.entries(process.env)) if (value !== undefined && !SCRUBBED.test(name)) env[name] = value
-  for (const [name, value] of Object.entries(options.env ?? {})) if (value !== undefined) env[name] = value
-  const cwd = options.cwd ?? (await mkdtemp(join(tmpdir(), 'mcpauth-cwd-')))
-  const child = spawn(process.execPath, ['--', binPath, ...args], {cwd, env, stdio: ['pipe', 'pipe', 'pipe']})
+  const child = await spawnBuiltCli(args, options)
   let stdout = ''
   let stderr = ''
   const listeners = new Set<() => void>()
