@@ -27,12 +27,6 @@ describe('every command', () => {
     }
   })
 
-  it('shows examples in each command help', async () => {
-    const result = await runCli(['oauth-purge-expired', '--help'])
-    assert.equal(result.code, 0)
-    assert.match(result.stdout, /EXAMPLES[\s\S]*mcpauth oauth-purge-expired --dry-run/)
-  })
-
   it('exits 2 on an unknown flag', async () => {
     const result = await runCli(['oauth-stats', '--no-such-flag'])
     assert.equal(result.code, 2)
