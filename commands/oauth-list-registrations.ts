@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {type ClientView, listClients} from '../src/token-list.js'
-import {formatDuration, formatTime, isoTime, redact, renderTable} from '../src/output.js'
+import {formatDuration, formatTime, isoTime, redact, renderTable, takeForTable} from '../src/output.js'
 import {BaseCommand, redisFlags} from './_shared/base-command.js'
 
 export default class OauthListRegistrations extends BaseCommand<typeof OauthListRegistrations> {
@@ -31,12 +31,7 @@ With --json it streams a JSON array, one object per client.`
       await writer.end()
       return
     }
-    const shown: ClientView[] = []
-    let total = 0
-    for await (const batch of batches) {
-      total += batch.length
-      for (const client of batch) if (this.flags.limit === 0 || shown.length < this.flags.limit) shown.push(client)
-    }
+    const {shown, total} = await takeForTable(batches, this.flags.limit)
     progress.done()
     this.renderTable(shown, total)
   }

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {type AccessTokenView, listAccessTokens} from '../src/token-list.js'
-import {formatRelative, formatTime, isoTime, renderTable} from '../src/output.js'
+import {formatRelative, formatTime, isoTime, renderTable, takeForTable} from '../src/output.js'
 import {BaseCommand, redisFlags} from './_shared/base-command.js'
 
 export default class OauthListTokens extends BaseCommand<typeof OauthListTokens> {
@@ -35,7 +35,7 @@ With --json it streams a JSON array (one object per token) that scripts can rely
       await writer.end()
       return
     }
-    const {shown, total, malformed} = await collectForTable(batches, this.flags.limit)
+    const {shown, total, malformed} = await takeForTable(batches, this.flags.limit)
     progress.done()
     this.renderTable(shown, total, malformed)
   }
@@ -63,20 +63,6 @@ With --json it streams a JSON array (one object per token) that scripts can rely
     const more = shown.length < total ? ` (${shown.length} shown; --limit 0 shows all)` : ''
     this.note(`${total} token${total === 1 ? '' : 's'}${more}${malformed ? `, ${malformed} malformed` : ''}.`)
   }
-}
-
-async function collectForTable(batches: AsyncIterable<AccessTokenView[]>, limit: number) {
-  const shown: AccessTokenView[] = []
-  let total = 0
-  let malformed = 0
-  for await (const batch of batches) {
-    for (const token of batch) {
-      total++
-      if (token.problem) malformed++
-      if (limit === 0 || shown.length < limit) shown.push(token)
-    }
-  }
-  return {shown, total, malformed}
 }
 
 function toJsonRow(token: AccessTokenView) {
