@@ -53,6 +53,23 @@ export async function refreshDueTokens(settings: Settings, options: RefreshOptio
   return outcomes
 }
 
+/**
+ * Refreshes one login if its access token is due, under the same lock and
+ * with the same once-only guarantee as refreshDueTokens. Undefined when the
+ * login has no refresh token (nothing to refresh with); a refusal is a
+ * 'failed' outcome, not an exception.
+ */
+export async function refreshLoginIfDue(settings: Settings, keys: LoginKeys, options: RefreshOptions): Promise<RefreshOutcome | undefined> {
+  const before = await readEnvFile(settings.envFilePath)
+  if (!before.values.get(keys.refreshToken)) return undefined
+  try {
+    return await refreshOne(settings, keys, before, options)
+  } catch (error) {
+    if (!(error instanceof McpAuthError)) throw error
+    return failure(keys, error)
+  }
+}
+
 /** When a saved access token expires: its JWT `exp`, else `<NAME>_EXPIRES_AT`; null when unknown. */
 export function savedExpiry(values: ReadonlyMap<string, string>, accessTokenKey: string): number | null {
   const token = values.get(accessTokenKey)
