@@ -75,3 +75,9 @@ generate-github-token *args:
 
 refresh-tokens *args:
     @{{mcpauth}} refresh-tokens "$@"
+
+mcp-config *args:
+    @{{mcpauth}} mcp-config "$@"
+
+mcp-headers *args:
+    @{{mcpauth}} mcp-headers "$@"

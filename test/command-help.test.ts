@@ -11,6 +11,8 @@ const EXPECTED_EXAMPLES: Record<string, string> = {
   'refresh-tokens': 'mcpauth refresh-tokens --buffer 2h',
   'generate-github-token': 'mcpauth generate-github-token --browser',
   'oauth-purge-expired': 'mcpauth oauth-purge-expired --dry-run',
+  'mcp-config': 'mcpauth mcp-config --client claude-code --helper',
+  'mcp-headers': 'mcpauth mcp-headers --env-file /srv/gateway/.env',
 }
 
 describe('--help of every command', () => {
