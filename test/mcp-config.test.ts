@@ -96,6 +96,15 @@ describe('mcp-config', function () {
     assert.equal(await ws.readText('.cursor/mcp.json'), text)
   })
 
+  it('keeps a BOM, CRLF line endings and tab indentation', async () => {
+    const ws = await mcpWorkspace(tokenLines(TOKEN))
+    await ws.writeText('.mcp.json', '\uFEFF{\r\n\t"mcpServers": {}\r\n}\r\n')
+    assert.equal((await ws.run(['mcp-config', '--client', 'claude-code', ...SERVERS])).code, 0)
+    const text = await ws.readText('.mcp.json')
+    assert.ok(text.startsWith('\uFEFF{\r\n\t"mcpServers": {\r\n\t\t"fetch": {'), JSON.stringify(text.slice(0, 40)))
+    assert.doesNotMatch(text, /[^\r]\n/)
+  })
+
   it('keeps the tools a Roo Code user always allows and a server they disabled', async () => {
     const ws = await mcpWorkspace(tokenLines(TOKEN))
     await ws.writeText('.roo/mcp.json', JSON.stringify({mcpServers: {fetch: {type: 'streamable-http', url: 'https://old.example.com/mcp', alwaysAllow: ['search'], disabled: true}}}))
