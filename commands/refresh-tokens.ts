@@ -1,8 +1,12 @@
 import {Flags} from '@oclif/core'
 
+import type {Settings} from '../src/config.js'
+import {DaemonLog, LOG_LEVELS} from '../src/daemon-log.js'
 import {parseDuration} from '../src/duration.js'
 import {McpAuthError, ExitCode} from '../src/errors.js'
-import {formatTime, isoTime, renderTable} from '../src/output.js'
+import {formatDuration, formatTime, isoTime, renderTable} from '../src/output.js'
+import {claimPidFile} from '../src/pid-file.js'
+import {type DaemonSummary, runRefreshDaemon} from '../src/refresh-daemon.js'
 import {type RefreshOutcome, type RefreshStatus, refreshDueTokens} from '../src/token-refresh.js'
 import {BaseCommand} from './_shared/base-command.js'
 import {httpOptions, oauthHttpFlags} from './_shared/oauth-flags.js'
@@ -40,15 +44,22 @@ shown); the .env is then left as it was for that token.`
     '<%= config.bin %> <%= command.id %> --buffer 2h',
     '<%= config.bin %> <%= command.id %> --force --json',
     '*/5 * * * * cd /srv/gateway && mcpauth refresh-tokens --buffer 30m >> refresh.log 2>&1',
+    '<%= config.bin %> <%= command.id %> --watch',
+    '<%= config.bin %> <%= command.id %> --watch --interval 1m --buffer 30m --log-file /var/log/mcpauth/refresh.log',
   ]
 
   static override flags = {
     ...oauthHttpFlags,
     buffer: Flags.string({summary: 'Refresh tokens that expire within this time (default TOKEN_EXPIRY_BUFFER or 3600): 3600, 90m, 2h.', helpValue: 'DURATION'}),
-    force: Flags.boolean({summary: 'Refresh every refreshable token, due or not.'}),
+    force: Flags.boolean({summary: 'Refresh every refreshable token, due or not.', exclusive: ['watch']}),
+    watch: Flags.boolean({summary: 'Keep running: check every --interval until SIGTERM or Ctrl-C.', helpGroup: 'DAEMON'}),
+    interval: Flags.string({summary: 'With --watch, time between checks (default TOKEN_REFRESH_INTERVAL or 300): 300, 5m.', helpValue: 'DURATION', dependsOn: ['watch'], helpGroup: 'DAEMON'}),
+    'log-level': Flags.option({summary: 'With --watch, the least important lines to log.', options: LOG_LEVELS, default: 'info' as const, helpGroup: 'DAEMON'})(),
+    'log-file': Flags.string({summary: 'With --watch, append the log here (created 0600) instead of stderr; SIGHUP reopens it.', helpValue: 'PATH', dependsOn: ['watch'], helpGroup: 'DAEMON'}),
+    'pid-file': Flags.string({summary: 'With --watch, where the daemon writes its PID (default: the .env path + ".refresh.pid").', helpValue: 'PATH', dependsOn: ['watch'], helpGroup: 'DAEMON'}),
   }
 
-  async run(): Promise<RefreshReport> {
+  async run(): Promise<RefreshReport | DaemonSummary> {
     const settings = await this.settings()
     if (!settings.envFileExists) {
       throw new McpAuthError(`There is no ${settings.envFilePath}: nothing to refresh.`, {
@@ -57,8 +68,8 @@ shown); the .env is then left as it was for that token.`
         hint: 'Run it where the gateway\'s .env is, or pass --env-file PATH.',
       })
     }
-    const bufferText = this.flags.buffer ?? settings.get('TOKEN_EXPIRY_BUFFER') ?? '3600'
-    const bufferSeconds = parseDuration(bufferText, this.flags.buffer === undefined ? 'TOKEN_EXPIRY_BUFFER' : '--buffer')
+    const bufferSeconds = this.durationSetting(settings, 'buffer', 'TOKEN_EXPIRY_BUFFER', '3600')
+    if (this.flags.watch) return this.watch(settings, bufferSeconds)
     const outcomes = await refreshDueTokens(settings, {bufferSeconds, force: this.flags.force, http: httpOptions(this.flags)})
     const failed = outcomes.filter((outcome) => outcome.status === 'failed')
     if (!this.jsonEnabled()) this.render(settings.envFilePath, outcomes)
@@ -70,6 +81,44 @@ shown); the .env is then left as it was for that token.`
       failed: failed.length,
       tokens: outcomes.map((outcome) => ({...outcome, expires_at: isoTime(outcome.expires_at)})),
     }
+  }
+
+  private async watch(settings: Settings, bufferSeconds: number): Promise<DaemonSummary> {
+    const intervalSeconds = Math.max(1, this.durationSetting(settings, 'interval', 'TOKEN_REFRESH_INTERVAL', '300'))
+    const pidFile = await claimPidFile(this.flags['pid-file'] ?? `${settings.envFilePath}.refresh.pid`, this.id!)
+    const log = new DaemonLog({level: this.flags['log-level'], file: this.flags['log-file'], json: this.jsonEnabled()})
+    const stopper = new AbortController()
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopper.signal.aborted) return
+      log.info(`${signal} received: stopping after the current step`)
+      stopper.abort(signal)
+    }
+    const onHangup = (): void => log.reopen()
+    process.on('SIGTERM', onSignal).on('SIGINT', onSignal).on('SIGHUP', onHangup)
+    try {
+      if (pidFile.tookOverFrom !== null) log.warn(`took over ${pidFile.path} from PID ${pidFile.tookOverFrom}, which is no longer running`)
+      log.info(`started: PID ${process.pid}, ${settings.envFilePath}, every ${formatDuration(intervalSeconds)}, refreshing what expires within ${formatDuration(bufferSeconds)}`)
+      const summary = await runRefreshDaemon({
+        envFilePath: settings.envFilePath,
+        intervalSeconds,
+        bufferSeconds,
+        http: httpOptions(this.flags),
+        log,
+        stop: stopper.signal,
+      })
+      log.info(`stopped (${summary.stopped_by}) after ${summary.checks} checks, ${summary.refreshed} refreshes, ${summary.failed} failures`)
+      return summary
+    } finally {
+      process.off('SIGTERM', onSignal).off('SIGINT', onSignal).off('SIGHUP', onHangup)
+      await pidFile.release()
+      log.close()
+    }
+  }
+
+  /** A duration from its flag, else from .env or the environment, else the default. */
+  private durationSetting(settings: Settings, flag: 'buffer' | 'interval', variable: string, fallback: string): number {
+    const fromFlag = this.flags[flag]
+    return parseDuration(fromFlag ?? settings.get(variable) ?? fallback, fromFlag === undefined ? variable : `--${flag}`)
   }
 
   private render(envFilePath: string, outcomes: RefreshOutcome[]): void {

@@ -72,6 +72,9 @@ export interface RunningCli {
   done: Promise<CliResult>
   /** What the command wrote to stderr so far. */
   stderrSoFar(): string
+  /** Sends a signal to the command, as systemd or a terminal would. */
+  kill(signal: NodeJS.Signals): void
+  pid: number
 }
 
 /** Like runCli, for commands a test talks to while they run (sign-in flows). */
@@ -107,5 +110,7 @@ export async function startCli(args: string[], options: Omit<CliOptions, 'input'
     endInput: () => child.stdin.end(),
     done,
     stderrSoFar: () => stderr,
+    kill: (signal) => child.kill(signal),
+    pid: child.pid!,
   }
 }
