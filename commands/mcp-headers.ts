@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import type {Settings} from '../src/config.js'
-import {parseDuration} from '../src/duration.js'
+import {durationSetting} from '../src/duration.js'
 import {McpAuthError, ExitCode} from '../src/errors.js'
 import {TOKEN_VARIABLE, missingTokenError, rewriteRecordedConfigs, savedMcpClientToken} from '../src/mcp-config.js'
 import {MCP_CLIENT_LOGIN} from '../src/oauth-login.js'
@@ -39,8 +39,7 @@ with exit 4 (no token, expired and not refreshable, server unreachable) or 2 (ba
     if (!settings.envFileExists) {
       throw new McpAuthError(`There is no ${settings.envFilePath}.`, {code: 'env_missing', exitCode: ExitCode.unreachable, hint: 'Pass the gateway\'s .env with --env-file PATH (an absolute path, as clients run this from anywhere).'})
     }
-    const bufferText = this.flags.buffer ?? settings.get('TOKEN_EXPIRY_BUFFER') ?? '3600'
-    const bufferSeconds = parseDuration(bufferText, this.flags.buffer === undefined ? 'TOKEN_EXPIRY_BUFFER' : '--buffer')
+    const bufferSeconds = durationSetting(this.flags.buffer, '--buffer', settings, 'TOKEN_EXPIRY_BUFFER', '3600')
     const outcome = await refreshLoginIfDue(settings, MCP_CLIENT_LOGIN, {bufferSeconds, force: false, http: httpOptions(this.flags)})
     const saved = await savedMcpClientToken(settings)
     if (!saved) throw missingTokenError(settings.envFilePath)

@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import type {Settings} from '../src/config.js'
 import {DaemonLog, LOG_LEVELS} from '../src/daemon-log.js'
-import {parseDuration} from '../src/duration.js'
+import {durationSetting} from '../src/duration.js'
 import {McpAuthError, ExitCode} from '../src/errors.js'
 import {formatDuration, formatTime, isoTime, renderTable} from '../src/output.js'
 import {claimPidFile} from '../src/pid-file.js'
@@ -68,7 +68,7 @@ shown); the .env is then left as it was for that token.`
         hint: 'Run it where the gateway\'s .env is, or pass --env-file PATH.',
       })
     }
-    const bufferSeconds = this.durationSetting(settings, 'buffer', 'TOKEN_EXPIRY_BUFFER', '3600')
+    const bufferSeconds = durationSetting(this.flags.buffer, '--buffer', settings, 'TOKEN_EXPIRY_BUFFER', '3600')
     if (this.flags.watch) return this.watch(settings, bufferSeconds)
     const outcomes = await refreshDueTokens(settings, {bufferSeconds, force: this.flags.force, http: httpOptions(this.flags)})
     const failed = outcomes.filter((outcome) => outcome.status === 'failed')
@@ -84,7 +84,7 @@ shown); the .env is then left as it was for that token.`
   }
 
   private async watch(settings: Settings, bufferSeconds: number): Promise<DaemonSummary> {
-    const intervalSeconds = Math.max(1, this.durationSetting(settings, 'interval', 'TOKEN_REFRESH_INTERVAL', '300'))
+    const intervalSeconds = Math.max(1, durationSetting(this.flags.interval, '--interval', settings, 'TOKEN_REFRESH_INTERVAL', '300'))
     const pidFile = await claimPidFile(this.flags['pid-file'] ?? `${settings.envFilePath}.refresh.pid`, this.id!)
     const log = new DaemonLog({level: this.flags['log-level'], file: this.flags['log-file'], json: this.jsonEnabled()})
     const stopper = new AbortController()
@@ -113,12 +113,6 @@ shown); the .env is then left as it was for that token.`
       await pidFile.release()
       log.close()
     }
-  }
-
-  /** A duration from its flag, else from .env or the environment, else the default. */
-  private durationSetting(settings: Settings, flag: 'buffer' | 'interval', variable: string, fallback: string): number {
-    const fromFlag = this.flags[flag]
-    return parseDuration(fromFlag ?? settings.get(variable) ?? fallback, fromFlag === undefined ? variable : `--${flag}`)
   }
 
   private render(envFilePath: string, outcomes: RefreshOutcome[]): void {

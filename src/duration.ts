@@ -17,3 +17,9 @@ export function parseDuration(text: string, what: string): number {
   for (const [, amount, unit] of compact.matchAll(/(\d+)([smhdw])/g)) seconds += Number(amount) * UNIT_SECONDS[unit]
   return seconds
 }
+
+/** A duration from its flag, else from the setting (environment or .env), else the default; errors name where it came from. */
+export function durationSetting(flagValue: string | undefined, flagName: string, settings: {get(name: string): string | undefined}, variable: string, fallback: string): number {
+  if (flagValue !== undefined) return parseDuration(flagValue, flagName)
+  return parseDuration(settings.get(variable) ?? fallback, variable)
+}

@@ -1,6 +1,7 @@
 import {loadSettings, type Settings} from './config.js'
 import type {DaemonLog} from './daemon-log.js'
 import {McpAuthError} from './errors.js'
+import {rewriteRecordedConfigs} from './mcp-config.js'
 import type {OAuthHttpOptions} from './oauth-http.js'
 import {formatDuration, isoTime} from './output.js'
 import {type RefreshOutcome, refreshDueTokens} from './token-refresh.js'
@@ -13,8 +14,6 @@ export interface DaemonOptions {
   log: DaemonLog
   /** Aborted by SIGTERM/SIGINT: the step under way finishes, then the loop ends. */
   stop: AbortSignal
-  /** Runs after a check that found new tokens (and after the first check): rewrites client configurations. */
-  afterNewTokens?: (settings: Settings) => Promise<void>
 }
 
 export interface DaemonSummary {
@@ -37,7 +36,7 @@ export async function runRefreshDaemon(options: DaemonOptions): Promise<DaemonSu
   const summary: DaemonSummary = {checks: 0, refreshed: 0, failed: 0, stopped_by: ''}
   let failuresInARow = 0
   while (!options.stop.aborted) {
-    const check = await checkOnce(options, summary.checks === 0)
+    const check = await checkOnce(options)
     summary.checks++
     summary.refreshed += check.refreshed
     summary.failed += check.failed
@@ -63,7 +62,7 @@ interface CheckResult {
   retrySoon: boolean
 }
 
-async function checkOnce(options: DaemonOptions, firstCheck: boolean): Promise<CheckResult> {
+async function checkOnce(options: DaemonOptions): Promise<CheckResult> {
   const {log} = options
   let settings: Settings
   let outcomes: RefreshOutcome[]
@@ -77,8 +76,8 @@ async function checkOnce(options: DaemonOptions, firstCheck: boolean): Promise<C
   logCheck(log, outcomes)
   const refreshed = outcomes.filter((outcome) => outcome.status === 'refreshed').length
   const failures = outcomes.filter((outcome) => outcome.status === 'failed')
-  const newTokens = outcomes.some((outcome) => outcome.status === 'refreshed' || outcome.status === 'refreshed_elsewhere')
-  if ((newTokens || firstCheck) && options.afterNewTokens) await runAfterNewTokens(options, settings)
+  // Every check, not only after a refresh made here: mcp-headers or a manual run may have refreshed the token.
+  await rewriteClientConfigs(log, settings)
   return {refreshed, failed: failures.length, retrySoon: failures.some((failure) => failure.login_command === null)}
 }
 
@@ -115,11 +114,13 @@ function logOutcome(log: DaemonLog, outcome: RefreshOutcome): void {
   }
 }
 
-async function runAfterNewTokens(options: DaemonOptions, settings: Settings): Promise<void> {
-  try {
-    await options.afterNewTokens!(settings)
-  } catch (error) {
-    options.log.error(`rewriting client configurations failed: ${describe(error)}`)
+/** Puts the current token into the client configuration files mcp-config wrote with a literal token. */
+async function rewriteClientConfigs(log: DaemonLog, settings: Settings): Promise<void> {
+  for (const result of await rewriteRecordedConfigs(settings)) {
+    const fields = {client: result.client, path: result.path, status: result.status}
+    if (result.status === 'rewritten') log.info(`rewrote the ${result.client} configuration ${result.path} with the new token`, fields)
+    else if (result.status === 'failed') log.warn(`could not rewrite ${result.path}: ${result.reason}`, fields)
+    else log.debug(`${result.path} is up to date${result.reason ? ` (${result.reason})` : ''}`, fields)
   }
 }
 

@@ -1,8 +1,8 @@
 import {strict as assert} from 'node:assert'
 import {spawn} from 'node:child_process'
-import {mkdtemp, readFile, stat, writeFile} from 'node:fs/promises'
+import {mkdir, mkdtemp, readFile, stat, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 import {setTimeout as delay} from 'node:timers/promises'
 
 import {parseEnvText} from '../src/env-file.js'
@@ -101,6 +101,30 @@ describe('refresh-tokens --watch', function () {
       assert.ok(![log, result.stdout, result.stderr].some((text) => text.includes(secret)), 'a token or secret was logged')
     }
     assert.equal(result.stderr, '', 'with --log-file nothing goes to stderr')
+  })
+
+  it('rewrites the configuration files mcp-config wrote with the token, keeping the entries it did not write', async () => {
+    const {cwd, envPath} = await loggedInDirectory()
+    const cursorConfig = join(cwd, '.cursor', 'mcp.json')
+    await mkdir(dirname(cursorConfig))
+    await writeFile(cursorConfig, JSON.stringify({mcpServers: {mine: {url: 'https://example.com/mcp'}}}))
+    const configured = await runCli(['mcp-config', '--client', 'cursor', '--server', `fetch=${provider.url}/fetch/mcp`], {cwd})
+    assert.equal(configured.code, 0, configured.stderr)
+    const authorization = async () => (JSON.parse(await readFile(cursorConfig, 'utf8')) as any).mcpServers.fetch.headers.Authorization
+    const savedToken = async () => parseEnvText(await readFile(envPath, 'utf8')).values.get('MCP_CLIENT_ACCESS_TOKEN')
+    const firstToken = await savedToken()
+    assert.equal(await authorization(), `Bearer ${firstToken}`)
+
+    const daemon = await startCli(DAEMON_ARGS, {cwd})
+    await daemon.waitForStderr(/INFO  rewrote the cursor configuration \S+ with the new token/)
+    const result = await stop(daemon)
+    assert.equal(result.code, 0, result.stderr)
+    const currentToken = await savedToken()
+    assert.notEqual(currentToken, firstToken)
+    assert.equal(await authorization(), `Bearer ${currentToken}`)
+    const config = JSON.parse(await readFile(cursorConfig, 'utf8'))
+    assert.deepEqual(config.mcpServers.mine, {url: 'https://example.com/mcp'})
+    assert.equal((await stat(cursorConfig)).mode & 0o777, 0o600)
   })
 
   it('keeps running while the provider is down, retrying, and refreshes once it is back', async () => {
