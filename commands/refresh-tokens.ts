@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import type {Settings} from '../src/config.js'
-import {DaemonLog, LOG_LEVELS} from '../src/daemon-log.js'
+import {LOG_LEVELS, openDaemonLog} from '../src/daemon-log.js'
 import {durationSetting} from '../src/duration.js'
 import {McpAuthError, ExitCode} from '../src/errors.js'
 import {formatDuration, formatTime, isoTime, renderTable} from '../src/output.js'
@@ -85,8 +85,11 @@ shown); the .env is then left as it was for that token.`
 
   private async watch(settings: Settings, bufferSeconds: number): Promise<DaemonSummary> {
     const intervalSeconds = Math.max(1, durationSetting(this.flags.interval, '--interval', settings, 'TOKEN_REFRESH_INTERVAL', '300'))
-    const pidFile = await claimPidFile(this.flags['pid-file'] ?? `${settings.envFilePath}.refresh.pid`, this.id!)
-    const log = new DaemonLog({level: this.flags['log-level'], file: this.flags['log-file'], json: this.jsonEnabled()})
+    const log = openDaemonLog({level: this.flags['log-level'], file: this.flags['log-file'], json: this.jsonEnabled()})
+    const pidFile = await claimPidFile(this.flags['pid-file'] ?? `${settings.envFilePath}.refresh.pid`, this.id!).catch((error) => {
+      log.close()
+      throw error
+    })
     const stopper = new AbortController()
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stopper.signal.aborted) return

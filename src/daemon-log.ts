@@ -1,5 +1,7 @@
 import {closeSync, openSync, writeSync} from 'node:fs'
 
+import {usageError} from './errors.js'
+
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
@@ -67,5 +69,14 @@ export class DaemonLog {
     // Synchronous to the file, so the last lines before a crash or a SIGKILL are on disk.
     if (this.fd === undefined) process.stderr.write(`${line}\n`)
     else writeSync(this.fd, `${line}\n`)
+  }
+}
+
+/** A DaemonLog, with a log file that cannot be opened reported as a usage error. */
+export function openDaemonLog(options: LogOptions): DaemonLog {
+  try {
+    return new DaemonLog(options)
+  } catch (error) {
+    throw usageError(`Cannot open the log file ${options.file}: ${(error as Error).message}.`, 'Pass a --log-file in a directory this user can write.')
   }
 }

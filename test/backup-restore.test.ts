@@ -120,14 +120,17 @@ describeOnEachRedis('oauth-backup and oauth-restore', (ctx) => {
   })
 
   it('skips and counts records that expired after the backup was taken', async () => {
+    // Long enough for the backup to take them on a busy machine; the test then waits until Redis has expired them.
+    const shortTtl = 4
     const {clientId} = await ctx.gateway.client({ttl: null})
-    await ctx.gateway.accessToken({username: 'alice', clientId, expiresIn: 1, ttl: 1})
-    await ctx.gateway.state({clientId, ttl: 1})
-    await ctx.redis.set('oauth:code:short', 'x', 'PX', 800)
-    const {file} = await backup()
-    await new Promise((resolve) => setTimeout(resolve, 1500))
+    await ctx.gateway.accessToken({username: 'alice', clientId, expiresIn: shortTtl, ttl: shortTtl})
+    await ctx.gateway.state({clientId, ttl: shortTtl})
+    await ctx.redis.set('oauth:code:short', 'x', 'EX', shortTtl)
+    const taken = await backup()
+    assert.equal(taken.body.records, 5, 'a short-lived record expired before the backup took it: raise shortTtl')
+    while ((await ctx.redis.exists('oauth:code:short')) > 0) await new Promise((resolve) => setTimeout(resolve, 100))
     await flushAll(ctx.redis)
-    const restored = await restore(file)
+    const restored = await restore(taken.file)
     assert.deepEqual([restored.records, restored.written, restored.skipped_expired], [5, 2, 3])
     const keys = [...(await snapshot(ctx.redis)).keys()].sort()
     assert.deepEqual(keys, [`oauth:client:${clientId}`, 'oauth:user_tokens:alice'])
