@@ -32,17 +32,7 @@ const KEEP_MARGIN_SECONDS = 300
 
 export default class GenerateGithubToken extends BaseCommand<typeof GenerateGithubToken> {
   static override summary = 'Sign in to GitHub (device flow, or --browser) and to the gateway; save the tokens in .env'
-  static override description = `First GitHub, with the gateway's GitHub App or OAuth App (GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET): the
-device flow by default (a code to enter at github.com/login/device, from any device), or the web flow with --browser
-(PKCE, redirect caught on http://127.0.0.1:<port>/callback, which the app's callback URL must allow). Saved as
-GITHUB_PAT; expiring GitHub App tokens (ghu_, 8 h) also save GITHUB_PAT_EXPIRES_AT, GITHUB_REFRESH_TOKEN (ghr_,
-single use) and GITHUB_REFRESH_TOKEN_EXPIRES_AT, which refresh-tokens uses.
-Then the gateway: its OAuth client is registered once (GATEWAY_OAUTH_CLIENT_ID, _SECRET, GATEWAY_OAUTH_REGISTRATION_TOKEN
-and _URI) and re-used, and the sign-in (the device flow when the gateway offers it, else the browser) saves
-GATEWAY_OAUTH_ACCESS_TOKEN and GATEWAY_OAUTH_REFRESH_TOKEN. The gateway is GATEWAY_AUTH_URL or https://auth.$BASE_DOMAIN;
---github-only skips it. A still-valid token is kept unless --force.
-GitHub Enterprise: set GITHUB_BASE_URL (default https://github.com) and GITHUB_API_URL. Codes and URLs go to stderr,
-tokens only to .env.`
+  static override description = `First GitHub, with the gateway's GitHub App or OAuth App (GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET): the device flow by default (a code to enter at github.com/login/device, from any device), or the web flow with --browser (PKCE, redirect caught on http://127.0.0.1:<port>/callback, which the app's callback URL must allow). Saved as GITHUB_PAT; expiring GitHub App tokens (ghu_, 8 h) also save GITHUB_PAT_EXPIRES_AT, GITHUB_REFRESH_TOKEN (ghr_, single use) and GITHUB_REFRESH_TOKEN_EXPIRES_AT, which refresh-tokens uses. Then the gateway: its OAuth client is registered once (GATEWAY_OAUTH_CLIENT_ID, _SECRET, GATEWAY_OAUTH_REGISTRATION_TOKEN and _URI) and re-used, and the sign-in (the device flow when the gateway offers it, else the browser) saves GATEWAY_OAUTH_ACCESS_TOKEN and GATEWAY_OAUTH_REFRESH_TOKEN. The gateway is GATEWAY_AUTH_URL or https://auth.$BASE_DOMAIN; --github-only skips it. A still-valid token is kept unless --force. GitHub Enterprise: set GITHUB_BASE_URL (default https://github.com) and GITHUB_API_URL. Codes and URLs go to stderr, tokens only to .env.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --browser',

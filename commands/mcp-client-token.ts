@@ -46,22 +46,9 @@ const KEEP_MARGIN_SECONDS = 300
 
 export default class McpClientToken extends BaseCommand<typeof McpClientToken> {
   static override summary = 'Get an access token for an MCP client; --mint signs one with the gateway key (CI, no browser)'
-  static override description = `--mint signs a JWT exactly as the gateway's token endpoint does (JWT_ALGORITHM with JWT_PRIVATE_KEY_B64 or
-GATEWAY_JWT_SECRET; claims sub, username, email, name, scope, client_id, jti, iat, exp, iss and aud; extra claims from
-TOKEN_CUSTOM_CLAIMS, which may not replace those), writes its oauth:token:{jti} record with a TTL of the token's lifetime
-and adds the jti to oauth:user_tokens:{username}, so the gateway accepts it. The lifetime is ACCESS_TOKEN_LIFETIME
-(default 24h) or --ttl. The token is saved to .env as ${MINTED_TOKEN_KEY}, other lines untouched; if that fails the
-Redis record is removed again. --print writes it to stdout instead and changes no file.
+  static override description = `--mint signs a JWT exactly as the gateway's token endpoint does (JWT_ALGORITHM with JWT_PRIVATE_KEY_B64 or GATEWAY_JWT_SECRET; claims sub, username, email, name, scope, client_id, jti, iat, exp, iss and aud; extra claims from TOKEN_CUSTOM_CLAIMS, which may not replace those), writes its oauth:token:{jti} record with a TTL of the token's lifetime and adds the jti to oauth:user_tokens:{username}, so the gateway accepts it. The lifetime is ACCESS_TOKEN_LIFETIME (default 24h) or --ttl. The token is saved to .env as ${MINTED_TOKEN_KEY}, other lines untouched; if that fails the Redis record is removed again. --print writes it to stdout instead and changes no file.
 
-Without --mint it signs in by OAuth against the MCP server in --server-url or MCP_SERVER_URL (its auth server found
-through /.well-known/oauth-protected-resource, else its origin; without either, the gateway's auth server
-GATEWAY_AUTH_URL or https://auth.$BASE_DOMAIN): metadata discovery, a client registered once (RFC 7591) and re-used
-from .env (MCP_CLIENT_ID, MCP_CLIENT_SECRET, MCP_CLIENT_REGISTRATION_TOKEN, MCP_CLIENT_REGISTRATION_URI), then the
-browser flow (PKCE, redirect caught on http://127.0.0.1:<port>/callback; with --no-browser or over SSH paste the
-redirected URL on stdin) or, with --device, the device flow. MCP_CLIENT_ACCESS_TOKEN and MCP_CLIENT_REFRESH_TOKEN are
-saved (and MCP_CLIENT_ACCESS_TOKEN_EXPIRES_AT when the token is not a JWT; MCP_SERVER_URL from --server-url when .env
-has none, so refresh-tokens finds the server again). A still-valid token is kept unless --force.
-URLs and codes go to stderr; tokens only to .env.`
+Without --mint it signs in by OAuth against the MCP server in --server-url or MCP_SERVER_URL (its auth server found through /.well-known/oauth-protected-resource, else its origin; without either, the gateway's auth server GATEWAY_AUTH_URL or https://auth.$BASE_DOMAIN): metadata discovery, a client registered once (RFC 7591) and re-used from .env (MCP_CLIENT_ID, MCP_CLIENT_SECRET, MCP_CLIENT_REGISTRATION_TOKEN, MCP_CLIENT_REGISTRATION_URI), then the browser flow (PKCE, redirect caught on http://127.0.0.1:<port>/callback; with --no-browser or over SSH paste the redirected URL on stdin) or, with --device, the device flow. MCP_CLIENT_ACCESS_TOKEN and MCP_CLIENT_REFRESH_TOKEN are saved (and MCP_CLIENT_ACCESS_TOKEN_EXPIRES_AT when the token is not a JWT; MCP_SERVER_URL from --server-url when .env has none, so refresh-tokens finds the server again). A still-valid token is kept unless --force. URLs and codes go to stderr; tokens only to .env.`
   static override examples = [
     '<%= config.bin %> <%= command.id %> --server-url https://mcp-fetch.example.com/mcp',
     '<%= config.bin %> <%= command.id %> --device',

@@ -28,23 +28,11 @@ const TOKEN_LABEL: Record<WrittenConfig['token'], string> = {
 
 export default class McpConfig extends BaseCommand<typeof McpConfig> {
   static override summary = 'Write MCP client configs (Claude Code, VS Code, Cursor, Windsurf, Roo Code, Claude Desktop) for the gateway\'s servers'
-  static override description = `Each --client gets its own file in its own format, at its usual place (or --output): claude-code ./.mcp.json,
-vscode ./.vscode/mcp.json, cursor ./.cursor/mcp.json, roo ./.roo/mcp.json, windsurf ~/.codeium/windsurf/mcp_config.json,
-claude-desktop its claude_desktop_config.json (through the mcp-remote bridge, as it speaks stdio only).
-An existing file is merged: other servers and other keys stay, in their order; only the entries named here are
-replaced. A file that is not plain JSON (or is JSONC with comments) is refused and left untouched (exit 2).
+  static override description = `Each --client gets its own file in its own format, at its usual place (or --output): claude-code ./.mcp.json, vscode ./.vscode/mcp.json, cursor ./.cursor/mcp.json, roo ./.roo/mcp.json, windsurf ~/.codeium/windsurf/mcp_config.json, claude-desktop its claude_desktop_config.json (through the mcp-remote bridge, as it speaks stdio only). An existing file is merged: other servers and other keys stay, in their order; only the entries named here are replaced. A file that is not plain JSON (or is JSONC with comments) is refused and left untouched (exit 2).
 
-Servers: --server NAME=URL (repeatable) and --servers-file PATH (one NAME=URL a line, # comments); else MCP_SERVERS
-in .env (name=url,name=url); else MCP_SERVER_URL under a name taken from its host. Append " noauth" (NAME=URL noauth)
-for a server that takes no token: it gets no headers. Servers that get a token need https (http only on loopback).
+Servers: --server NAME=URL (repeatable) and --servers-file PATH (one NAME=URL a line, # comments); else MCP_SERVERS in .env (name=url,name=url); else MCP_SERVER_URL under a name taken from its host. Append " noauth" (NAME=URL noauth) for a server that takes no token: it gets no headers. Servers that get a token need https (http only on loopback).
 
-The token is MCP_CLIENT_ACCESS_TOKEN from .env (run mcp-client-token first). Files holding it are written with mode
-0600 and recorded in .mcpauth-clients.json beside .env (no token in it), so refresh-tokens --watch can rewrite them
-after each refresh. --env-ref writes each client's variable reference instead (\${MCP_CLIENT_ACCESS_TOKEN} for
-Claude Code, \${env:MCP_CLIENT_ACCESS_TOKEN} for the others); --helper (Claude Code) writes a headersHelper that runs
-mcp-headers, so the file holds no token and the client always gets a fresh one. --stdout prints the document instead
-of writing it, token included (asking for --stdout is asking to see it). --forget drops the record of the selected
-clients' files (all without --client) and leaves the files alone.`
+The token is MCP_CLIENT_ACCESS_TOKEN from .env (run mcp-client-token first). Files holding it are written with mode 0600 and recorded in .mcpauth-clients.json beside .env (no token in it), so refresh-tokens --watch can rewrite them after each refresh. --env-ref writes each client's variable reference instead (\${MCP_CLIENT_ACCESS_TOKEN} for Claude Code, \${env:MCP_CLIENT_ACCESS_TOKEN} for the others); --helper (Claude Code) writes a headersHelper that runs mcp-headers, so the file holds no token and the client always gets a fresh one. --stdout prints the document instead of writing it, token included (asking for --stdout is asking to see it). --forget drops the record of the selected clients' files (all without --client) and leaves the files alone.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --client claude-code --helper --server fetch=https://mcp-fetch.example.com/mcp',

@@ -14,14 +14,7 @@ export default class McpHeaders extends BaseCommand<typeof McpHeaders> {
   // The output is always JSON for a client to read: an error must never reach stdout, not even as JSON.
   static override enableJsonFlag = false
   static override summary = 'Print {"Authorization": "Bearer <token>"} for the MCP client login, refreshing the token first when it is due'
-  static override description = `For clients that run a command to get their headers, such as Claude Code's headersHelper (mcp-config --client
-claude-code --helper writes one), so that no token is stored in the client's config and it always connects with a
-fresh one. MCP_CLIENT_ACCESS_TOKEN is read from .env; when it expires within --buffer (default TOKEN_EXPIRY_BUFFER or
-3600 s) and MCP_CLIENT_REFRESH_TOKEN is set, it is refreshed first, under the same lock as refresh-tokens, so the
-daemon, cron and any number of clients refresh it once; config files mcp-config wrote with the literal token are then
-rewritten too. If the refresh fails while the saved token is still valid, that token is printed with a warning.
-Printing the token on stdout is this command's purpose: one line of JSON, nothing else. Errors go to stderr only,
-with exit 4 (no token, expired and not refreshable, server unreachable) or 2 (bad flag).`
+  static override description = `For clients that run a command to get their headers, such as Claude Code's headersHelper (mcp-config --client claude-code --helper writes one), so that no token is stored in the client's config and it always connects with a fresh one. MCP_CLIENT_ACCESS_TOKEN is read from .env; when it expires within --buffer (default TOKEN_EXPIRY_BUFFER or 3600 s) and MCP_CLIENT_REFRESH_TOKEN is set, it is refreshed first, under the same lock as refresh-tokens, so the daemon, cron and any number of clients refresh it once; config files mcp-config wrote with the literal token are then rewritten too. If the refresh fails while the saved token is still valid, that token is printed with a warning. Printing the token on stdout is this command's purpose: one line of JSON, nothing else. Errors go to stderr only, with exit 4 (no token, expired and not refreshable, server unreachable) or 2 (bad flag).`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --env-file /srv/gateway/.env',

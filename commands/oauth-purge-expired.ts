@@ -8,11 +8,9 @@ export default class OauthPurgeExpired extends BaseCommand<typeof OauthPurgeExpi
   static override summary = 'Remove expired OAuth records, records missing their TTL, and orphan index entries'
   static override description = `In one SCAN pass:
   - access tokens past their expires_at, and clients whose secret has expired;
-  - states, codes and refresh tokens stored without a TTL (the gateway always sets one); a refresh token that is
-    still within REFRESH_TOKEN_LIFETIME, and an unexpired access token without a TTL, get their TTL back instead;
+  - states, codes and refresh tokens stored without a TTL (the gateway always sets one); a refresh token that is still within REFRESH_TOKEN_LIFETIME, and an unexpired access token without a TTL, get their TTL back instead;
   - jti entries in oauth:user_tokens:{user} whose token is gone (a set left empty disappears).
-Each delete re-checks the record inside Redis (a Lua script using Redis's clock), so a record that became valid
-after the scan is kept. Malformed records are reported, never deleted. --dry-run changes nothing.`
+Each delete re-checks the record inside Redis (a Lua script using Redis's clock), so a record that became valid after the scan is kept. Malformed records are reported, never deleted. --dry-run changes nothing.`
   static override examples = [
     '<%= config.bin %> <%= command.id %> --dry-run',
     '<%= config.bin %> <%= command.id %> --yes',

@@ -9,9 +9,7 @@ const KIND_LABELS = {client: 'clients', token: 'access tokens', refresh: 'refres
 
 export default class OauthStats extends BaseCommand<typeof OauthStats> {
   static override summary = 'Count the OAuth records in Redis: per kind, expired, expiring, orphans, top users and clients'
-  static override description = `One pass over the oauth:* keyspace with SCAN. "Expired" access tokens are past their expires_at but still stored;
-"without TTL" are keys Redis will never expire; orphan index entries are jti in oauth:user_tokens:{user} whose token is gone.
-oauth-purge-expired cleans all three.`
+  static override description = `One pass over the oauth:* keyspace with SCAN. "Expired" access tokens are past their expires_at but still stored; "without TTL" are keys Redis will never expire; orphan index entries are jti in oauth:user_tokens:{user} whose token is gone. oauth-purge-expired cleans all three.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --no-chart > stats.txt',

@@ -29,16 +29,9 @@ const STATUS_LABEL: Record<RefreshStatus, string> = {
 
 export default class RefreshTokens extends BaseCommand<typeof RefreshTokens> {
   static override summary = 'Refresh every token in .env that expires within --buffer, one refresh per token even when several runs race'
-  static override description = `Looks at the logins in .env that have a refresh token: the gateway's (GATEWAY_OAUTH_ACCESS_TOKEN with
-GATEWAY_OAUTH_REFRESH_TOKEN), the MCP client's (MCP_CLIENT_ACCESS_TOKEN with MCP_CLIENT_REFRESH_TOKEN) and an expiring
-GitHub App token (GITHUB_PAT with GITHUB_REFRESH_TOKEN). A token is due when its JWT exp, or the <NAME>_EXPIRES_AT
-beside it, is within --buffer (default TOKEN_EXPIRY_BUFFER or 3600 s); --force refreshes all of them.
-The new access token, and the new refresh token when the server rotates it, are written together in one atomic
-update; a server that sends no refresh token (the gateway sends null) leaves the saved one in place.
-The .env lock is held for the whole exchange, so parallel runs (cron and a daemon, say) never spend a single-use
-refresh token twice: a run that finds the token refreshed by another uses that one.
-Token values are never printed. Exit 4 when a refresh failed (invalid_grant: a new login is needed, the command is
-shown); the .env is then left as it was for that token.`
+  static override description = `Looks at the logins in .env that have a refresh token: the gateway's (GATEWAY_OAUTH_ACCESS_TOKEN with GATEWAY_OAUTH_REFRESH_TOKEN), the MCP client's (MCP_CLIENT_ACCESS_TOKEN with MCP_CLIENT_REFRESH_TOKEN) and an expiring GitHub App token (GITHUB_PAT with GITHUB_REFRESH_TOKEN). A token is due when its JWT exp, or the <NAME>_EXPIRES_AT beside it, is within --buffer (default TOKEN_EXPIRY_BUFFER or 3600 s); --force refreshes all of them. The new access token, and the new refresh token when the server rotates it, are written together in one atomic update; a server that sends no refresh token (the gateway sends null) leaves the saved one in place. The .env lock is held for the whole exchange, so parallel runs (cron and a daemon, say) never spend a single-use refresh token twice: a run that finds the token refreshed by another uses that one. Token values are never printed. Exit 4 when a refresh failed (invalid_grant: a new login is needed, the command is shown); the .env is then left as it was for that token.
+
+--watch runs as a daemon: a check every --interval (default TOKEN_REFRESH_INTERVAL or 300 s), one log line per check and per refresh (never a token), retries with backoff when a server cannot be reached, and after each check rewrites the client configs mcp-config recorded with a literal token. One daemon per .env: its PID file refuses a second (exit 4) and is taken over when its process is gone. SIGTERM or Ctrl-C finishes the refresh under way, then exits 0.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --buffer 2h',

@@ -25,13 +25,7 @@ const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
 export default class ValidateTokens extends BaseCommand<typeof ValidateTokens> {
   static override summary = 'Verify tokens as the gateway would: signature, iss, exp, jti and the Redis record'
-  static override description = `By default checks GATEWAY_OAUTH_ACCESS_TOKEN, MCP_CLIENT_ACCESS_TOKEN and GITHUB_PAT (those that are set,
-from the environment or .env). --token-env NAME (repeatable) and --stdin check exactly the tokens they name instead.
-A gateway JWT must carry a valid signature made with JWT_ALGORITHM only (RS256 with JWT_PRIVATE_KEY_B64 or --jwks-url,
-or HS256 with GATEWAY_JWT_SECRET), iss https://auth.$BASE_DOMAIN, an unexpired exp and a jti, and oauth:token:{jti}
-must still exist in Redis (deleting it is how the gateway revokes). GitHub tokens are checked by format, and with
---online by GitHub's GET /user. One row per token; exit 3 when any is invalid, exit 4 when Redis, the JWKS or
-GitHub cannot be reached. Tokens are never printed.`
+  static override description = `By default checks GATEWAY_OAUTH_ACCESS_TOKEN, MCP_CLIENT_ACCESS_TOKEN and GITHUB_PAT (those that are set, from the environment or .env). --token-env NAME (repeatable) and --stdin check exactly the tokens they name instead. A gateway JWT must carry a valid signature made with JWT_ALGORITHM only (RS256 with JWT_PRIVATE_KEY_B64 or --jwks-url, or HS256 with GATEWAY_JWT_SECRET), iss https://auth.$BASE_DOMAIN, an unexpired exp and a jti, and oauth:token:{jti} must still exist in Redis (deleting it is how the gateway revokes). GitHub tokens are checked by format, and with --online by GitHub's GET /user. One row per token; exit 3 when any is invalid, exit 4 when Redis, the JWKS or GitHub cannot be reached. Tokens are never printed.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --token-env MY_BOT_TOKEN --clock-tolerance 30',
