@@ -1,5 +1,5 @@
 import {execFile} from 'node:child_process'
-import {mkdtemp, readFile, writeFile} from 'node:fs/promises'
+import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
@@ -71,8 +71,11 @@ export class TestTerminal {
     }
   }
 
+  /** Ends the tmux server and removes its socket, which tmux leaves behind. */
   async close(): Promise<void> {
+    const socketPath = (await this.tmux('display-message', '-p', '#{socket_path}').catch(() => ({stdout: ''}))).stdout.trim()
     await this.tmux('kill-server').catch(() => {})
+    if (socketPath) await rm(socketPath, {force: true})
   }
 
   private get exitFile(): string {
