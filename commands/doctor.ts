@@ -4,6 +4,7 @@ import {type CheckStatus, type DoctorReport, runDoctor} from '../src/doctor.js'
 import {parseDuration} from '../src/duration.js'
 import {readEnvFile} from '../src/env-file.js'
 import {BaseCommand, redisFlags} from './_shared/base-command.js'
+import {httpOptions, oauthHttpFlags} from './_shared/oauth-flags.js'
 
 const STATUS_COLORS: Record<CheckStatus, string> = {ok: '\u001B[32m', warn: '\u001B[33m', fail: '\u001B[31m'}
 
@@ -18,6 +19,7 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
 
   static override flags = {
     ...redisFlags,
+    ...oauthHttpFlags,
     online: Flags.boolean({summary: "Also check the gateway's metadata and /jwks over the network."}),
     within: Flags.string({summary: 'Warn about tokens that expire within this time (e.g. 1h, 30m, 3600).', default: '1h'}),
   }
@@ -29,6 +31,7 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
       settings: await this.settings(),
       tokenStore: () => this.tokenStore(),
       online: this.flags.online,
+      http: httpOptions(this.flags),
       expiryWarningSeconds: parseDuration(this.flags.within, '--within'),
     })
     this.render(report)

@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 
+import {describeRedisTarget} from '../src/redis.js'
 import {type PurgeResult, purgeExpired} from '../src/token-purge.js'
 import {BaseCommand, confirmFlags, redisFlags} from './_shared/base-command.js'
 import {plural} from './_shared/summaries.js'
@@ -27,7 +28,7 @@ Each delete re-checks the record inside Redis (a Lua script using Redis's clock)
     const dryRun = this.flags['dry-run']
     const settings = await this.settings()
     const store = await this.tokenStore()
-    if (!dryRun) await this.confirm('Purge expired OAuth records?')
+    if (!dryRun) await this.confirm(`Purge expired OAuth records in ${describeRedisTarget(await this.redisTarget())}?`)
     const progress = await this.progress(dryRun ? 'Checking' : 'Purging')
     const result = await purgeExpired(store, {
       dryRun,

@@ -5,7 +5,8 @@ import type {EnvFile} from './env-file.js'
 import {McpAuthError, ExitCode} from './errors.js'
 import {gatewayAlgorithm, gatewayIssuer, gatewayVerificationKey} from './jwt-keys.js'
 import {MIN_RSA_BITS, decodePrivateKeyB64, isPlaceholder, publicJwk} from './keys.js'
-import {fetchWithTimeout, requireSecureUrl} from './network.js'
+import {discoverAuthServer} from './oauth-discovery.js'
+import {type OAuthHttpOptions, requestOAuth} from './oauth-http.js'
 import {formatDuration} from './output.js'
 import {toEpochSeconds} from './records.js'
 import type {TokenStore} from './token-store.js'
@@ -43,6 +44,8 @@ export interface DoctorInputs {
   /** Opens the token store, or throws the connection failure. */
   tokenStore: () => Promise<TokenStore>
   online: boolean
+  /** Timeouts for the --online requests. */
+  http?: OAuthHttpOptions
   expiryWarningSeconds: number
   now?: number
 }
@@ -70,7 +73,7 @@ export async function runDoctor(inputs: DoctorInputs): Promise<DoctorReport> {
   const redis = await checkRedis(inputs.tokenStore)
   checks.push(redis.check)
   checks.push(...(await checkTokens(inputs, redis.store)))
-  if (inputs.online) checks.push(...(await checkGatewayOnline(inputs.settings)))
+  if (inputs.online) checks.push(...(await checkGatewayOnline(inputs.settings, inputs.http)))
   return summarize(inputs.envFile.path, checks)
 }
 
@@ -189,16 +192,15 @@ async function validateGatewayToken(name: string, value: string, settings: Setti
 }
 
 /** The gateway's metadata and /jwks answer, and its key is the one in .env. */
-async function checkGatewayOnline(settings: Settings): Promise<DoctorCheck[]> {
+async function checkGatewayOnline(settings: Settings, http: OAuthHttpOptions = {}): Promise<DoctorCheck[]> {
   let issuer: string
   try {
     issuer = gatewayIssuer(settings)
   } catch (error) {
     return [fail('gateway', (error as Error).message, null)]
   }
-  const metadata = await fetchJson(`${issuer}/.well-known/oauth-authorization-server`)
-  const checks = [metadata.ok ? ok('gateway metadata', `${issuer} answers`) : fail('gateway metadata', metadata.problem, 'Is the gateway running and BASE_DOMAIN right?', 'unreachable')]
-  const jwks = await fetchJson(`${issuer}/jwks`)
+  const checks = [await checkGatewayMetadata(issuer, http)]
+  const jwks = await fetchJson(`${issuer}/jwks`, http)
   if (!jwks.ok) return [...checks, fail('gateway /jwks', jwks.problem, null, 'unreachable')]
   const decoded = decodePrivateKeyB64(settings.get('JWT_PRIVATE_KEY_B64'))
   if (!decoded.ok) return [...checks, warn('gateway /jwks', 'reachable; no local key to compare with')]
@@ -208,16 +210,23 @@ async function checkGatewayOnline(settings: Settings): Promise<DoctorCheck[]> {
   return [...checks, same ? ok('gateway /jwks', 'serves the key in .env') : fail('gateway /jwks', 'does not serve the key in .env', 'The gateway signs with another key: copy its JWT_PRIVATE_KEY_B64, or restart it with this one.')]
 }
 
-async function fetchJson(text: string): Promise<{ok: true; body: unknown} | {ok: false; problem: string}> {
+/** The metadata found as the sign-in commands find it, so doctor fails where they would. */
+async function checkGatewayMetadata(issuer: string, http: OAuthHttpOptions): Promise<DoctorCheck> {
   try {
-    const url = requireSecureUrl(text, 'the gateway URL')
-    const response = await fetchWithTimeout(url, {headers: {accept: 'application/json'}})
-    if (!response.ok) return {ok: false, problem: `${url.href} answered HTTP ${response.status}`}
-    try {
-      return {ok: true, body: await response.json()}
-    } catch {
-      return {ok: false, problem: `${url.href} did not answer JSON`}
-    }
+    await discoverAuthServer(issuer, http)
+    return ok('gateway metadata', `${issuer} answers`)
+  } catch (error) {
+    if (!(error instanceof McpAuthError)) throw error
+    return fail('gateway metadata', error.message, 'Is the gateway running and BASE_DOMAIN right?', 'unreachable')
+  }
+}
+
+/** A JSON document from the gateway, read as the OAuth flows read answers (timeouts, HTML, 5xx, size limit, https). */
+async function fetchJson(url: string, http: OAuthHttpOptions): Promise<{ok: true; body: unknown} | {ok: false; problem: string}> {
+  try {
+    const answer = await requestOAuth(url, {}, http)
+    if (answer.status !== 200) return {ok: false, problem: `${url} answered HTTP ${answer.status}`}
+    return {ok: true, body: answer.body}
   } catch (error) {
     return {ok: false, problem: (error as Error).message}
   }

@@ -39,6 +39,8 @@ export function describeFetchFailure(url: URL, error: unknown, timeoutMs: number
     return unreachableError(`No answer from ${url.origin} within ${timeoutMs / 1000}s.`, 'Check the URL and your network, then try again.', error)
   }
   const cause = (error as {cause?: {code?: string; message?: string}})?.cause
-  const detail = cause?.code ?? cause?.message ?? (error as Error)?.message ?? String(error)
+  // System codes (ECONNREFUSED, ENOTFOUND) say it best; fetch's own UND_ERR_* codes say less than their message.
+  const code = cause?.code?.startsWith('UND_ERR') ? undefined : cause?.code
+  const detail = code ?? cause?.message ?? (error as Error)?.message ?? String(error)
   return unreachableError(`Cannot reach ${url.origin}: ${detail}.`, 'Check the URL and your network, then try again.', error)
 }

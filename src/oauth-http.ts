@@ -28,6 +28,8 @@ export interface OAuthAnswer {
 }
 
 const MAX_REDIRECTS = 5
+/** OAuth answers are a few kilobytes; a server sending more than this is not answering OAuth, and is not read to the end. */
+const MAX_BODY_BYTES = 1024 * 1024
 
 export async function requestOAuth(url: URL | string, request: OAuthRequest, options: OAuthHttpOptions = {}): Promise<OAuthAnswer> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
@@ -45,7 +47,7 @@ export async function requestOAuth(url: URL | string, request: OAuthRequest, opt
       await response.body?.cancel()
       // Only a GET may follow a redirect: re-posting a code or a refresh token elsewhere would spend or leak it.
       if (init.method !== 'GET') throw unreachableError(`${describe(target)} answered a redirect (HTTP ${response.status}) to a POST.`, 'Check the server URL: it should name the OAuth server itself.')
-      target = requireSecureUrl(new URL(location, target).href, `The redirect from ${target.origin}`)
+      target = redirectTarget(target, location)
       continue
     }
     return {status: response.status, body: await parseBody(target, response, timeoutMs)}
@@ -92,11 +94,22 @@ function buildInit(request: OAuthRequest): RequestInit & {method: string} {
   return {method: request.method ?? (body === undefined ? 'GET' : 'POST'), headers, body}
 }
 
+/** The server chose where to send us, so a redirect it should not make (plain http, a broken URL) is its failure: exit 4. */
+function redirectTarget(from: URL, location: string): URL {
+  try {
+    return requireSecureUrl(new URL(location, from).href, `The redirect from ${from.origin}`)
+  } catch (error) {
+    const reason = error instanceof McpAuthError ? error.message : `${describe(from)} redirected to a URL that cannot be read.`
+    throw unreachableError(reason, 'mcpauth does not follow it: check the server URL.')
+  }
+}
+
 async function parseBody(url: URL, response: Response, timeoutMs: number): Promise<Record<string, unknown>> {
   let text: string
   try {
-    text = await response.text()
+    text = await readLimitedText(url, response)
   } catch (error) {
+    if (error instanceof McpAuthError) throw error
     throw describeFetchFailure(url, error, timeoutMs)
   }
   if (response.status >= 500) {
@@ -121,6 +134,25 @@ async function parseBody(url: URL, response: Response, timeoutMs: number): Promi
     throw unreachableError(`${describe(url)} answered JSON that is not an object (HTTP ${response.status}).`, 'Check the URL and the server.')
   }
   return parsed as Record<string, unknown>
+}
+
+/** The body as text, given up on (and the connection dropped) past MAX_BODY_BYTES. */
+async function readLimitedText(url: URL, response: Response): Promise<string> {
+  const tooLarge = () => unreachableError(`${describe(url)} answered more than ${MAX_BODY_BYTES / 1024 / 1024} MB (HTTP ${response.status}); that is no OAuth answer.`, 'Check the URL: it should name the OAuth server.')
+  if (Number(response.headers.get('content-length')) > MAX_BODY_BYTES) {
+    await response.body?.cancel()
+    throw tooLarge()
+  }
+  if (!response.body) return ''
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength
+    // Leaving the loop cancels the stream, which closes the connection.
+    if (size > MAX_BODY_BYTES) throw tooLarge()
+    chunks.push(chunk)
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks))
 }
 
 function looksLikeJsonObject(text: string): boolean {

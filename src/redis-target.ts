@@ -1,4 +1,5 @@
 import type {Settings} from './config.js'
+import {parseDuration} from './duration.js'
 import {usageError} from './errors.js'
 
 export interface RedisNode {
@@ -23,6 +24,8 @@ export interface RedisTarget {
   nodes: RedisNode[]
   sentinelName?: string
   sentinelPassword?: string
+  /** REDIS_COMMAND_TIMEOUT: how long a command may wait for its reply before the command ends with exit 4. */
+  commandTimeoutMs?: number
 }
 
 export interface RedisFlagValues {
@@ -53,6 +56,8 @@ export function resolveRedisTarget(settings: Settings, flags: RedisFlagValues = 
   target.password ??= settings.get('REDIS_PASSWORD')
   target.caFile = flags.redisCaFile ?? settings.get('REDIS_TLS_CA_FILE')
   if (target.caFile) target.tls = true
+  const commandTimeout = settings.get('REDIS_COMMAND_TIMEOUT')
+  if (commandTimeout) target.commandTimeoutMs = Math.max(1, parseDuration(commandTimeout, 'REDIS_COMMAND_TIMEOUT')) * 1000
   applyTopology(target, settings, flags)
   return target
 }

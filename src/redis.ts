@@ -19,8 +19,10 @@ export type RedisCommand = [method: string, ...args: Array<string | number | Buf
 export const WRONG_TYPE = Symbol('wrong Redis type')
 
 const CONNECT_TIMEOUT_MS = 5000
-/** A server that stops answering for this long (a hung or paused Redis) ends the command with exit 4. */
-const COMMAND_TIMEOUT_MS = 60_000
+/** A server that stops answering for this long (a hung or paused Redis) ends the command with exit 4; REDIS_COMMAND_TIMEOUT changes it. */
+const DEFAULT_COMMAND_TIMEOUT_MS = 60_000
+/** QUIT waits for the replies still due; a server that does not answer it (paused, gone) is not waited for longer. */
+const QUIT_TIMEOUT_MS = 1000
 
 /** Opens a connection and proves it works, failing fast with a clear reason (exit 4). */
 export async function connectRedis(target: RedisTarget): Promise<RedisClient> {
@@ -43,10 +45,16 @@ export async function connectRedis(target: RedisTarget): Promise<RedisClient> {
 
 export async function closeRedis(client: RedisClient | undefined): Promise<void> {
   if (!client) return
+  let timer: NodeJS.Timeout | undefined
+  const quitting = client.quit().then(
+    () => true,
+    () => false,
+  )
+  const gaveUp = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), QUIT_TIMEOUT_MS)))
   try {
-    await client.quit()
-  } catch {
-    client.disconnect()
+    if (!(await Promise.race([quitting, gaveUp]))) client.disconnect()
+  } finally {
+    clearTimeout(timer)
   }
 }
 
@@ -134,12 +142,14 @@ function serverOptions(target: RedisTarget): RedisOptions {
     lazyConnect: true,
     connectTimeout: CONNECT_TIMEOUT_MS,
     // One timer per command; batches are single script calls, so this stays cheap.
-    commandTimeout: COMMAND_TIMEOUT_MS,
+    commandTimeout: target.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     retryStrategy: () => null,
     // ioredis otherwise keeps a failed socket's process alive for 2 s.
     disconnectTimeout: 200,
+    // CLIENT SETINFO before the ready check would make a paused server cost two timeouts at connect instead of one.
+    disableClientInfo: true,
   }
   if (target.mode === 'sentinel') {
     return {...common, sentinels: target.nodes, name: target.sentinelName, sentinelPassword: target.sentinelPassword, sentinelRetryStrategy: () => null, enableOfflineQueue: true}
@@ -160,9 +170,10 @@ function clusterOptions(target: RedisTarget): ConstructorParameters<typeof Clust
       password: target.password,
       tls: tlsOptions(target),
       connectTimeout: CONNECT_TIMEOUT_MS,
-      commandTimeout: COMMAND_TIMEOUT_MS,
+      commandTimeout: target.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
       maxRetriesPerRequest: 0,
       disconnectTimeout: 200,
+      disableClientInfo: true,
     },
   }
 }
@@ -188,6 +199,10 @@ function explainConnectionFailure(target: RedisTarget, error: Error): Error {
   }
   if (/certificate|self.signed|unable to verify/i.test(message)) {
     return unreachableError(`TLS to Redis at ${where} failed: ${message}.`, 'Point --redis-ca-file (or REDIS_TLS_CA_FILE) at the CA that signed the server certificate.', error)
+  }
+  if (message === 'Command timed out') {
+    const seconds = (target.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS) / 1000
+    return unreachableError(`Redis at ${where} accepted the connection but did not answer within ${seconds}s.`, 'Is it paused, overloaded or still loading its data? REDIS_COMMAND_TIMEOUT sets how long to wait.', error)
   }
   if (code === 'ETIMEDOUT' || /timeout/i.test(message)) {
     return unreachableError(`Redis at ${where} did not answer within ${CONNECT_TIMEOUT_MS / 1000}s.`, undefined, error)

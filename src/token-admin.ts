@@ -102,10 +102,12 @@ async function deleteMatching(
 
 async function deleteBatch(store: TokenStore, doomed: MatchableRecord[], summary: CascadeSummary): Promise<void> {
   if (doomed.length === 0) return
-  await store.unlinkKeys(doomed.map((stored) => stored.key))
-  for (const stored of doomed) summary[CASCADE_FIELD[stored.kind as CascadeKind]]++
   const indexEntries = doomed.flatMap((stored) =>
     stored.kind === 'token' && stored.record ? [{username: stored.record.username, jti: stored.id}] : [],
   )
+  // Index entries first: a run cut off in between leaves tokens that a second run finds and deletes, whereas
+  // entries left behind by tokens already gone would be found by nothing.
   summary.index_entries += await store.removeIndexEntries(indexEntries)
+  await store.unlinkKeys(doomed.map((stored) => stored.key))
+  for (const stored of doomed) summary[CASCADE_FIELD[stored.kind as CascadeKind]]++
 }

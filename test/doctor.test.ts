@@ -128,7 +128,7 @@ describe('doctor', () => {
 
     async function serveGateway(jwks: unknown): Promise<void> {
       gateway = await startLoopbackServer((request, response) => {
-        if (request.url === '/.well-known/oauth-authorization-server') return sendJson(response, 200, {issuer: gateway!.url})
+        if (request.url === '/.well-known/oauth-authorization-server') return sendJson(response, 200, {issuer: gateway!.url, token_endpoint: `${gateway!.url}/token`, jwks_uri: `${gateway!.url}/jwks`})
         if (request.url === '/jwks') return sendJson(response, 200, jwks)
         sendJson(response, 404, {detail: 'Not Found'})
       })

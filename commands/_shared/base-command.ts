@@ -163,7 +163,7 @@ interface Failure {
   exitCode: number
 }
 
-const REDIS_CONNECTION_LOST = /Connection is closed|Socket timeout|connection close|max retries per request|ECONNRESET|ECONNREFUSED|EPIPE|Stream isn't writeable|Command timed out|ETIMEDOUT|LOADING/
+const REDIS_CONNECTION_LOST = /Connection is closed|Socket timeout|connection close|max retries per request|ECONNRESET|ECONNREFUSED|EPIPE|Stream isn't writeable|ETIMEDOUT|LOADING/
 const REDIS_ACCESS_DENIED = /^(NOPERM|NOAUTH|WRONGPASS)/
 
 function describeFailure(error: Error): Failure {
@@ -173,6 +173,14 @@ function describeFailure(error: Error): Failure {
   }
   if (error instanceof Errors.CLIError) {
     return {code: 'usage', message: error.message, hint: usageHint(error.message), exitCode: error.oclif?.exit ?? ExitCode.usage}
+  }
+  if (error.message === 'Command timed out') {
+    return {
+      code: 'redis_timeout',
+      message: 'Redis stopped answering: a command got no reply within REDIS_COMMAND_TIMEOUT (60s unless set).',
+      hint: 'Is Redis paused or overloaded? Every batch finished before is complete and nothing is half-written: run the command again once Redis answers.',
+      exitCode: ExitCode.unreachable,
+    }
   }
   if (REDIS_CONNECTION_LOST.test(error.message)) {
     return {

@@ -22,7 +22,12 @@ export async function startLoopbackServer(handler: Handler): Promise<LoopbackSer
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        // A peer that never answered (a hung-server test) would otherwise keep close() waiting.
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }
 

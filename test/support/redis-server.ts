@@ -10,6 +10,7 @@ import {Redis, type RedisOptions} from 'ioredis'
 export class TestRedisServer {
   private process?: ChildProcess
   private dir?: string
+  private paused = false
   port = 0
 
   get url(): string {
@@ -34,6 +35,7 @@ export class TestRedisServer {
   }
 
   async stop(): Promise<void> {
+    this.resume() // a stopped process would never act on SIGTERM
     await this.kill('SIGTERM')
     if (this.dir) await rm(this.dir, {recursive: true, force: true})
   }
@@ -46,8 +48,19 @@ export class TestRedisServer {
       child.kill(signal)
     })
     this.process = undefined
+    this.paused = false
   }
 
+  /** SIGSTOP: the server keeps its connections open and answers nothing, like a hung or frozen host. */
+  pause(): void {
+    this.process?.kill('SIGSTOP')
+    this.paused = true
+  }
+
+  resume(): void {
+    if (this.paused) this.process?.kill('SIGCONT')
+    this.paused = false
+  }
 }
 
 export async function freePort(): Promise<number> {
