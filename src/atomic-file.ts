@@ -1,5 +1,5 @@
 import {randomBytes} from 'node:crypto'
-import {open, rename, rm, realpath} from 'node:fs/promises'
+import {open, rename, rm, realpath, stat} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
 export const SECRET_FILE_MODE = 0o600
@@ -8,15 +8,19 @@ export const SECRET_FILE_MODE = 0o600
  * Replaces a file so that a reader (or a crash) sees either the old content
  * or the new, never a mix: temp file in the same directory, fsync, rename,
  * fsync of the directory. A symlink is followed and its target replaced.
+ * Run as root (a daemon rewriting a user's client config), the new file keeps
+ * the old one's owner, so the user can still read it.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options: {mode?: number} = {}): Promise<void> {
   const target = await resolveTarget(path)
   const directory = dirname(target)
   const temporary = join(directory, `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
+  const owner = await ownerToKeep(target)
   try {
     const handle = await open(temporary, 'wx', options.mode ?? SECRET_FILE_MODE)
     try {
       await handle.writeFile(data)
+      if (owner) await handle.chown(owner.uid, owner.gid)
       await handle.chmod(options.mode ?? SECRET_FILE_MODE)
       await handle.sync()
     } finally {
@@ -28,6 +32,17 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     throw error
   }
   await syncDirectory(directory)
+}
+
+/** The existing file's owner, when this process is root and would otherwise take it over. */
+async function ownerToKeep(path: string): Promise<{uid: number; gid: number} | undefined> {
+  if (process.getuid?.() !== 0) return undefined
+  try {
+    const {uid, gid} = await stat(path)
+    return uid === 0 && gid === 0 ? undefined : {uid, gid}
+  } catch {
+    return undefined
+  }
 }
 
 async function resolveTarget(path: string): Promise<string> {

@@ -143,8 +143,11 @@ function bearerHeaders(auth: ServerAuth, id: McpClientId): {headers?: Record<str
  * `--header` value, and its README writes it without a space after the colon
  * because some clients split arguments on spaces.
  */
+/** Pinned: the bridge is handed the token, so `npx` must not fetch whatever is newest that day. */
+export const MCP_REMOTE_PACKAGE = 'mcp-remote@0.15.1'
+
 function mcpRemoteBridge(server: McpServer, auth: ServerAuth): ServerEntry {
-  const args = ['-y', 'mcp-remote', server.url]
+  const args = ['-y', MCP_REMOTE_PACKAGE, server.url]
   if (auth.form !== 'literal') return {command: 'npx', args}
   return {command: 'npx', args: [...args, '--header', 'Authorization:${AUTH_HEADER}'], env: {AUTH_HEADER: `Bearer ${auth.token}`}}
 }

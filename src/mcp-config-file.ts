@@ -90,12 +90,29 @@ function setEntries(document: JsonObject, format: McpClientFormat, update: Confi
   for (const [name, entry] of update.entries) {
     const previous = servers[name]
     if (update.onlyExisting && previous === undefined) continue
-    const kept = isPlainObject(previous) ? Object.fromEntries(format.userKeys.filter((key) => key in previous).map((key) => [key, previous[key]])) : {}
-    servers[name] = {...entry, ...kept}
+    servers[name] = update.onlyExisting && isPlainObject(previous) ? withNewToken(previous, entry) : {...entry, ...keptUserKeys(format, previous)}
     written.push(name)
   }
   document[format.serversKey] = servers
   return written
+}
+
+function keptUserKeys(format: McpClientFormat, previous: unknown): JsonObject {
+  return isPlainObject(previous) ? Object.fromEntries(format.userKeys.filter((key) => key in previous).map((key) => [key, previous[key]])) : {}
+}
+
+/**
+ * The entry as the user left it, with only the token-bearing values (`headers`,
+ * the bridge's `env`) taken from the new entry: a refresh keeps their own
+ * headers, a pinned bridge version or an edited URL.
+ */
+function withNewToken(previous: JsonObject, entry: ServerEntry): JsonObject {
+  const updated: JsonObject = {...previous}
+  for (const key of ['headers', 'env'] as const) {
+    const fresh = (entry as JsonObject)[key]
+    if (isPlainObject(fresh)) updated[key] = {...(isPlainObject(previous[key]) ? previous[key] : {}), ...fresh}
+  }
+  return updated
 }
 
 async function readExisting(path: string): Promise<{text: string; mode: number} | undefined> {

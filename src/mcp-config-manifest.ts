@@ -1,5 +1,5 @@
 import {readFile} from 'node:fs/promises'
-import {dirname, join, resolve} from 'node:path'
+import {resolve} from 'node:path'
 
 import {writeFileAtomic} from './atomic-file.js'
 import {McpAuthError, ExitCode} from './errors.js'
@@ -8,13 +8,14 @@ import type {TokenForm} from './mcp-client-formats.js'
 import type {McpServer} from './mcp-servers.js'
 
 /**
- * What mcp-config wrote, kept beside `.env` as `.mcpauth-clients.json`, so
+ * What mcp-config wrote, kept beside the `.env` it read as `<env file>.mcp-clients.json`
+ * (one record per `.env`, as two gateways' `.env` files may share a directory), so
  * that a refresh can rewrite the files holding the old token. It names
  * clients, absolute paths and servers, never a token; still mode 0600, as it
  * maps where tokens are.
  */
 
-export const MANIFEST_FILE_NAME = '.mcpauth-clients.json'
+const MANIFEST_SUFFIX = '.mcp-clients.json'
 const MANIFEST_FORMAT = 'mcpauth-clients'
 
 export interface RecordedServer extends McpServer {
@@ -37,7 +38,7 @@ export interface ClientsManifest {
 }
 
 export function clientsManifestPath(envFilePath: string): string {
-  return join(dirname(resolve(envFilePath)), MANIFEST_FILE_NAME)
+  return `${resolve(envFilePath)}${MANIFEST_SUFFIX}`
 }
 
 export async function readManifest(path: string): Promise<ClientsManifest> {

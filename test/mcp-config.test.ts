@@ -1,5 +1,5 @@
 import {strict as assert} from 'node:assert'
-import {access, rm} from 'node:fs/promises'
+import {access, chown, rm, stat} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {loadSettings} from '../src/config.js'
@@ -56,8 +56,8 @@ describe('mcp-config', function () {
     const desktop = await ws.readJson(paths['claude-desktop'])
     assert.deepEqual(desktop, {
       mcpServers: {
-        fetch: {command: 'npx', args: ['-y', 'mcp-remote', FETCH, '--header', 'Authorization:${AUTH_HEADER}'], env: {AUTH_HEADER: BEARER}},
-        docs: {command: 'npx', args: ['-y', 'mcp-remote', DOCS]},
+        fetch: {command: 'npx', args: ['-y', 'mcp-remote@0.15.1', FETCH, '--header', 'Authorization:${AUTH_HEADER}'], env: {AUTH_HEADER: BEARER}},
+        docs: {command: 'npx', args: ['-y', 'mcp-remote@0.15.1', DOCS]},
       },
     })
     assert.ok(!JSON.stringify(desktop.mcpServers.fetch.args).includes(TOKEN), 'the token is in the bridge arguments')
@@ -158,7 +158,7 @@ describe('mcp-config', function () {
     assert.ok(!notJson.stderr.includes('my-secret-value'), 'the file\'s content was shown')
     assert.equal(await ws.readText('.cursor/mcp.json'), broken)
     assert.equal(await exists(join(ws.cwd, '.mcp.json')), false, 'another client\'s file was written before the refusal')
-    assert.equal(await exists(join(ws.cwd, '.mcpauth-clients.json')), false)
+    assert.equal(await exists(join(ws.cwd, '.env.mcp-clients.json')), false)
 
     const commented = await ws.run(['mcp-config', '--client', 'vscode', ...SERVERS, '--json'])
     assert.equal(commented.code, 2)
@@ -232,7 +232,7 @@ describe('mcp-config', function () {
     assert.equal(result.code, 0, result.stderr)
     assert.deepEqual(JSON.parse(result.stdout), {servers: {fetch: {type: 'http', url: FETCH, headers: {Authorization: BEARER}}, docs: {type: 'http', url: DOCS}}})
     assert.equal(await exists(join(ws.cwd, '.vscode')), false)
-    assert.equal(await exists(join(ws.cwd, '.mcpauth-clients.json')), false)
+    assert.equal(await exists(join(ws.cwd, '.env.mcp-clients.json')), false)
   })
 
   describe('rewriteRecordedConfigs (what refresh-tokens --watch calls after a refresh)', () => {
@@ -243,9 +243,9 @@ describe('mcp-config', function () {
       await ws.writeText('.cursor/mcp.json', JSON.stringify({mcpServers: {mine: {url: 'https://mine.example.com/mcp', headers: {Authorization: 'Bearer my-own'}}}, keep: 1}))
       assert.equal((await ws.run(['mcp-config', '--client', 'cursor,claude-code', ...SERVERS])).code, 0)
       assert.equal((await ws.run(['mcp-config', '--client', 'vscode', '--env-ref', ...SERVERS])).code, 0)
-      const manifest = await ws.readText('.mcpauth-clients.json')
+      const manifest = await ws.readText('.env.mcp-clients.json')
       assert.ok(!manifest.includes(TOKEN), 'the record holds the token')
-      assert.equal((await ws.mode('.mcpauth-clients.json')).toString(8), '600')
+      assert.equal((await ws.mode('.env.mcp-clients.json')).toString(8), '600')
       const vscodeBefore = await ws.readText('.vscode/mcp.json')
 
       await updateEnvFile(join(ws.cwd, '.env'), () => ({MCP_CLIENT_ACCESS_TOKEN: NEW_TOKEN}))
@@ -265,6 +265,56 @@ describe('mcp-config', function () {
       assert.deepEqual((await rewriteRecordedConfigs(settings)).map((result) => result.status), ['unchanged', 'unchanged'])
     })
 
+    it('changes only the token in an entry: headers the user added, an edited URL and a pinned bridge stay', async () => {
+      const ws = await mcpWorkspace(tokenLines(TOKEN))
+      assert.equal((await ws.run(['mcp-config', '--client', 'cursor,claude-desktop', ...SERVERS])).code, 0)
+      const desktopPath = join(ws.home, '.config', 'Claude', 'claude_desktop_config.json')
+      const cursor = await ws.readJson('.cursor/mcp.json')
+      cursor.mcpServers.fetch.url = 'https://edited.example.com/mcp'
+      cursor.mcpServers.fetch.headers['X-Tenant'] = 'blue'
+      await ws.writeText('.cursor/mcp.json', JSON.stringify(cursor))
+      const desktop = await ws.readJson(desktopPath)
+      desktop.mcpServers.fetch.args[1] = 'mcp-remote@0.14.5'
+      desktop.mcpServers.fetch.env.NODE_EXTRA_CA_CERTS = '/etc/ssl/corp.pem'
+      await ws.writeText(desktopPath, JSON.stringify(desktop))
+
+      await updateEnvFile(join(ws.cwd, '.env'), () => ({MCP_CLIENT_ACCESS_TOKEN: NEW_TOKEN}))
+      const results = await rewriteRecordedConfigs(await loadSettings(join(ws.cwd, '.env'), {}))
+      assert.deepEqual(results.map((result) => result.status), ['rewritten', 'rewritten'])
+      assert.deepEqual((await ws.readJson('.cursor/mcp.json')).mcpServers.fetch, {url: 'https://edited.example.com/mcp', headers: {Authorization: `Bearer ${NEW_TOKEN}`, 'X-Tenant': 'blue'}})
+      const bridge = (await ws.readJson(desktopPath)).mcpServers.fetch
+      assert.equal(bridge.args[1], 'mcp-remote@0.14.5')
+      assert.deepEqual(bridge.env, {AUTH_HEADER: `Bearer ${NEW_TOKEN}`, NODE_EXTRA_CA_CERTS: '/etc/ssl/corp.pem'})
+    })
+
+    it('keeps one record per .env: a staging .env beside the production one never gets its token into production\'s files', async () => {
+      const ws = await mcpWorkspace(tokenLines(TOKEN))
+      const stagingToken = 'staging-token-0123456789abcdefghijklmnopqrs'
+      await ws.writeText('.env.staging', `${tokenLines(stagingToken).join('\n')}\n`, 0o600)
+      assert.equal((await ws.run(['mcp-config', '--client', 'cursor', '--server', 'prod=https://prod.example.com/mcp'])).code, 0)
+      assert.equal((await ws.run(['mcp-config', '--env-file', '.env.staging', '--client', 'cursor', '--output', 'staging-cursor.json', '--server', 'stg=https://stg.example.com/mcp'])).code, 0)
+      assert.ok(await exists(join(ws.cwd, '.env.mcp-clients.json')))
+      assert.ok(await exists(join(ws.cwd, '.env.staging.mcp-clients.json')))
+
+      await updateEnvFile(join(ws.cwd, '.env'), () => ({MCP_CLIENT_ACCESS_TOKEN: NEW_TOKEN}))
+      const results = await rewriteRecordedConfigs(await loadSettings(join(ws.cwd, '.env'), {}))
+      assert.deepEqual(results.map((result) => [result.path, result.status]), [[join(ws.cwd, '.cursor', 'mcp.json'), 'rewritten']])
+      assert.equal((await ws.readJson('staging-cursor.json')).mcpServers.stg.headers.Authorization, `Bearer ${stagingToken}`)
+    })
+
+    it('run as root, keeps the owner of a user\'s file it rewrites, so the user\'s client can still read it', async function () {
+      // Only root can hand a file to another user; CI and the daemon under systemd run as root.
+      if (process.getuid?.() !== 0) this.skip()
+      const ws = await mcpWorkspace(tokenLines(TOKEN))
+      assert.equal((await ws.run(['mcp-config', '--client', 'cursor', ...SERVERS])).code, 0)
+      const configPath = join(ws.cwd, '.cursor', 'mcp.json')
+      await chown(configPath, 1000, 1000)
+      await updateEnvFile(join(ws.cwd, '.env'), () => ({MCP_CLIENT_ACCESS_TOKEN: NEW_TOKEN}))
+      assert.equal((await rewriteRecordedConfigs(await loadSettings(join(ws.cwd, '.env'), {})))[0].status, 'rewritten')
+      const after = await stat(configPath)
+      assert.deepEqual([after.uid, after.gid, after.mode & 0o777], [1000, 1000, 0o600])
+    })
+
     it('never recreates a deleted file, leaves a file whose entries were removed, and reports a broken one without throwing', async () => {
       const ws = await mcpWorkspace(tokenLines(TOKEN))
       assert.equal((await ws.run(['mcp-config', '--client', 'cursor,claude-code,roo', ...SERVERS])).code, 0)
@@ -280,7 +330,7 @@ describe('mcp-config', function () {
       assert.equal(await exists(join(ws.cwd, '.cursor')), false)
       assert.equal(await ws.readText('.roo/mcp.json'), '{"mcpServers": {')
 
-      await ws.writeText('.mcpauth-clients.json', 'garbage')
+      await ws.writeText('.env.mcp-clients.json', 'garbage')
       assert.deepEqual((await rewriteRecordedConfigs(await loadSettings(join(ws.cwd, '.env'), {}))).map((result) => result.status), ['failed'])
     })
 
