@@ -1,13 +1,14 @@
 import {Flags} from '@oclif/core'
+import {resolve} from 'node:path'
 
 import type {Settings} from '../src/config.js'
 import {LOG_LEVELS, openDaemonLog} from '../src/daemon-log.js'
 import {durationSetting} from '../src/duration.js'
-import {McpAuthError, ExitCode} from '../src/errors.js'
+import {McpAuthError, ExitCode, usageError} from '../src/errors.js'
 import {formatDuration, formatTime, isoTime, renderTable} from '../src/output.js'
 import {claimPidFile} from '../src/pid-file.js'
-import {type DaemonSummary, runRefreshDaemon} from '../src/refresh-daemon.js'
-import {type RefreshOutcome, type RefreshStatus, refreshDueTokens} from '../src/token-refresh.js'
+import {type DaemonSummary, handleDaemonSignals, runRefreshDaemon} from '../src/refresh-daemon.js'
+import {NO_REFRESHABLE_TOKEN, type RefreshOutcome, type RefreshStatus, refreshDueTokens} from '../src/token-refresh.js'
 import {BaseCommand} from './_shared/base-command.js'
 import {httpOptions, oauthHttpFlags} from './_shared/oauth-flags.js'
 
@@ -77,35 +78,30 @@ export default class RefreshTokens extends BaseCommand<typeof RefreshTokens> {
   }
 
   private async watch(settings: Settings, bufferSeconds: number): Promise<DaemonSummary> {
-    const intervalSeconds = Math.max(1, durationSetting(this.flags.interval, '--interval', settings, 'TOKEN_REFRESH_INTERVAL', '300'))
+    const intervalSeconds = durationSetting(this.flags.interval, '--interval', settings, 'TOKEN_REFRESH_INTERVAL', '300')
+    if (intervalSeconds < 1) throw usageError('--interval must be at least 1s.')
     const log = openDaemonLog({level: this.flags['log-level'], file: this.flags['log-file'], json: this.jsonEnabled()})
     const pidFile = await claimPidFile(this.flags['pid-file'] ?? `${settings.envFilePath}.refresh.pid`, this.id!).catch((error) => {
       log.close()
       throw error
     })
-    const stopper = new AbortController()
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopper.signal.aborted) return
-      log.info(`${signal} received: stopping after the current step`)
-      stopper.abort(signal)
-    }
-    const onHangup = (): void => log.reopen()
-    process.on('SIGTERM', onSignal).on('SIGINT', onSignal).on('SIGHUP', onHangup)
+    const signals = handleDaemonSignals(log, pidFile, this.flags['log-file'])
+    const envFilePath = resolve(settings.envFilePath)
     try {
       if (pidFile.tookOverFrom !== null) log.warn(`took over ${pidFile.path} from PID ${pidFile.tookOverFrom}, which is no longer running`)
-      log.info(`started: PID ${process.pid}, ${settings.envFilePath}, every ${formatDuration(intervalSeconds)}, refreshing what expires within ${formatDuration(bufferSeconds)}`)
+      log.info(`started: PID ${process.pid}, ${envFilePath}, every ${formatDuration(intervalSeconds)}, refreshing what expires within ${formatDuration(bufferSeconds)}`)
       const summary = await runRefreshDaemon({
-        envFilePath: settings.envFilePath,
+        envFilePath,
         intervalSeconds,
         bufferSeconds,
         http: httpOptions(this.flags),
         log,
-        stop: stopper.signal,
+        stop: signals.stop,
       })
       log.info(`stopped (${summary.stopped_by}) after ${summary.checks} checks, ${summary.refreshed} refreshes, ${summary.failed} failures`)
       return summary
     } finally {
-      process.off('SIGTERM', onSignal).off('SIGINT', onSignal).off('SIGHUP', onHangup)
+      signals.dispose()
       await pidFile.release()
       log.close()
     }
@@ -113,7 +109,7 @@ export default class RefreshTokens extends BaseCommand<typeof RefreshTokens> {
 
   private render(envFilePath: string, outcomes: RefreshOutcome[]): void {
     if (outcomes.length === 0) {
-      this.note(`No refreshable token in ${envFilePath}: none of GATEWAY_OAUTH_REFRESH_TOKEN, MCP_CLIENT_REFRESH_TOKEN, GITHUB_REFRESH_TOKEN is set.`)
+      this.note(`${envFilePath}: ${NO_REFRESHABLE_TOKEN}.`)
       return
     }
     this.log(renderTable(['token', 'status', 'expires'], outcomes.map((outcome) => [outcome.name, STATUS_LABEL[outcome.status], formatTime(outcome.expires_at)])))

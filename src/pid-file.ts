@@ -1,3 +1,4 @@
+import {readFileSync, rmSync} from 'node:fs'
 import {readFile, rm} from 'node:fs/promises'
 import {resolve} from 'node:path'
 
@@ -11,6 +12,8 @@ export interface HeldPidFile {
   /** The PID of a dead process whose file this one took over, else null. */
   tookOverFrom: number | null
   release(): Promise<void>
+  /** For a forced exit, where nothing asynchronous runs any more: no lock, same check. */
+  releaseNow(): void
 }
 
 /**
@@ -41,6 +44,13 @@ export async function claimPidFile(pidFilePath: string, commandMarker: string): 
       withFileLock(path, async () => {
         if ((await readPid(path)) === ownPid) await rm(path, {force: true})
       }),
+    releaseNow() {
+      try {
+        if (Number(readFileSync(path, 'utf8').trim()) === ownPid) rmSync(path, {force: true})
+      } catch {
+        // Gone already, or unreadable: nothing of ours to remove.
+      }
+    },
   }
 }
 

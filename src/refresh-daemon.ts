@@ -4,7 +4,8 @@ import {McpAuthError} from './errors.js'
 import {rewriteRecordedConfigs} from './mcp-config.js'
 import type {OAuthHttpOptions} from './oauth-http.js'
 import {formatDuration, isoTime} from './output.js'
-import {type RefreshOutcome, refreshDueTokens} from './token-refresh.js'
+import type {HeldPidFile} from './pid-file.js'
+import {NO_REFRESHABLE_TOKEN, type RefreshOutcome, refreshDueTokens} from './token-refresh.js'
 
 export interface DaemonOptions {
   envFilePath: string
@@ -84,7 +85,7 @@ async function checkOnce(options: DaemonOptions): Promise<CheckResult> {
 function logCheck(log: DaemonLog, outcomes: RefreshOutcome[]): void {
   const due = outcomes.filter((outcome) => outcome.status !== 'still_valid' && outcome.status !== 'unknown_expiry')
   if (outcomes.length === 0) {
-    log.warn('check: no refreshable token in .env (none of GATEWAY_OAUTH_REFRESH_TOKEN, MCP_CLIENT_REFRESH_TOKEN, GITHUB_REFRESH_TOKEN is set)')
+    log.warn(`check: ${NO_REFRESHABLE_TOKEN}`)
     return
   }
   log.info(`check: ${outcomes.length} refreshable, ${due.length} due`, {refreshable: outcomes.length, due: due.length})
@@ -127,6 +128,39 @@ async function rewriteClientConfigs(log: DaemonLog, settings: Settings): Promise
 function describe(error: unknown): string {
   if (error instanceof McpAuthError) return error.message.replace(/\.$/, '')
   return error instanceof Error ? `unexpected error: ${error.message}` : String(error)
+}
+
+/**
+ * SIGTERM and SIGINT stop the daemon after the step under way, which may be
+ * saving a rotated refresh token; a second one exits at once (130), for a step
+ * stuck on a lock or a slow server. SIGHUP reopens the log file (logrotate),
+ * and is only taken when there is one: in a terminal it still ends the daemon.
+ */
+export function handleDaemonSignals(log: DaemonLog, pidFile: HeldPidFile, logFile: string | undefined): {stop: AbortSignal; dispose(): void} {
+  const stopper = new AbortController()
+  const onStop = (signal: NodeJS.Signals): void => {
+    if (!stopper.signal.aborted) {
+      log.info(`${signal} received: stopping after the current step (send it again to stop at once)`)
+      stopper.abort(signal)
+      return
+    }
+    log.warn(`${signal} received again: stopping now; a refresh under way is abandoned`)
+    pidFile.releaseNow()
+    process.exit(130)
+  }
+  const onHangup = (): void => {
+    try {
+      log.reopen()
+    } catch (error) {
+      log.warn(`could not reopen ${logFile} (${(error as Error).message}); still writing to the file open before`)
+    }
+  }
+  process.on('SIGTERM', onStop).on('SIGINT', onStop)
+  if (logFile) process.on('SIGHUP', onHangup)
+  return {
+    stop: stopper.signal,
+    dispose: () => process.off('SIGTERM', onStop).off('SIGINT', onStop).off('SIGHUP', onHangup),
+  }
 }
 
 /** Waits, returning early when `stop` is aborted. */

@@ -38,17 +38,14 @@ export interface RefreshOptions {
 
 export const REFRESHABLE_LOGINS: readonly LoginKeys[] = [GATEWAY_LOGIN, MCP_CLIENT_LOGIN, GITHUB_LOGIN]
 
+export const NO_REFRESHABLE_TOKEN = `no refreshable token: none of ${REFRESHABLE_LOGINS.map((keys) => keys.refreshToken).join(', ')} is set`
+
 export async function refreshDueTokens(settings: Settings, options: RefreshOptions): Promise<RefreshOutcome[]> {
-  const outcomes: RefreshOutcome[] = []
   const before = await readEnvFile(settings.envFilePath)
+  const outcomes: RefreshOutcome[] = []
   for (const keys of REFRESHABLE_LOGINS) {
-    if (!before.values.get(keys.refreshToken)) continue
-    try {
-      outcomes.push(await refreshOne(settings, keys, before, options))
-    } catch (error) {
-      if (!(error instanceof McpAuthError)) throw error
-      outcomes.push(failure(keys, error))
-    }
+    const outcome = await refreshIfDue(settings, keys, before, options)
+    if (outcome) outcomes.push(outcome)
   }
   return outcomes
 }
@@ -60,7 +57,10 @@ export async function refreshDueTokens(settings: Settings, options: RefreshOptio
  * 'failed' outcome, not an exception.
  */
 export async function refreshLoginIfDue(settings: Settings, keys: LoginKeys, options: RefreshOptions): Promise<RefreshOutcome | undefined> {
-  const before = await readEnvFile(settings.envFilePath)
+  return refreshIfDue(settings, keys, await readEnvFile(settings.envFilePath), options)
+}
+
+async function refreshIfDue(settings: Settings, keys: LoginKeys, before: EnvFile, options: RefreshOptions): Promise<RefreshOutcome | undefined> {
   if (!before.values.get(keys.refreshToken)) return undefined
   try {
     return await refreshOne(settings, keys, before, options)

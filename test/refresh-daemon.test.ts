@@ -1,11 +1,12 @@
 import {strict as assert} from 'node:assert'
 import {spawn} from 'node:child_process'
-import {mkdir, mkdtemp, readFile, stat, writeFile} from 'node:fs/promises'
+import {mkdir, mkdtemp, readFile, rename, stat, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {setTimeout as delay} from 'node:timers/promises'
 
 import {parseEnvText} from '../src/env-file.js'
+import {retryDelay} from '../src/refresh-daemon.js'
 import {type RunningCli, runCli, startCli} from './support/cli.js'
 import {type TestOAuthProvider, mcpClientLoginLines, startOAuthProvider} from './support/oauth-provider.js'
 
@@ -95,7 +96,8 @@ describe('refresh-tokens --watch', function () {
     assert.match(log, /^\S+Z INFO  started: PID \d+, .*\.env, every 1s, refreshing what expires within 2s$/m)
     assert.match(log, /INFO  check: 1 refreshable, 1 due$/m)
     assert.match(log, /INFO  refreshed MCP_CLIENT_ACCESS_TOKEN: valid until \S+Z, refresh token rotated$/m)
-    assert.match(log, /INFO  SIGTERM received: stopping after the current step\n.*INFO  stopped \(SIGTERM\) after \d+ checks, \d+ refreshes, 0 failures\n$/)
+    // SIGTERM may land in the middle of a check: its lines can come between these two.
+    assert.match(log, /INFO  SIGTERM received: stopping after the current step[^\n]*\n(?:.*\n)*.*INFO  stopped \(SIGTERM\) after \d+ checks, \d+ refreshes, 0 failures\n$/)
     assert.doesNotMatch(log, /DEBUG/, 'debug lines are below the default level')
     for (const secret of seenSecrets) {
       assert.ok(![log, result.stdout, result.stderr].some((text) => text.includes(secret)), 'a token or secret was logged')
@@ -157,6 +159,39 @@ describe('refresh-tokens --watch', function () {
     assert.equal(await provider.isActiveAccessToken(after.get('MCP_CLIENT_ACCESS_TOKEN')!), true)
   })
 
+  it('stops at once on a second SIGTERM while a refresh hangs, exit 130, PID file removed', async () => {
+    const {cwd, envPath} = await loggedInDirectory()
+    tokenEndpointDelayMs = 20_000
+    const requestsBefore = tokenRequestsSeen
+    const daemon = await startCli(DAEMON_ARGS.map((arg) => (arg === '2s' ? '30s' : arg)), {cwd})
+    await waitFor('the token request', () => tokenRequestsSeen > requestsBefore)
+    daemon.kill('SIGTERM')
+    await daemon.waitForStderr(/SIGTERM received: stopping after the current step/)
+    const result = await stop(daemon)
+    assert.equal(result.code, 130, result.stderr)
+    assert.match(result.stderr, /WARN  SIGTERM received again: stopping now; a refresh under way is abandoned/)
+    await assert.rejects(stat(`${envPath}.refresh.pid`), {code: 'ENOENT'})
+  })
+
+  it('keeps running when SIGHUP cannot reopen a log file that was moved away, and reopens it when it can', async () => {
+    const {cwd} = await loggedInDirectory()
+    const logDirectory = join(cwd, 'logs')
+    await mkdir(logDirectory)
+    const logPath = join(logDirectory, 'refresh.log')
+    const daemon = await startCli([...DAEMON_ARGS, '--log-file', logPath], {cwd})
+    await waitFor('the first check in the log', async () => (await readFile(logPath, 'utf8').catch(() => '')).includes('check:'))
+    await rename(logPath, `${logPath}.1`)
+    daemon.kill('SIGHUP')
+    await waitFor('a new log file', async () => (await readFile(logPath, 'utf8').catch(() => '')).includes('check:'))
+
+    await rename(logDirectory, `${logDirectory}.gone`)
+    daemon.kill('SIGHUP')
+    await waitFor('the warning in the file still open', async () => (await readFile(join(`${logDirectory}.gone`, 'refresh.log'), 'utf8')).includes('WARN  could not reopen'))
+    const result = await stop(daemon)
+    assert.equal(result.code, 0, result.stderr)
+    assert.match(await readFile(join(`${logDirectory}.gone`, 'refresh.log'), 'utf8'), /INFO  stopped \(SIGTERM\)/)
+  })
+
   it('refuses a second daemon on the same .env, and takes over a PID file whose process is gone', async () => {
     const {cwd, envPath} = await loggedInDirectory()
     const stalePid = await deadPid()
@@ -197,9 +232,20 @@ describe('refresh-tokens --watch', function () {
     const badEnvInterval = await runCli(['refresh-tokens', '--watch'], {cwd, env: {TOKEN_REFRESH_INTERVAL: 'often'}})
     assert.equal(badEnvInterval.code, 2)
     assert.match(badEnvInterval.stderr, /TOKEN_REFRESH_INTERVAL must be a duration/)
+    const zeroInterval = await runCli(['refresh-tokens', '--watch', '--interval', '0'], {cwd})
+    assert.equal(zeroInterval.code, 2)
+    assert.match(zeroInterval.stderr, /^Error: --interval must be at least 1s\./)
     const badLogFile = await runCli(['refresh-tokens', '--watch', '--log-file', join(cwd, 'no', 'such', 'dir', 'refresh.log')], {cwd})
     assert.equal(badLogFile.code, 2)
     assert.match(badLogFile.stderr, /^Error: Cannot open the log file .*refresh\.log: ENOENT/)
     await assert.rejects(stat(join(cwd, '.env.refresh.pid')), {code: 'ENOENT'})
+  })
+})
+
+describe('refresh daemon backoff', () => {
+  it('retries after 10 s, then doubles, never waiting longer than the interval', () => {
+    assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map((failures) => retryDelay(failures, 300)), [10, 20, 40, 80, 160, 300, 300])
+    assert.deepEqual([1, 2, 3].map((failures) => retryDelay(failures, 25)), [10, 20, 25])
+    assert.deepEqual([1, 5].map((failures) => retryDelay(failures, 1)), [1, 1])
   })
 })
