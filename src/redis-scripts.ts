@@ -115,6 +115,37 @@ return {outcomes, entries_removed}
 `,
 }
 
+/**
+ * KEYS: keys to back up; ARGV[1]: the most members a set, hash or list may
+ * have to be read here. Returns three items per key: its type, its PTTL, and
+ * its value (the string; the members; for a hash field, value, …), or false
+ * for a larger collection, which the caller reads in pages so that one call
+ * never blocks Redis on a huge key.
+ */
+export const READ_FOR_BACKUP: LuaScript = {
+  name: 'mcpauthReadForBackup',
+  lua: `
+local limit = tonumber(ARGV[1])
+local sizes = {set = 'SCARD', hash = 'HLEN', list = 'LLEN'}
+local out = {}
+for i, key in ipairs(KEYS) do
+  local kind = redis.call('TYPE', key)['ok']
+  local value = false
+  if kind == 'string' then
+    value = redis.call('GET', key)
+  elseif kind == 'list' and redis.call('LLEN', key) <= limit then
+    value = redis.call('LRANGE', key, 0, -1)
+  elseif sizes[kind] and redis.call(sizes[kind], key) <= limit then
+    value = redis.call(kind == 'set' and 'SMEMBERS' or 'HGETALL', key)
+  end
+  out[3 * i - 2] = kind
+  out[3 * i - 1] = redis.call('PTTL', key)
+  out[3 * i] = value
+end
+return out
+`,
+}
+
 /** What RESTORE_KEYS did with one key. */
 export const RESTORE_OUTCOME = {expired: -1, kept: 0, written: 1, overwritten: 2} as const
 
@@ -165,4 +196,4 @@ return outcomes
 `,
 }
 
-export const ALL_SCRIPTS: readonly LuaScript[] = [READ_RECORDS, FIND_ORPHAN_ENTRIES, DELETE_IF_STILL_EXPIRED, RESTORE_KEYS]
+export const ALL_SCRIPTS: readonly LuaScript[] = [READ_RECORDS, FIND_ORPHAN_ENTRIES, DELETE_IF_STILL_EXPIRED, READ_FOR_BACKUP, RESTORE_KEYS]
