@@ -167,6 +167,13 @@ local merge = ARGV[1] == 'merge'
 local adders = {set = 'SADD', list = 'RPUSH', hash = 'HSET'}
 local function restore(key, kind, expiry, first, count)
   if expiry ~= '' and tonumber(expiry) <= now_ms then return ${RESTORE_OUTCOME.expired} end
+  if merge and kind == 'string' then
+    -- the common case in one call: SET NX writes only a key that is absent, with its expiry
+    local set
+    if expiry == '' then set = redis.call('SET', key, ARGV[first], 'NX') else set = redis.call('SET', key, ARGV[first], 'NX', 'PXAT', expiry) end
+    if set then return ${RESTORE_OUTCOME.written} end
+    return ${RESTORE_OUTCOME.kept}
+  end
   local existed = redis.call('EXISTS', key) == 1
   if existed then
     if merge then return ${RESTORE_OUTCOME.kept} end
