@@ -3,7 +3,8 @@
  * gateway would, then times each Redis command of mcpauth against a bare
  * ioredis loop doing the same walk in the same run, and records peak RSS.
  *
- *   npm run build && node dist/bench/scale.js [--tokens 1000000]
+ *   npm run build && node dist/bench/scale.js [--tokens 1000000] [--only purge,restore]
+ *   node dist/bench/scale.js --help
  *
  * Targets (issue 7): every command within 1.5x of its baseline, peak RSS
  * under 200 MB whatever the record count.
@@ -27,7 +28,21 @@ interface Measurement {
   baselineSeconds: number
 }
 
+const USAGE = `Usage: node dist/bench/scale.js [options]
+  --tokens N             access tokens to fill (default 1000000); 0.3 N refresh tokens, 10,000 clients, 100,000 user sets
+  --only LIST            comma-separated subset of: ${['stats', 'list', 'backup', 'restore', 'purge'].join(', ')} (restore implies backup)
+  --node-option FLAG     passed to node for each mcpauth run, e.g. --cpu-prof (repeatable)
+  --redis-stats          print Redis INFO commandstats of the source server after each mcpauth run
+`
+if (process.argv.includes('--help')) {
+  process.stdout.write(USAGE)
+  process.exit(0)
+}
 const tokenCount = Number(argument('--tokens') ?? 1_000_000)
+const only = new Set(argument('--only')?.split(',') ?? ['stats', 'list', 'backup', 'restore', 'purge'])
+if (only.has('restore')) only.add('backup')
+const nodeOptions = process.argv.flatMap((value, index) => (process.argv[index - 1] === '--node-option' ? [value] : []))
+const printRedisStats = process.argv.includes('--redis-stats')
 const manifest = JSON.parse(await readFile(join(repoRoot, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, unknown>}
 
 const source = await new TestRedisServer().start(['--maxmemory', '0'])
@@ -38,26 +53,30 @@ const results: Measurement[] = []
 try {
   const shape = await fillGateway(redis, tokenCount)
   log(`filled: ${JSON.stringify(shape)} (${shape.totalKeys.toLocaleString('en-US')} keys)`)
-  await measure('oauth-stats', ['oauth-stats', '--json'], () => baselines.scanAndRead(redis, 'oauth:*'))
-  await measure('oauth-list-tokens --json', ['oauth-list-tokens', '--json'], () => baselines.scanAndRead(redis, 'oauth:token:*'))
-  if ('oauth-backup' in manifest.commands) {
+  if (only.has('stats')) await measure('oauth-stats', ['oauth-stats', '--json'], () => baselines.scanAndRead(redis, 'oauth:*'))
+  if (only.has('list')) await measure('oauth-list-tokens --json', ['oauth-list-tokens', '--json'], () => baselines.scanAndRead(redis, 'oauth:token:*'))
+  if (only.has('backup') && 'oauth-backup' in manifest.commands) {
     const backupFile = join(workDir, 'bench.jsonl')
     await measure('oauth-backup', ['oauth-backup', '--output', backupFile], () => baselines.dumpToFile(redis, join(workDir, 'baseline.jsonl')))
     const empty = target.client()
-    await measure(
-      'oauth-restore (empty Redis)',
-      ['oauth-restore', backupFile, '--yes'],
-      () => baselines.restoreFromFile(empty, join(workDir, 'baseline.jsonl')),
-      {REDIS_URL: target.url},
-      async () => {
-        await empty.flushdb()
-      },
-    )
+    if (only.has('restore')) {
+      await measure(
+        'oauth-restore (empty Redis)',
+        ['oauth-restore', backupFile, '--yes'],
+        () => baselines.restoreFromFile(empty, join(workDir, 'baseline.jsonl')),
+        {REDIS_URL: target.url},
+        async () => {
+          await empty.flushdb()
+        },
+      )
+    }
     empty.disconnect()
   }
-  await measure('oauth-purge-expired --yes', ['oauth-purge-expired', '--yes', '--json'], () => baselines.purgeExpired(redis), {}, () =>
-    refillExpiredTokens(redis, tokenCount),
-  )
+  if (only.has('purge')) {
+    await measure('oauth-purge-expired --yes', ['oauth-purge-expired', '--yes', '--json'], () => baselines.purgeExpired(redis), {}, () =>
+      refillExpiredTokens(redis, tokenCount),
+    )
+  }
   report()
 } finally {
   redis.disconnect()
@@ -79,7 +98,9 @@ async function measure(
   await baseline()
   const baselineSeconds = (performance.now() - baselineStart) / 1000
   await reset()
+  if (printRedisStats) await redis.config('RESETSTAT')
   const {seconds, peakRssMb} = await runCommand(args, {REDIS_URL: source.url, ...env})
+  if (printRedisStats) log(`${name}: Redis commandstats\n${await redis.info('commandstats')}`)
   results.push({name, seconds, peakRssMb, baselineSeconds})
   log(`${name}: ${seconds.toFixed(1)} s (baseline ${baselineSeconds.toFixed(1)} s), peak RSS ${peakRssMb.toFixed(0)} MB`)
 }
@@ -89,7 +110,7 @@ async function runCommand(args: string[], env: Record<string, string>): Promise<
   const devNull = createWriteStream('/dev/null')
   await new Promise((resolve) => devNull.on('open', resolve))
   const started = performance.now()
-  const child = spawn(process.execPath, ['--', join(repoRoot, 'bin', 'run.js'), ...args], {env: {...process.env, ...env}, stdio: ['ignore', devNull, 'inherit']})
+  const child = spawn(process.execPath, [...nodeOptions, '--', join(repoRoot, 'bin', 'run.js'), ...args], {env: {...process.env, ...env}, stdio: ['ignore', devNull, 'inherit']})
   let peakKb = 0
   const sampler = setInterval(async () => {
     try {

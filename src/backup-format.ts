@@ -37,12 +37,18 @@ export const REDIS_TYPES = ['string', 'set', 'list', 'hash'] as const
 export type RedisType = (typeof REDIS_TYPES)[number]
 export type KindName = RecordKind | 'other'
 
+/**
+ * Bytes as Redis holds them: a Buffer, or text (a string stands for its UTF-8
+ * bytes). Read from a backup, text stays a string: no copy per value.
+ */
+export type Bytes = Buffer | string
+
 /** One key as backed up and restored. */
 export interface BackupRecord {
-  key: Buffer
+  key: Bytes
   type: RedisType
   /** string: its bytes; set and list: the members; hash: field, value, field, value, … */
-  value: Buffer | Buffer[]
+  value: Bytes | Bytes[]
   /** Absolute expiry in epoch milliseconds; null when the key has no TTL. */
   expiresAtMs: number | null
 }
@@ -107,8 +113,8 @@ export function sameCounts(a: BackupCounts, b: BackupCounts): boolean {
   )
 }
 
-export function kindOfKey(key: Buffer): KindName {
-  return parseKey(key.toString('utf8'))?.kind ?? 'other'
+export function kindOfKey(key: Bytes): KindName {
+  return parseKey(bytesToText(key))?.kind ?? 'other'
 }
 
 /** `oauth-backup-20261123-091500.jsonl`, `.jsonl.gz`, `.jsonl.enc`, `.jsonl.gz.enc`; the time is UTC. */
@@ -120,9 +126,9 @@ export function defaultBackupName(options: {gzip: boolean; encrypted: boolean}, 
 export function recordToLine(record: BackupRecord): string {
   const {key, type, value, expiresAtMs} = record
   let encoded: unknown
-  if (type === 'string') encoded = encodeBytes(value as Buffer)
-  else if (type === 'hash') encoded = pairs(value as Buffer[]).map(([field, item]) => [encodeBytes(field), encodeBytes(item)])
-  else encoded = (value as Buffer[]).map(encodeBytes)
+  if (type === 'string') encoded = encodeBytes(value as Bytes)
+  else if (type === 'hash') encoded = pairs(value as Bytes[]).map(([field, item]) => [encodeBytes(field), encodeBytes(item)])
+  else encoded = (value as Bytes[]).map(encodeBytes)
   return JSON.stringify({key: encodeBytes(key), type, value: encoded, expires_at_ms: expiresAtMs})
 }
 
@@ -135,7 +141,7 @@ export function recordFromLine(line: {[field: string]: unknown}): BackupRecord {
     throw new RecordProblem('expires_at_ms is neither null nor a time in milliseconds')
   }
   const raw = line.value
-  let value: Buffer | Buffer[]
+  let value: Bytes | Bytes[]
   if (type === 'string') value = decodeBytes(raw, 'value')
   else if (!Array.isArray(raw)) throw new RecordProblem(`the value of a ${type} is not an array`)
   else if (type === 'hash') value = raw.flatMap((pair) => decodePair(pair))
@@ -145,9 +151,9 @@ export function recordFromLine(line: {[field: string]: unknown}): BackupRecord {
 
 /** Rules every restored record meets, whichever format it came from. */
 export function checkRecord(record: BackupRecord): BackupRecord {
-  if (!isNamespacedKey(record.key)) throw new RecordProblem(`key ${JSON.stringify(record.key.toString('utf8'))} lies outside ${KEY_NAMESPACE}`)
-  if (record.type !== 'string' && (record.value as Buffer[]).length === 0) {
-    throw new RecordProblem(`key ${record.key.toString('utf8')} is an empty ${record.type}, which Redis cannot hold`)
+  if (!isNamespacedKey(record.key)) throw new RecordProblem(`key ${JSON.stringify(bytesToText(record.key))} lies outside ${KEY_NAMESPACE}`)
+  if (record.type !== 'string' && (record.value as Bytes[]).length === 0) {
+    throw new RecordProblem(`key ${bytesToText(record.key)} is an empty ${record.type}, which Redis cannot hold`)
   }
   return record
 }
@@ -163,8 +169,13 @@ export function checkType(type: unknown): RedisType {
 
 const NAMESPACE_BYTES = Buffer.from(KEY_NAMESPACE)
 
-export function isNamespacedKey(key: Buffer): boolean {
+export function isNamespacedKey(key: Bytes): boolean {
+  if (typeof key === 'string') return key.length > KEY_NAMESPACE.length && key.startsWith(KEY_NAMESPACE)
   return key.length > NAMESPACE_BYTES.length && key.subarray(0, NAMESPACE_BYTES.length).equals(NAMESPACE_BYTES)
+}
+
+export function bytesToText(bytes: Bytes): string {
+  return typeof bytes === 'string' ? bytes : bytes.toString('utf8')
 }
 
 /** Redis's clock, which PTTL and PEXPIREAT use, from a TIME reply. */
@@ -174,8 +185,8 @@ export function timeReplyMs(reply: unknown): number {
 }
 
 /** Field, value, field, value, … as [field, value] pairs. */
-export function pairs(flat: Buffer[]): Array<[Buffer, Buffer]> {
-  const result: Array<[Buffer, Buffer]> = []
+export function pairs(flat: Bytes[]): Array<[Bytes, Bytes]> {
+  const result: Array<[Bytes, Bytes]> = []
   for (let index = 0; index + 1 < flat.length; index += 2) result.push([flat[index], flat[index + 1]])
   return result
 }
@@ -183,7 +194,8 @@ export function pairs(flat: Buffer[]): Array<[Buffer, Buffer]> {
 // `ignoreBOM` keeps a leading BOM in the text, so the bytes come back exactly.
 const strictUtf8 = new TextDecoder('utf-8', {fatal: true, ignoreBOM: true})
 
-function encodeBytes(bytes: Buffer): EncodedBytes {
+function encodeBytes(bytes: Bytes): EncodedBytes {
+  if (typeof bytes === 'string') return bytes
   try {
     return strictUtf8.decode(bytes)
   } catch {
@@ -193,14 +205,14 @@ function encodeBytes(bytes: Buffer): EncodedBytes {
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
 
-function decodeBytes(encoded: unknown, what: string): Buffer {
-  if (typeof encoded === 'string') return Buffer.from(encoded, 'utf8')
+function decodeBytes(encoded: unknown, what: string): Bytes {
+  if (typeof encoded === 'string') return encoded
   const b64 = (encoded as {b64?: unknown} | null)?.b64
   if (typeof b64 === 'string' && BASE64.test(b64) && Object.keys(encoded as object).length === 1) return Buffer.from(b64, 'base64')
   throw new RecordProblem(`a ${what} is neither text nor {"b64": …}`)
 }
 
-function decodePair(pair: unknown): Buffer[] {
+function decodePair(pair: unknown): Bytes[] {
   if (!Array.isArray(pair) || pair.length !== 2) throw new RecordProblem('a hash entry is not a [field, value] pair')
   return [decodeBytes(pair[0], 'hash field'), decodeBytes(pair[1], 'hash value')]
 }

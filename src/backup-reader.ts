@@ -52,8 +52,11 @@ export interface VerifiedBackup {
   expiry: ExpiryBasis
   /** Entries the file holds outside `oauth:` (a gateway file's sessions): not restored. */
   ignored: number
-  /** The records again, in file order; `nowMs` (Redis's clock) anchors TTLs that are relative to nothing. */
-  records(nowMs: number): AsyncIterable<BackupRecord>
+  /**
+   * The records again, in file order, a run at a time (what one read of the
+   * file held); `nowMs` (Redis's clock) anchors TTLs that are relative to nothing.
+   */
+  records(nowMs: number): AsyncIterable<BackupRecord[]>
 }
 
 export interface OpenOptions {
@@ -72,7 +75,7 @@ interface Container {
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b])
 const NEWLINE = Buffer.from('\n')
 const PEEK_BYTES = 64
-const PROGRESS_EVERY = 1000
+const LEGACY_RUN = 1000
 
 /** Opens and verifies a backup; throws BackupFileError (exit 2) or a passphrase error (exit 4). */
 export async function openBackup(file: string, options: OpenOptions = {}): Promise<VerifiedBackup> {
@@ -85,9 +88,9 @@ export async function openBackup(file: string, options: OpenOptions = {}): Promi
 
 async function verifyV1(file: string, container: Container, options: OpenOptions): Promise<VerifiedBackup> {
   const pass = new V1Pass(file)
-  for await (const _record of pass.records(await container.open())) {
+  for await (const _run of pass.records(await container.open())) {
     if (options.signal?.aborted) throw cancelledError('Interrupted while verifying: nothing was written to Redis.')
-    if (pass.counts.records % PROGRESS_EVERY === 0) options.onProgress?.(pass.counts.records)
+    options.onProgress?.(pass.counts.records)
   }
   const header = pass.header as BackupHeader
   return {
@@ -125,12 +128,24 @@ async function verifyLegacy(file: string, container: Container): Promise<Verifie
     expiry: createdAtMs === null ? 'as_recorded' : 'from_backup_timestamp',
     ignored,
     async *records(nowMs: number) {
-      yield* legacy.records(nowMs)
+      let run: BackupRecord[] = []
+      for (const record of legacy.records(nowMs)) {
+        run.push(record)
+        if (run.length === LEGACY_RUN) {
+          yield run
+          run = []
+        }
+      }
+      if (run.length > 0) yield run
     },
   }
 }
 
-/** One pass over the lines of an mcpauth backup: checks each and yields the records. */
+/**
+ * One pass over the lines of an mcpauth backup: checks each and yields the
+ * records of each chunk read. Lines are decoded where they lie in the chunk,
+ * and the checksum is fed whole runs of lines, not one line at a time.
+ */
 class V1Pass {
   header?: BackupHeader
   readonly counts = emptyCounts()
@@ -140,34 +155,66 @@ class V1Pass {
 
   constructor(private readonly file: string) {}
 
-  async *records(stream: Readable): AsyncGenerator<BackupRecord> {
-    for await (const line of lines(stream, this.file)) {
-      this.lineNumber++
-      const record = this.accept(line)
-      if (record) yield record
+  async *records(stream: Readable): AsyncGenerator<BackupRecord[]> {
+    // The start of a line that began in an earlier chunk.
+    let carried: Buffer[] = []
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        const run: BackupRecord[] = []
+        let lineStart = 0
+        // Bytes of this chunk from here to lineStart are yet to be hashed.
+        let hashFrom = 0
+        for (let end = chunk.indexOf(0x0a); end !== -1; end = chunk.indexOf(0x0a, lineStart)) {
+          const line = carried.length > 0 ? Buffer.concat([...carried, chunk.subarray(0, end)]) : chunk.subarray(lineStart, end)
+          const accepted = this.accept(line.toString('utf8'))
+          if (accepted === TRAILER) {
+            this.hash.update(chunk.subarray(hashFrom, lineStart))
+            hashFrom = end + 1
+          } else {
+            for (const part of carried) this.hash.update(part)
+            if (accepted) run.push(accepted)
+          }
+          carried = []
+          lineStart = end + 1
+        }
+        if (!this.trailer) this.hash.update(chunk.subarray(hashFrom, lineStart))
+        if (lineStart < chunk.length) carried.push(chunk.subarray(lineStart))
+        if (run.length > 0) yield run
+      }
+    } catch (error) {
+      throw streamProblem(error, this.file)
+    }
+    if (carried.length > 0) {
+      // A last line without its "\n": a file cut short.
+      const line = Buffer.concat(carried)
+      const accepted = this.accept(line.toString('utf8'))
+      if (accepted !== TRAILER) this.hash.update(line).update(NEWLINE)
+      if (accepted && accepted !== TRAILER) yield [accepted]
     }
     if (!this.trailer) throw this.problem(`is truncated: it ends after ${this.counts.records} records, before its trailer`)
     if (this.trailer.sha256 !== this.hash.digest('hex')) throw this.problem('is damaged or was edited: its checksum does not match its content')
     if (!sameCounts(this.trailer, this.counts)) throw this.problem('is damaged or was edited: its counts do not match its records')
   }
 
-  private accept(line: Buffer): BackupRecord | undefined {
+  /** The record on a line, TRAILER for the trailer, undefined for the header. */
+  private accept(text: string): BackupRecord | typeof TRAILER | undefined {
+    this.lineNumber++
     if (this.trailer) throw this.problem(`has data after its trailer (line ${this.lineNumber})`)
     let object: {[field: string]: unknown}
     try {
-      object = JSON.parse(line.toString('utf8'))
+      object = JSON.parse(text)
       if (typeof object !== 'object' || object === null || Array.isArray(object)) throw new RecordProblem('not an object')
     } catch {
       throw this.problem(`is damaged: line ${this.lineNumber} is not a JSON object`)
     }
     if (this.lineNumber === 1) {
       this.header = checkHeader(object, this.file)
-    } else if ('end' in object) {
-      this.trailer = object as unknown as BackupTrailer
       return undefined
     }
-    this.hash.update(line).update(NEWLINE)
-    if (this.lineNumber === 1) return undefined
+    if ('end' in object) {
+      this.trailer = object as unknown as BackupTrailer
+      return TRAILER
+    }
     try {
       const record = recordFromLine(object)
       countRecord(this.counts, record)
@@ -182,6 +229,8 @@ class V1Pass {
     return new BackupFileError(this.file, text)
   }
 }
+
+const TRAILER = Symbol('trailer')
 
 function checkHeader(object: {[field: string]: unknown}, file: string): BackupHeader {
   if (object.format !== BACKUP_FORMAT) throw new BackupFileError(file, NOT_A_BACKUP)
@@ -264,25 +313,6 @@ async function peek(container: Container, file: string): Promise<string> {
     stream.destroy()
   }
   return Buffer.concat(chunks).subarray(0, PEEK_BYTES).toString('utf8')
-}
-
-/** Lines as bytes, without their "\n", so the checksum covers exactly what is on disk. */
-async function* lines(stream: Readable, file: string): AsyncGenerator<Buffer> {
-  let pending: Buffer[] = []
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      let start = 0
-      for (let end = chunk.indexOf(0x0a); end !== -1; end = chunk.indexOf(0x0a, start)) {
-        yield Buffer.concat([...pending, chunk.subarray(start, end)])
-        pending = []
-        start = end + 1
-      }
-      if (start < chunk.length) pending.push(chunk.subarray(start))
-    }
-  } catch (error) {
-    throw streamProblem(error, file)
-  }
-  if (pending.length > 0) yield Buffer.concat(pending)
 }
 
 async function readAll(stream: Readable, file: string): Promise<Buffer> {

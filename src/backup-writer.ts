@@ -1,10 +1,11 @@
 /**
  * Writes a backup of every `oauth:*` key (format: backup-format.ts), streamed:
- * SCAN in batches (every master of a cluster), then TIME, TYPE + PTTL and the
- * values in one round trip each, so memory holds one batch whatever the size
- * of Redis. The file is written
- * under a temporary name in the target directory, fsynced, then renamed: a
- * backup that was interrupted (Ctrl-C, Redis gone) leaves no file behind.
+ * SCAN in batches (every master of a cluster), then TIME, and type, PTTL and
+ * value of every key of the batch in one script call (on a cluster: TYPE +
+ * PTTL, then the values, in one round trip each), so memory holds a batch or
+ * two whatever the size of Redis. The file is written under a temporary name
+ * in the target directory, fsynced, then renamed: a backup that was
+ * interrupted (Ctrl-C, Redis gone) leaves no file behind.
  */
 import {createHash} from 'node:crypto'
 import {mkdir, open, rename, rm, stat} from 'node:fs/promises'
@@ -31,7 +32,8 @@ import {
 } from './backup-format.js'
 import {cancelledError, usageError} from './errors.js'
 import {KEY_NAMESPACE} from './records.js'
-import {type RedisClient, type RedisCommand, runCommands, scanKeyBuffers} from './redis.js'
+import {type RedisClient, type RedisCommand, isCluster, runCommands, runScript, scanKeyBuffers} from './redis.js'
+import {READ_FOR_BACKUP} from './redis-scripts.js'
 
 export interface BackupOptions {
   /** Path of the backup file to create; refused when it exists. */
@@ -149,38 +151,66 @@ async function* backupLines(redis: RedisClient, header: BackupHeader, result: Ba
 }
 
 /**
- * TYPE, PTTL and values of one SCAN batch. A key gone or retyped between the
- * two round trips changed under us and is left out, as if scanned a moment later.
+ * TYPE, PTTL and values of one SCAN batch. A key gone or retyped between two
+ * round trips changed under us and is left out, as if scanned a moment later.
  */
 async function readRecords(redis: RedisClient, keys: Buffer[], result: BackupResult): Promise<BackupRecord[]> {
   // TIME before PTTL (its own round trip, so also on a cluster): TIME + PTTL is never later than the real expiry.
   const nowMs = timeReplyMs(await redis.time())
-  const meta = await runCommands(redis, keys.flatMap((key): RedisCommand[] => [['type', key], ['pttl', key]]))
-  const located: Array<{key: Buffer; type: RedisType; pttl: number}> = []
-  keys.forEach((key, index) => {
-    const type = meta[index * 2] as string
-    const pttl = meta[index * 2 + 1] as number
-    if (type === 'none' || pttl === -2) return
-    if (isRedisType(type)) {
-      located.push({key, type, pttl})
-      return
-    }
+  const reads = isCluster(redis) ? await readTypesAndTtls(redis, keys) : await readByScript(redis, keys)
+  const wanted = reads.filter(({key, type, pttl}) => {
+    if (type === 'none' || pttl === -2) return false
+    if (isRedisType(type)) return true
     result.skipped_unsupported++
     if (result.skipped_keys.length < SKIPPED_KEYS_REPORTED) result.skipped_keys.push(`${key.toString('utf8')} (${type})`)
+    return false
   })
-  const reads = located.map(({key, type}): RedisCommand => {
-    if (type === 'string') return ['getBuffer', key]
-    if (type === 'set') return ['sscanBuffer', key, '0', 'COUNT', MEMBERS_PER_CALL]
-    if (type === 'hash') return ['hscanBuffer', key, '0', 'COUNT', MEMBERS_PER_CALL]
-    return ['lrangeBuffer', key, 0, MEMBERS_PER_CALL - 1]
-  })
-  const values = await runCommands(redis, reads, {ignoreWrongType: true})
+  // Issued together: on a cluster they are auto-pipelined per node; on a single server only large collections are left.
+  const values = await Promise.all(wanted.map(({key, type, value}) => value ?? readWhole(redis, key, type as RedisType)))
   const records: BackupRecord[] = []
-  for (const [index, {key, type, pttl}] of located.entries()) {
-    const value = await completeValue(redis, key, type, values[index])
-    if (value !== undefined) records.push({key, type, value, expiresAtMs: pttl >= 0 ? nowMs + pttl : null})
-  }
+  wanted.forEach(({key, type, pttl}, index) => {
+    const value = values[index]
+    if (value !== undefined) records.push({key, type: type as RedisType, value, expiresAtMs: pttl >= 0 ? nowMs + pttl : null})
+  })
   return records
+}
+
+interface KeyRead {
+  key: Buffer
+  type: string
+  pttl: number
+  /** The whole value when it came with the type; otherwise read by readWhole. */
+  value?: Buffer | Buffer[]
+}
+
+/** One script call: type, TTL and value of every key, read together; only large collections are left out. */
+async function readByScript(redis: RedisClient, keys: Buffer[]): Promise<KeyRead[]> {
+  const replies = (await runScript(redis, READ_FOR_BACKUP, keys, [MEMBERS_PER_CALL], {buffers: true})) as Array<Buffer | number | Buffer[] | null>
+  return keys.map((key, index) => ({
+    key,
+    type: String(replies[index * 3]),
+    pttl: replies[index * 3 + 1] as number,
+    value: (replies[index * 3 + 2] ?? undefined) as Buffer | Buffer[] | undefined,
+  }))
+}
+
+/** On a cluster, where a script sees one slot: TYPE and PTTL, auto-pipelined per node. */
+async function readTypesAndTtls(redis: RedisClient, keys: Buffer[]): Promise<KeyRead[]> {
+  const meta = await runCommands(redis, keys.flatMap((key): RedisCommand[] => [['type', key], ['pttl', key]]))
+  return keys.map((key, index) => ({key, type: meta[index * 2] as string, pttl: meta[index * 2 + 1] as number}))
+}
+
+/** A value read on its own, a page at a time for collections; undefined when the key is gone or changed type. */
+async function readWhole(redis: RedisClient, key: Buffer, type: RedisType): Promise<Buffer | Buffer[] | undefined> {
+  const [firstPage] = await runCommands(redis, [readFirstPage(key, type)], {ignoreWrongType: true})
+  return completeValue(redis, key, type, firstPage)
+}
+
+function readFirstPage(key: Buffer, type: RedisType): RedisCommand {
+  if (type === 'string') return ['getBuffer', key]
+  if (type === 'set') return ['sscanBuffer', key, '0', 'COUNT', MEMBERS_PER_CALL]
+  if (type === 'hash') return ['hscanBuffer', key, '0', 'COUNT', MEMBERS_PER_CALL]
+  return ['lrangeBuffer', key, 0, MEMBERS_PER_CALL - 1]
 }
 
 /** The whole value from the first read; large sets, hashes and lists take more calls. Undefined when the key changed. */

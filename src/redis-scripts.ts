@@ -36,18 +36,22 @@ return out
 }
 
 /**
- * KEYS: user index sets. Returns pairs (position of the set in KEYS, jti) for
- * every jti whose oauth:token:{jti} no longer exists. Reads keys it was not
- * given, which a single server allows and a cluster does not.
+ * KEYS: user index sets; ARGV[1]: 'remove' to also SREM what is found.
+ * Returns pairs (position of the set in KEYS, jti) for every jti whose
+ * oauth:token:{jti} no longer exists (with 'remove': that this call removed).
+ * Reads keys it was not given, which a single server allows and a cluster does not.
  */
 export const FIND_ORPHAN_ENTRIES: LuaScript = {
   name: 'mcpauthFindOrphans',
   lua: `
+local remove = ARGV[1] == 'remove'
 local out = {}
 for i, key in ipairs(KEYS) do
-  if redis.call('TYPE', key)['ok'] == 'set' then
-    for _, jti in ipairs(redis.call('SMEMBERS', key)) do
-      if redis.call('EXISTS', 'oauth:token:' .. jti) == 0 then
+  -- pcall: a key of another type answers WRONGTYPE, an error table, and is skipped
+  local members = redis.pcall('SMEMBERS', key)
+  if members.err == nil then
+    for _, jti in ipairs(members) do
+      if redis.call('EXISTS', 'oauth:token:' .. jti) == 0 and (not remove or redis.call('SREM', key, jti) == 1) then
         out[#out + 1] = i
         out[#out + 1] = jti
       end
@@ -61,9 +65,11 @@ return out
 /**
  * Deletes each key only if it is still past its expiry by Redis's own clock,
  * so a record that became valid between the scan and the delete stays.
- * ARGV, three per key: the field holding the absolute expiry ('' for none),
+ * ARGV, five per key: the field holding the absolute expiry ('' for none),
  * a lifetime counted from created_at ('' for none), '1' to require that the
- * key has no TTL. Returns per key: 1 deleted, 0 already gone, -1 kept.
+ * key has no TTL, and a user index set and member to SREM when the key goes
+ * ('' for none; a single server only, since the set lies in another slot).
+ * Returns {outcomes, index entries removed}; per key 1 deleted, 0 already gone, -1 kept.
  */
 export const DELETE_IF_STILL_EXPIRED: LuaScript = {
   name: 'mcpauthDeleteIfStillExpired',
@@ -82,22 +88,61 @@ local function expiry_of(raw, field, lifetime)
   return expiry
 end
 local function purge(key, field, lifetime, require_no_ttl)
-  local actual = redis.call('TYPE', key)['ok']
-  if actual == 'none' then return 0 end
-  if actual ~= 'string' then return -1 end
+  -- GET answers false for a missing key and an error table for another type
+  local raw = redis.pcall('GET', key)
+  if raw == false then return 0 end
+  if type(raw) ~= 'string' then return -1 end
   if require_no_ttl == '1' and redis.call('PTTL', key) ~= -1 then return -1 end
   if field ~= '' or lifetime ~= '' then
-    local expiry = expiry_of(redis.call('GET', key), field, lifetime)
+    local expiry = expiry_of(raw, field, lifetime)
     if expiry == nil or expiry == 0 or expiry > now then return -1 end
   end
   redis.call('UNLINK', key)
   return 1
 end
 local outcomes = {}
+local entries_removed = 0
 for i, key in ipairs(KEYS) do
-  outcomes[i] = purge(key, ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i])
+  local at = 5 * (i - 1)
+  outcomes[i] = purge(key, ARGV[at + 1], ARGV[at + 2], ARGV[at + 3])
+  local index = ARGV[at + 4]
+  if outcomes[i] == 1 and index ~= '' then
+    local removed = redis.pcall('SREM', index, ARGV[at + 5])
+    if type(removed) == 'number' then entries_removed = entries_removed + removed end
+  end
 end
-return outcomes
+return {outcomes, entries_removed}
+`,
+}
+
+/**
+ * KEYS: keys to back up; ARGV[1]: the most members a set, hash or list may
+ * have to be read here. Returns three items per key: its type, its PTTL, and
+ * its value (the string; the members; for a hash field, value, …), or false
+ * for a larger collection, which the caller reads in pages so that one call
+ * never blocks Redis on a huge key.
+ */
+export const READ_FOR_BACKUP: LuaScript = {
+  name: 'mcpauthReadForBackup',
+  lua: `
+local limit = tonumber(ARGV[1])
+local sizes = {set = 'SCARD', hash = 'HLEN', list = 'LLEN'}
+local out = {}
+for i, key in ipairs(KEYS) do
+  local kind = redis.call('TYPE', key)['ok']
+  local value = false
+  if kind == 'string' then
+    value = redis.call('GET', key)
+  elseif kind == 'list' and redis.call('LLEN', key) <= limit then
+    value = redis.call('LRANGE', key, 0, -1)
+  elseif sizes[kind] and redis.call(sizes[kind], key) <= limit then
+    value = redis.call(kind == 'set' and 'SMEMBERS' or 'HGETALL', key)
+  end
+  out[3 * i - 2] = kind
+  out[3 * i - 1] = redis.call('PTTL', key)
+  out[3 * i] = value
+end
+return out
 `,
 }
 
@@ -122,6 +167,13 @@ local merge = ARGV[1] == 'merge'
 local adders = {set = 'SADD', list = 'RPUSH', hash = 'HSET'}
 local function restore(key, kind, expiry, first, count)
   if expiry ~= '' and tonumber(expiry) <= now_ms then return ${RESTORE_OUTCOME.expired} end
+  if merge and kind == 'string' then
+    -- the common case in one call: SET NX writes only a key that is absent, with its expiry
+    local set
+    if expiry == '' then set = redis.call('SET', key, ARGV[first], 'NX') else set = redis.call('SET', key, ARGV[first], 'NX', 'PXAT', expiry) end
+    if set then return ${RESTORE_OUTCOME.written} end
+    return ${RESTORE_OUTCOME.kept}
+  end
   local existed = redis.call('EXISTS', key) == 1
   if existed then
     if merge then return ${RESTORE_OUTCOME.kept} end
@@ -151,4 +203,4 @@ return outcomes
 `,
 }
 
-export const ALL_SCRIPTS: readonly LuaScript[] = [READ_RECORDS, FIND_ORPHAN_ENTRIES, DELETE_IF_STILL_EXPIRED, RESTORE_KEYS]
+export const ALL_SCRIPTS: readonly LuaScript[] = [READ_RECORDS, FIND_ORPHAN_ENTRIES, DELETE_IF_STILL_EXPIRED, READ_FOR_BACKUP, RESTORE_KEYS]

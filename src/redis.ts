@@ -109,10 +109,19 @@ export function defineScript(client: RedisClient, script: LuaScript): void {
   if (!(script.name in client)) client.defineCommand(script.name, {lua: script.lua})
 }
 
-/** Runs a script over some keys (one call; on a cluster the keys must share a slot). */
-export async function runScript(client: RedisClient, script: LuaScript, keys: Array<string | Buffer>, args: Array<string | number | Buffer>): Promise<unknown> {
+/**
+ * Runs a script over some keys (one call; on a cluster the keys must share a
+ * slot). With `buffers`, strings in the reply come back as bytes.
+ */
+export async function runScript(
+  client: RedisClient,
+  script: LuaScript,
+  keys: Array<string | Buffer>,
+  args: Array<string | number | Buffer>,
+  options: {buffers?: boolean} = {},
+): Promise<unknown> {
   defineScript(client, script)
-  return callMethod(client, script.name, [keys.length, ...keys, ...args])
+  return callMethod(client, options.buffers ? `${script.name}Buffer` : script.name, [keys.length, ...keys, ...args])
 }
 
 function callMethod(client: RedisClient, method: string, args: Array<string | number | Buffer>): Promise<unknown> {

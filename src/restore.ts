@@ -145,16 +145,19 @@ async function clearNamespace(redis: RedisClient, dryRun: boolean): Promise<numb
   return cleared
 }
 
-async function* batches(records: AsyncIterable<BackupRecord>, size: number): AsyncGenerator<BackupRecord[]> {
+/** Regroups the runs of records as read from the file into batches of `size` records (or MAX_BATCH_BYTES). */
+async function* batches(runs: AsyncIterable<BackupRecord[]>, size: number): AsyncGenerator<BackupRecord[]> {
   let batch: BackupRecord[] = []
   let bytes = 0
-  for await (const record of records) {
-    batch.push(record)
-    bytes += Array.isArray(record.value) ? record.value.reduce((sum, member) => sum + member.length, 0) : record.value.length
-    if (batch.length >= size || bytes >= MAX_BATCH_BYTES) {
-      yield batch
-      batch = []
-      bytes = 0
+  for await (const run of runs) {
+    for (const record of run) {
+      batch.push(record)
+      bytes += Array.isArray(record.value) ? record.value.reduce((sum, member) => sum + member.length, 0) : record.value.length
+      if (batch.length >= size || bytes >= MAX_BATCH_BYTES) {
+        yield batch
+        batch = []
+        bytes = 0
+      }
     }
   }
   if (batch.length > 0) yield batch

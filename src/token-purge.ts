@@ -1,4 +1,4 @@
-import {type StringRecordKind, KINDS_THAT_ALWAYS_EXPIRE} from './records.js'
+import {type StringRecordKind, KINDS_THAT_ALWAYS_EXPIRE, userIndexKey} from './records.js'
 import {type RedisCommand, defineScript, isCluster, runCommands, runScript} from './redis.js'
 import {DELETE_IF_STILL_EXPIRED} from './redis-scripts.js'
 import type {AnyStoredRecord, TokenStore, UserIndexRecord, WalkOptions} from './token-store.js'
@@ -33,6 +33,10 @@ type StringStoredRecord = Exclude<AnyStoredRecord, UserIndexRecord>
 type PurgeAction =
   | {action: 'delete'; reason: 'expired' | 'missing_ttl'; expiryField: string; lifetime: number | ''}
   | {action: 'restore_ttl'; expiresAt: number}
+interface PlannedChange {
+  stored: StringStoredRecord
+  plan: PurgeAction
+}
 
 const DELETED_FIELD: Record<StringRecordKind, keyof PurgeResult['deleted']> = {
   token: 'access_tokens',
@@ -45,10 +49,12 @@ const DELETED_FIELD: Record<StringRecordKind, keyof PurgeResult['deleted']> = {
 /** Expired records, records that should have a TTL and have none, and orphan index entries. */
 export async function purgeExpired(store: TokenStore, options: PurgeOptions): Promise<PurgeResult> {
   const result = emptyResult(options.dryRun)
+  // A batch's deletes run in Redis while the next batch is read and planned; at most one batch of changes is pending.
+  let pending: Promise<unknown> | undefined
   for await (const batch of store.walk(['token', 'client', 'refresh', 'state', 'code', 'user_tokens'], options)) {
     const now = Date.now() / 1000
     const indexes: UserIndexRecord[] = []
-    const planned: Array<{stored: StringStoredRecord; plan: PurgeAction}> = []
+    const planned: PlannedChange[] = []
     for (const stored of batch) {
       if (stored.problem) {
         noteMalformed(result, stored.key)
@@ -59,9 +65,12 @@ export async function purgeExpired(store: TokenStore, options: PurgeOptions): Pr
         if (plan) planned.push({stored, plan})
       }
     }
-    await applyPlans(store, planned, result, options.dryRun)
-    await removeOrphans(store, indexes, result, options.dryRun)
+    const changes = Promise.all([applyPlans(store, planned, result, options.dryRun), removeOrphans(store, indexes, result, options.dryRun)])
+    changes.catch(() => {}) // awaited on the next turn or below; this only keeps an early failure from counting as unhandled
+    await pending
+    pending = changes
   }
+  await pending
   return result
 }
 
@@ -87,17 +96,11 @@ function planFor(stored: StringStoredRecord, now: number, refreshTokenLifetime: 
     : {action: 'restore_ttl', expiresAt}
 }
 
-async function applyPlans(
-  store: TokenStore,
-  planned: Array<{stored: StringStoredRecord; plan: PurgeAction}>,
-  result: PurgeResult,
-  dryRun: boolean,
-): Promise<void> {
+async function applyPlans(store: TokenStore, planned: PlannedChange[], result: PurgeResult, dryRun: boolean): Promise<void> {
   if (planned.length === 0) return
-  const outcomes = dryRun ? planned.map(() => 1) : await applyInRedis(store, planned)
-  const indexEntries: Array<{username: string; jti: string}> = []
+  const {outcomes, indexEntriesRemoved} = dryRun ? {outcomes: planned.map(() => 1), indexEntriesRemoved: 0} : await applyInRedis(store, planned)
   planned.forEach(({stored, plan}, position) => {
-    const outcome = Number(outcomes[position])
+    const outcome = outcomes[position]
     if (plan.action === 'restore_ttl') {
       result.ttl_restored += outcome
       return
@@ -106,42 +109,58 @@ async function applyPlans(
     if (outcome !== 1) return
     result.deleted[DELETED_FIELD[stored.kind]]++
     result[plan.reason]++
-    if (stored.kind === 'token' && stored.record) indexEntries.push({username: stored.record.username, jti: stored.id})
   })
-  if (!dryRun) result.index_entries_removed += await store.removeIndexEntries(indexEntries)
+  result.index_entries_removed += indexEntriesRemoved
 }
 
-/** Outcome per plan: for deletes 1 / 0 / -1 from the script, for TTL restores 1 or 0. */
-async function applyInRedis(store: TokenStore, planned: Array<{stored: StringStoredRecord; plan: PurgeAction}>): Promise<unknown[]> {
-  const scriptArgs = (plan: Extract<PurgeAction, {action: 'delete'}>) => [plan.expiryField, String(plan.lifetime), plan.reason === 'missing_ttl' ? '1' : '']
-  const deletes = planned.flatMap(({stored, plan}) => (plan.action === 'delete' ? [{key: stored.key, args: scriptArgs(plan)}] : []))
+/**
+ * Outcome per plan (deletes: 1 / 0 / -1 from the script; TTL restores: 1 or 0)
+ * and how many user index entries of deleted tokens went with them.
+ */
+async function applyInRedis(store: TokenStore, planned: PlannedChange[]): Promise<{outcomes: number[]; indexEntriesRemoved: number}> {
+  const deletes = planned.filter((change) => change.plan.action === 'delete')
   // NX: only when the key still has no TTL, so a concurrent rewrite keeps its own.
-  const restores: RedisCommand[] = planned.flatMap(({stored, plan}): RedisCommand[] =>
-    plan.action === 'restore_ttl' ? [['expireat', stored.key, Math.ceil(plan.expiresAt), 'NX']] : [],
-  )
-  const restoreOutcomes = await runCommands(store.redis, restores)
-  let deleteOutcomes: unknown[]
-  if (isCluster(store.redis)) {
-    defineScript(store.redis, DELETE_IF_STILL_EXPIRED)
-    deleteOutcomes = await runCommands(store.redis, deletes.map(({key, args}): RedisCommand => [DELETE_IF_STILL_EXPIRED.name, 1, key, ...args]))
-  } else {
-    const keys = deletes.map(({key}) => key)
-    deleteOutcomes = deletes.length === 0 ? [] : ((await runScript(store.redis, DELETE_IF_STILL_EXPIRED, keys, deletes.flatMap(({args}) => args))) as unknown[])
-  }
+  const restores = planned.flatMap(({stored, plan}): RedisCommand[] => (plan.action === 'restore_ttl' ? [['expireat', stored.key, Math.ceil(plan.expiresAt), 'NX']] : []))
+  const [restoreOutcomes, {outcomes: deleteOutcomes, indexEntriesRemoved}] = await Promise.all([runCommands(store.redis, restores), deleteIfStillExpired(store, deletes)])
   let nextDelete = 0
   let nextRestore = 0
-  return planned.map(({plan}) => (plan.action === 'delete' ? deleteOutcomes[nextDelete++] : restoreOutcomes[nextRestore++]))
+  const outcomes = planned.map(({plan}) => Number(plan.action === 'delete' ? deleteOutcomes[nextDelete++] : restoreOutcomes[nextRestore++]))
+  return {outcomes, indexEntriesRemoved}
+}
+
+/**
+ * One script call for the batch on a single server, which also drops each
+ * deleted token from its user index. On a cluster one call per key (a script
+ * sees one slot), then the index entries of the deleted tokens.
+ */
+async function deleteIfStillExpired(store: TokenStore, deletes: PlannedChange[]): Promise<{outcomes: number[]; indexEntriesRemoved: number}> {
+  if (deletes.length === 0) return {outcomes: [], indexEntriesRemoved: 0}
+  const cluster = isCluster(store.redis)
+  const scriptArgs = ({stored, plan}: PlannedChange): string[] => {
+    const {expiryField, lifetime, reason} = plan as Extract<PurgeAction, {action: 'delete'}>
+    const index = !cluster && stored.kind === 'token' && stored.record ? [userIndexKey(stored.record.username), stored.id] : ['', '']
+    return [expiryField, String(lifetime), reason === 'missing_ttl' ? '1' : '', ...index]
+  }
+  if (!cluster) {
+    const [outcomes, indexEntriesRemoved] = (await runScript(store.redis, DELETE_IF_STILL_EXPIRED, deletes.map(({stored}) => stored.key), deletes.flatMap(scriptArgs))) as [number[], number]
+    return {outcomes, indexEntriesRemoved}
+  }
+  defineScript(store.redis, DELETE_IF_STILL_EXPIRED)
+  const replies = (await runCommands(store.redis, deletes.map((change): RedisCommand => [DELETE_IF_STILL_EXPIRED.name, 1, change.stored.key, ...scriptArgs(change)]))) as Array<[number[], number]>
+  const outcomes = replies.map(([[outcome]]) => outcome)
+  const indexEntries = deletes.flatMap(({stored}, position) => (stored.kind === 'token' && stored.record && outcomes[position] === 1 ? [{username: stored.record.username, jti: stored.id}] : []))
+  return {outcomes, indexEntriesRemoved: await store.removeIndexEntries(indexEntries)}
 }
 
 async function removeOrphans(store: TokenStore, indexes: UserIndexRecord[], result: PurgeResult, dryRun: boolean): Promise<void> {
-  const orphans = await findOrphanEntries(store, indexes)
+  const orphans = await findOrphanEntries(store, indexes, {remove: !dryRun})
   if (orphans.length === 0) return
   const orphansPerIndex = new Map<string, number>()
   for (const {username} of orphans) orphansPerIndex.set(username, (orphansPerIndex.get(username) ?? 0) + 1)
   for (const index of indexes) {
     if (index.size !== undefined && index.size > 0 && orphansPerIndex.get(index.id) === index.size) result.index_sets_emptied++
   }
-  result.index_entries_removed += dryRun ? orphans.length : await store.removeIndexEntries(orphans)
+  result.index_entries_removed += orphans.length
 }
 
 function noteMalformed(result: PurgeResult, key: string): void {

@@ -1,4 +1,4 @@
-import {RECORD_KINDS, type RecordKind, accessTokenKey} from './records.js'
+import {RECORD_KINDS, type RecordKind, accessTokenKey, userIndexKey} from './records.js'
 import {isCluster, runCommands, runScript} from './redis.js'
 import {FIND_ORPHAN_ENTRIES} from './redis-scripts.js'
 import type {AnyStoredRecord, TokenStore, UserIndexRecord, WalkOptions} from './token-store.js'
@@ -110,11 +110,19 @@ function countUserIndex(indexStats: UserIndexStats, stored: UserIndexRecord): vo
   else indexStats.entries += stored.size ?? 0
 }
 
-/** Index entries whose `oauth:token:{jti}` no longer exists. */
-export async function findOrphanEntries(store: TokenStore, indexes: readonly UserIndexRecord[]): Promise<Array<{username: string; jti: string}>> {
+/**
+ * Index entries whose `oauth:token:{jti}` no longer exists. With `remove` they
+ * also leave their sets (on a single server in the same script, so each check
+ * and removal is atomic), and only the entries actually removed are returned.
+ */
+export async function findOrphanEntries(
+  store: TokenStore,
+  indexes: readonly UserIndexRecord[],
+  options: {remove?: boolean} = {},
+): Promise<Array<{username: string; jti: string}>> {
   if (indexes.length === 0) return []
   if (!isCluster(store.redis)) {
-    const pairs = (await runScript(store.redis, FIND_ORPHAN_ENTRIES, indexes.map((index) => index.key), [])) as Array<number | string>
+    const pairs = (await runScript(store.redis, FIND_ORPHAN_ENTRIES, indexes.map((index) => index.key), options.remove ? ['remove'] : [])) as Array<number | string>
     const orphans: Array<{username: string; jti: string}> = []
     for (let i = 0; i < pairs.length; i += 2) orphans.push({username: indexes[Number(pairs[i]) - 1].id, jti: String(pairs[i + 1])})
     return orphans
@@ -127,7 +135,10 @@ export async function findOrphanEntries(store: TokenStore, indexes: readonly Use
   })
   if (entries.length === 0) return []
   const existence = await runCommands(store.redis, entries.map(({jti}) => ['exists', accessTokenKey(jti)]))
-  return entries.filter((_, position) => existence[position] === 0)
+  const orphans = entries.filter((_, position) => existence[position] === 0)
+  if (!options.remove || orphans.length === 0) return orphans
+  const removed = await runCommands(store.redis, orphans.map(({username, jti}) => ['srem', userIndexKey(username), jti]), {ignoreWrongType: true})
+  return orphans.filter((_, position) => removed[position] === 1)
 }
 
 function increment(counts: Map<string, number>, key: string): void {

@@ -70,6 +70,21 @@ describeOnEachRedis('oauth-backup and oauth-restore', (ctx) => {
     assert.deepEqual(contents(await snapshot(ctx.redis)), before)
   })
 
+  it('round-trips sets, hashes and lists larger than one read, next to small ones', async () => {
+    await fillGateway(ctx.gateway, ctx.redis)
+    const many = (count: number, prefix: string) => Array.from({length: count}, (_, index) => `${prefix}${index}`)
+    await ctx.redis.sadd('oauth:user_tokens:busy', ...many(2500, 'jti-'))
+    await ctx.redis.hset('oauth:meta:wide', Object.fromEntries(many(1500, 'field-').map((field) => [field, `value of ${field}`])))
+    await ctx.redis.rpush('oauth:queue:long', ...many(2200, 'item-'), 'item-0')
+    await ctx.redis.pexpire('oauth:user_tokens:busy', 900_000)
+    const before = await snapshot(ctx.redis)
+    const {file, body} = await backup()
+    assert.equal(body.records, 16)
+    await flushAll(ctx.redis)
+    assert.equal((await restore(file)).written, 16)
+    assertUnchanged(await snapshot(ctx.redis), before)
+  })
+
   it('round-trips encrypted, and holds no secret in the clear', async () => {
     const {vscode} = await fillGateway(ctx.gateway, ctx.redis)
     const before = contents(await snapshot(ctx.redis))

@@ -140,6 +140,28 @@ describeOnEachRedis('oauth-purge-expired', (ctx) => {
     assert.deepEqual(await ctx.redis.smembers('oauth:user_tokens:alice'), [survivor.jti])
   })
 
+  it('purges across many small batches, each batch deleting while the next is read', async () => {
+    const {clientId} = await ctx.gateway.client()
+    const valid: string[] = []
+    const expired: string[] = []
+    for (let i = 0; i < 30; i++) {
+      const username = `user${i % 4}`
+      valid.push((await ctx.gateway.accessToken({username, clientId})).jti)
+      expired.push((await ctx.gateway.accessToken({username, clientId, expiresIn: -60, ttl: 3600})).jti)
+    }
+    for (let i = 0; i < 10; i++) await ctx.redis.sadd(`oauth:user_tokens:ghost${i}`, `gone-${i}-a`, `gone-${i}-b`)
+    const result = await purgeExpired(new TokenStore(ctx.redis, 3), {dryRun: false, refreshTokenLifetime: 2_592_000})
+    assert.equal(result.deleted.access_tokens, 30)
+    assert.equal(result.kept_changed, 0)
+    assert.equal(result.index_entries_removed, 30 + 20)
+    assert.equal(result.index_sets_emptied, 10)
+    for (const jti of expired) assert.equal(await ctx.redis.exists(`oauth:token:${jti}`), 0)
+    for (const jti of valid) assert.equal(await ctx.redis.exists(`oauth:token:${jti}`), 1)
+    const indexed = (await Promise.all([0, 1, 2, 3].map((i) => ctx.redis.smembers(`oauth:user_tokens:user${i}`)))).flat()
+    assert.deepEqual(indexed.sort(), [...valid].sort())
+    for (let i = 0; i < 10; i++) assert.equal(await ctx.redis.exists(`oauth:user_tokens:ghost${i}`), 0)
+  })
+
   it('requires --yes when not on a terminal', async () => {
     const {clientId} = await ctx.gateway.client()
     const {jti} = await ctx.gateway.accessToken({username: 'alice', clientId, expiresIn: -60, ttl: 3600})
