@@ -115,7 +115,8 @@ function withNewToken(previous: JsonObject, entry: ServerEntry): JsonObject {
   return updated
 }
 
-async function readExisting(path: string): Promise<{text: string; mode: number} | undefined> {
+/** A config file's text and mode; undefined when it does not exist, exit 4 when it cannot be read. */
+export async function readExisting(path: string): Promise<{text: string; mode: number} | undefined> {
   try {
     const [text, info] = await Promise.all([readFile(path, 'utf8'), stat(path)])
     return {text, mode: info.mode & 0o777}

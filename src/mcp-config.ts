@@ -1,11 +1,10 @@
-import {readFile} from 'node:fs/promises'
 import {resolve} from 'node:path'
 
 import type {Settings} from './config.js'
 import {readEnvFile} from './env-file.js'
 import {McpAuthError, ExitCode, usageError} from './errors.js'
 import {type HomePlaces, type McpClientFormat, type McpClientId, type ServerAuth, type ServerEntry, type TokenForm, MCP_CLIENT_IDS, clientFormat} from './mcp-client-formats.js'
-import {type ConfigFileStatus, parseConfigDocument, updateConfigFile} from './mcp-config-file.js'
+import {type ConfigFileStatus, parseConfigDocument, readExisting, updateConfigFile} from './mcp-config-file.js'
 import {type RecordedFile, clientsManifestPath, readManifest, recordWrittenFiles} from './mcp-config-manifest.js'
 import type {McpServer} from './mcp-servers.js'
 import {MCP_CLIENT_LOGIN} from './oauth-login.js'
@@ -59,7 +58,7 @@ export async function writeMcpConfigs(settings: Settings, request: McpConfigRequ
   await readManifest(manifestPath)
   const auth = await authFor(settings, request)
   const targets = request.clients.map((id) => ({format: clientFormat(id), path: resolve(request.outputPath ?? clientFormat(id).defaultPath(request.places))}))
-  for (const {format, path} of targets) parseConfigDocument(await readIfPresent(path), path, format)
+  for (const {format, path} of targets) parseConfigDocument((await readExisting(path))?.text, path, format)
 
   const token = fileToken(request)
   const written: WrittenConfig[] = []
@@ -185,15 +184,6 @@ async function rewriteRecordedFile(file: RecordedFile, token: string | undefined
     return result(status === 'unchanged' ? 'unchanged' : 'rewritten', null)
   } catch (error) {
     return result('failed', messageOf(error))
-  }
-}
-
-async function readIfPresent(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new McpAuthError(`Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}.`, {code: 'config_unreadable', exitCode: ExitCode.unreachable})
   }
 }
 
