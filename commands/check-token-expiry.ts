@@ -1,10 +1,10 @@
 import {Flags} from '@oclif/core'
 
-import {parseDuration} from '../src/duration.js'
-import {readEnvFile} from '../src/env-file.js'
+import {parseDuration} from '../src/time.js'
+import {readEnvFile} from '../src/env/env-file.js'
 import {McpAuthError, ExitCode} from '../src/errors.js'
 import {formatDuration, formatRelative, formatTime, isoTime, renderTable} from '../src/output.js'
-import {type TokenExpiry, findTokenExpiries, needsAttention} from '../src/token-expiry.js'
+import {type TokenExpiry, findTokenExpiries, needsAttention} from '../src/jwt/expiry.js'
 import {BaseCommand} from './_shared/base-command.js'
 import {plural} from './_shared/summaries.js'
 

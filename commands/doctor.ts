@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 
 import {type CheckStatus, type DoctorReport, runDoctor} from '../src/doctor.js'
-import {parseDuration} from '../src/duration.js'
-import {readEnvFile} from '../src/env-file.js'
+import {parseDuration} from '../src/time.js'
+import {readEnvFile} from '../src/env/env-file.js'
 import {BaseCommand, redisFlags} from './_shared/base-command.js'
 import {httpOptions, oauthHttpFlags} from './_shared/oauth-flags.js'
 

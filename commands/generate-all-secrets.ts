@@ -10,7 +10,7 @@ import {
   jwtSecretSpec,
   redisPasswordSpec,
   rsaKeySpec,
-} from '../src/secrets.js'
+} from '../src/env/secrets.js'
 import {usageError} from '../src/errors.js'
 import {BaseCommand} from './_shared/base-command.js'
 

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
-import {generateSecret} from '../src/keys.js'
-import {type SecretOutcome, ensureSecrets, fingerprint, jwtSecretSpec} from '../src/secrets.js'
+import {generateSecret} from '../src/jwt/keys.js'
+import {type SecretOutcome, ensureSecrets, fingerprint, jwtSecretSpec} from '../src/env/secrets.js'
 import {BaseCommand} from './_shared/base-command.js'
 
 interface JwtSecretResult {

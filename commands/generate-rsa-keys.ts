@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 
-import {readEnvFile} from '../src/env-file.js'
-import {decodePrivateKeyB64, publicJwk, publicKeyPem} from '../src/keys.js'
-import {type SecretOutcome, ensureSecrets, rsaKeySpec} from '../src/secrets.js'
+import {readEnvFile} from '../src/env/env-file.js'
+import {decodePrivateKeyB64, publicJwk, publicKeyPem} from '../src/jwt/keys.js'
+import {type SecretOutcome, ensureSecrets, rsaKeySpec} from '../src/env/secrets.js'
 import {McpAuthError, ExitCode} from '../src/errors.js'
 import {BaseCommand} from './_shared/base-command.js'
 

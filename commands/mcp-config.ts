@@ -3,10 +3,10 @@ import {join} from 'node:path'
 
 import {Flags} from '@oclif/core'
 
-import {type TokenForm, MCP_CLIENT_IDS, clientFormat, parseClientIds} from '../src/mcp-client-formats.js'
-import {type McpConfigRequest, type WrittenConfig, TOKEN_VARIABLE, headersHelperCommand, mcpConfigDocument, savedMcpClientToken, writeMcpConfigs} from '../src/mcp-config.js'
-import {clientsManifestPath, forgetRecordedFiles} from '../src/mcp-config-manifest.js'
-import {resolveMcpServers} from '../src/mcp-servers.js'
+import {type TokenForm, MCP_CLIENT_IDS, clientFormat, parseClientIds} from '../src/mcp/client-formats.js'
+import {type McpConfigRequest, type WrittenConfig, TOKEN_VARIABLE, headersHelperCommand, mcpConfigDocument, savedMcpClientToken, writeMcpConfigs} from '../src/mcp/config.js'
+import {clientsManifestPath, forgetRecordedFiles} from '../src/mcp/manifest.js'
+import {resolveMcpServers} from '../src/mcp/servers.js'
 import {formatTime} from '../src/output.js'
 import {BaseCommand} from './_shared/base-command.js'
 

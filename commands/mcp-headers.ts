@@ -1,12 +1,12 @@
 import {Flags} from '@oclif/core'
 
-import type {Settings} from '../src/config.js'
-import {durationSetting} from '../src/duration.js'
+import type {Settings} from '../src/env/settings.js'
+import {durationSetting} from '../src/time.js'
 import {McpAuthError, ExitCode} from '../src/errors.js'
-import {TOKEN_VARIABLE, missingTokenError, rewriteRecordedConfigs, savedMcpClientToken} from '../src/mcp-config.js'
-import {MCP_CLIENT_LOGIN} from '../src/oauth-login.js'
+import {TOKEN_VARIABLE, missingTokenError, rewriteRecordedConfigs, savedMcpClientToken} from '../src/mcp/config.js'
+import {MCP_CLIENT_LOGIN} from '../src/oauth/login.js'
 import {formatTime} from '../src/output.js'
-import {refreshLoginIfDue} from '../src/token-refresh.js'
+import {refreshLoginIfDue} from '../src/refresh/refresh.js'
 import {BaseCommand} from './_shared/base-command.js'
 import {httpOptions, oauthHttpFlags} from './_shared/oauth-flags.js'
 

@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 
-import {PASSPHRASE_ENV, backupPassphrase} from '../src/backup-crypto.js'
-import {type BackupListing, listBackups} from '../src/backup-catalog.js'
-import {LEGACY_FORMAT} from '../src/backup-format.js'
+import {PASSPHRASE_ENV, backupPassphrase} from '../src/backup/crypto.js'
+import {type BackupListing, listBackups} from '../src/backup/catalog.js'
+import {LEGACY_FORMAT} from '../src/backup/format.js'
 import {formatTime, renderTable} from '../src/output.js'
 import {BaseCommand} from './_shared/base-command.js'
 import {formatBytes} from './_shared/backup-summaries.js'

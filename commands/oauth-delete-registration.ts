@@ -1,6 +1,6 @@
 import {Args} from '@oclif/core'
 
-import {type DeleteRegistrationResult, deleteClientRegistration} from '../src/token-admin.js'
+import {type DeleteRegistrationResult, deleteClientRegistration} from '../src/store/admin.js'
 import {BaseCommand, confirmFlags, redisFlags} from './_shared/base-command.js'
 import {requireExactId} from './_shared/arguments.js'
 

@@ -1,6 +1,6 @@
 import {Args} from '@oclif/core'
 
-import {type DeleteTokenResult, deleteAccessToken} from '../src/token-admin.js'
+import {type DeleteTokenResult, deleteAccessToken} from '../src/store/admin.js'
 import {BaseCommand, confirmFlags, redisFlags} from './_shared/base-command.js'
 import {requireExactId} from './_shared/arguments.js'
 

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {type ClientView, listClients} from '../src/token-list.js'
+import {type ClientView, listClients} from '../src/store/list.js'
 import {formatDuration, formatTime, isoTime, redact, renderTable, takeForTable} from '../src/output.js'
 import {BaseCommand, redisFlags} from './_shared/base-command.js'
 

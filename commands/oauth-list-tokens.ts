@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {type AccessTokenView, listAccessTokens} from '../src/token-list.js'
+import {type AccessTokenView, listAccessTokens} from '../src/store/list.js'
 import {formatRelative, formatTime, isoTime, renderTable, takeForTable} from '../src/output.js'
 import {BaseCommand, redisFlags} from './_shared/base-command.js'
 

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
-import {describeRedisTarget} from '../src/redis.js'
-import {type PurgeResult, purgeExpired} from '../src/token-purge.js'
+import {describeRedisTarget} from '../src/redis/client.js'
+import {type PurgeResult, purgeExpired} from '../src/store/purge.js'
 import {BaseCommand, confirmFlags, redisFlags} from './_shared/base-command.js'
 import {plural} from './_shared/summaries.js'
 

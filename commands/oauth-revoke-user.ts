@@ -1,6 +1,6 @@
 import {Args} from '@oclif/core'
 
-import {type RevokeUserResult, revokeUser} from '../src/token-admin.js'
+import {type RevokeUserResult, revokeUser} from '../src/store/admin.js'
 import {BaseCommand, confirmFlags, redisFlags} from './_shared/base-command.js'
 import {requireExactId} from './_shared/arguments.js'
 import {describeCascade} from './_shared/summaries.js'

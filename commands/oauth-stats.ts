@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {expiryTimeline, renderBars} from '../src/charts.js'
-import {type TokenStats, collectStats} from '../src/token-stats.js'
+import {type TokenStats, collectStats} from '../src/store/stats.js'
 import {renderTable} from '../src/output.js'
 import {BaseCommand, redisFlags} from './_shared/base-command.js'
 

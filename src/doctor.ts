@@ -1,17 +1,17 @@
 import {stat} from 'node:fs/promises'
 
-import {SETTING_ALIASES, type Settings} from './config.js'
-import type {EnvFile} from './env-file.js'
+import {SETTING_ALIASES, type Settings} from './env/settings.js'
+import type {EnvFile} from './env/env-file.js'
 import {McpAuthError, ExitCode} from './errors.js'
-import {gatewayAlgorithm, gatewayIssuer, gatewayVerificationKey} from './jwt-keys.js'
-import {MIN_RSA_BITS, decodePrivateKeyB64, isPlaceholder, publicJwk} from './keys.js'
-import {discoverAuthServer} from './oauth-discovery.js'
-import {type OAuthHttpOptions, requestOAuth} from './oauth-http.js'
+import {gatewayAlgorithm, gatewayIssuer, gatewayVerificationKey} from './jwt/gateway-keys.js'
+import {MIN_RSA_BITS, decodePrivateKeyB64, isPlaceholder, publicJwk} from './jwt/keys.js'
+import {discoverAuthServer} from './oauth/discovery.js'
+import {type OAuthHttpOptions, requestOAuth} from './oauth/http.js'
 import {formatDuration} from './output.js'
-import {toEpochSeconds} from './records.js'
-import type {TokenStore} from './token-store.js'
-import {EXPIRES_AT_SUFFIX, findTokenExpiries} from './token-expiry.js'
-import {validateToken} from './token-validation.js'
+import {toEpochSeconds} from './time.js'
+import type {TokenStore} from './store/token-store.js'
+import {EXPIRES_AT_SUFFIX, findTokenExpiries} from './jwt/expiry.js'
+import {validateToken} from './jwt/validation.js'
 
 /**
  * `mcpauth doctor`: is this gateway's token set-up healthy? Each check gives

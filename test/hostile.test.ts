@@ -3,7 +3,7 @@ import {copyFile, mkdtemp, readFile, readdir} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {parseEnvText} from '../src/env-file.js'
+import {parseEnvText} from '../src/env/env-file.js'
 import {type CliResult, parseJson, repoRoot, runCli} from './support/cli.js'
 import {useRedis} from './support/context.js'
 

@@ -3,7 +3,7 @@ import {copyFile, mkdtemp, readFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {parseEnvText, updateEnvFile} from '../src/env-file.js'
+import {parseEnvText, updateEnvFile} from '../src/env/env-file.js'
 import {repoRoot, runCli} from './support/cli.js'
 import {useRedis} from './support/context.js'
 

@@ -1,4 +1,4 @@
-import type {BackupCounts, KindName} from '../../src/backup-format.js'
+import type {BackupCounts, KindName} from '../../src/backup/format.js'
 import {plural} from './summaries.js'
 
 const KIND_LABELS: ReadonlyArray<[KindName, string, string]> = [

@@ -1,10 +1,10 @@
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 
-import {type Settings, loadSettings} from '../../src/config.js'
+import {type Settings, loadSettings} from '../../src/env/settings.js'
 import {McpAuthError, ExitCode, cancelledError, usageError} from '../../src/errors.js'
 import {JsonArrayWriter, Progress} from '../../src/output.js'
-import {type RedisClient, type RedisTarget, closeRedis, connectRedis, resolveRedisTarget} from '../../src/redis.js'
-import {TokenStore} from '../../src/token-store.js'
+import {type RedisClient, type RedisTarget, closeRedis, connectRedis, resolveRedisTarget} from '../../src/redis/client.js'
+import {TokenStore} from '../../src/store/token-store.js'
 
 export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>

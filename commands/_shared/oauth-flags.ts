@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
-import {parseDuration} from '../../src/duration.js'
-import type {OAuthHttpOptions} from '../../src/oauth-http.js'
+import {parseDuration} from '../../src/time.js'
+import type {OAuthHttpOptions} from '../../src/oauth/http.js'
 
 /** Flags of every command that talks to an OAuth server. */
 export const oauthHttpFlags = {

@@ -1,4 +1,4 @@
-import type {CascadeSummary} from '../../src/token-admin.js'
+import type {CascadeSummary} from '../../src/store/admin.js'
 
 /** `3 access tokens, 1 refresh token, 0 codes, ...` for the cascade commands. */
 export function describeCascade(summary: CascadeSummary): string {

@@ -6,7 +6,7 @@ import {join} from 'node:path'
 
 import {Cluster, type Redis} from 'ioredis'
 
-import type {RedisClient} from '../../src/redis.js'
+import type {RedisClient} from '../../src/redis/client.js'
 
 import type {GatewayFixtures} from './gateway-fixtures.js'
 

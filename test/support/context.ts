@@ -1,6 +1,6 @@
 import {Cluster} from 'ioredis'
 
-import {type RedisClient, connectRedis} from '../../src/redis.js'
+import {type RedisClient, connectRedis} from '../../src/redis/client.js'
 import {type CliOptions, type CliResult, runCli} from './cli.js'
 import {GatewayFixtures} from './gateway-fixtures.js'
 import {TestRedisCluster} from './redis-cluster.js'

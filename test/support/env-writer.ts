@@ -1,6 +1,6 @@
 // A child process for the .env concurrency tests: sets one key to VALUE (from
 // the environment, never argv) after PAD_LENGTH filler characters, REPEAT times.
-import {updateEnvFile} from '../../src/env-file.js'
+import {updateEnvFile} from '../../src/env/env-file.js'
 
 const [path, key] = process.argv.slice(2)
 const repeat = Number(process.env.REPEAT ?? '1')

@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto'
 
-import type {RedisClient} from '../../src/redis.js'
+import type {RedisClient} from '../../src/redis/client.js'
 
 /** Identifiers shaped like the gateway's (Python `secrets.token_urlsafe`). */
 export const urlSafeId = (bytes: number): string => randomBytes(bytes).toString('base64url')

@@ -98,9 +98,9 @@ export async function startOAuthProvider(options: ProviderOptions = {}): Promise
  * so refresh tests start from real tokens without a sign-in per test.
  */
 export async function mcpClientLoginLines(context: TestOAuthProvider): Promise<string[]> {
-  const {discoverAuthServer} = await import('../../src/oauth-discovery.js')
-  const {registerClient} = await import('../../src/oauth-client.js')
-  const {runDeviceFlow} = await import('../../src/oauth-device.js')
+  const {discoverAuthServer} = await import('../../src/oauth/discovery.js')
+  const {registerClient} = await import('../../src/oauth/client.js')
+  const {runDeviceFlow} = await import('../../src/oauth/device.js')
   const metadata = await discoverAuthServer(context.url)
   const client = await registerClient(metadata, {clientName: 'test', redirectUris: ['http://127.0.0.1/callback']})
   let userCode = ''

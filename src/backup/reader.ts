@@ -1,0 +1,335 @@
+/**
+ * Opens a backup file of either format, encrypted and/or gzip-compressed or
+ * not (told by the bytes, never by the name), and verifies all of it before
+ * anything may be restored: the mcpauth format in one streaming pass
+ * (structure, every record, counts, checksum, GCM tag), the gateway's older
+ * JSON format by parsing and checking every entry.
+ */
+import {createHash} from 'node:crypto'
+import {type Stats, createReadStream} from 'node:fs'
+import {type FileHandle, open, stat} from 'node:fs/promises'
+import {type Readable, pipeline} from 'node:stream'
+import {createGunzip} from 'node:zlib'
+
+import {type EncryptionEnvelope, decryptingStream, readEnvelope, unlockEnvelope} from './crypto.js'
+import {
+  BACKUP_FORMAT,
+  BACKUP_FORMAT_LABEL,
+  BACKUP_VERSION,
+  type BackupCounts,
+  type BackupHeader,
+  type BackupRecord,
+  type BackupTrailer,
+  BackupFileError,
+  LEGACY_FORMAT,
+  NOT_A_BACKUP,
+  RecordProblem,
+  countRecord,
+  emptyCounts,
+  recordFromLine,
+  sameCounts,
+} from './format.js'
+import {type LegacyBackup, parseLegacyBackup} from './legacy.js'
+import {ExitCode, McpAuthError, cancelledError} from '../errors.js'
+
+export interface BackupInfo {
+  file: string
+  /** `mcpauth-backup/1` or `gateway-json`. */
+  format: string
+  gzip: boolean
+  encrypted: boolean
+  /** ISO 8601, from the header (or the gateway file's timestamp); null when unknown. */
+  created_at: string | null
+  source: string | null
+  counts: BackupCounts
+}
+
+/** Where restored expiries come from: the file's absolute times, or a gateway file's TTLs. */
+export type ExpiryBasis = 'absolute' | 'from_backup_timestamp' | 'as_recorded'
+
+export interface VerifiedBackup {
+  info: BackupInfo
+  expiry: ExpiryBasis
+  /** Entries the file holds outside `oauth:` (a gateway file's sessions): not restored. */
+  ignored: number
+  /**
+   * The records again, in file order, a run at a time (what one read of the
+   * file held); `nowMs` (Redis's clock) anchors TTLs that are relative to nothing.
+   */
+  records(nowMs: number): AsyncIterable<BackupRecord[]>
+}
+
+export interface OpenOptions {
+  passphrase?: string
+  signal?: AbortSignal
+  onProgress?: (recordsRead: number) => void
+}
+
+/** The readable container: how to get at the plaintext lines. */
+interface Container {
+  gzip: boolean
+  encrypted: boolean
+  open(): Promise<Readable>
+}
+
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b])
+const NEWLINE = Buffer.from('\n')
+const PEEK_BYTES = 64
+const LEGACY_RUN = 1000
+
+/** Opens and verifies a backup; throws BackupFileError (exit 2) or a passphrase error (exit 4). */
+export async function openBackup(file: string, options: OpenOptions = {}): Promise<VerifiedBackup> {
+  const container = await openContainer(file, options.passphrase)
+  const start = await peek(container, file)
+  if (/^\{"format"/.test(start)) return verifyV1(file, container, options)
+  if (/^\s*\{/.test(start)) return verifyLegacy(file, container)
+  throw new BackupFileError(file, NOT_A_BACKUP)
+}
+
+async function verifyV1(file: string, container: Container, options: OpenOptions): Promise<VerifiedBackup> {
+  const pass = new V1Pass(file)
+  for await (const _run of pass.records(await container.open())) {
+    if (options.signal?.aborted) throw cancelledError('Interrupted while verifying: nothing was written to Redis.')
+    options.onProgress?.(pass.counts.records)
+  }
+  const header = pass.header as BackupHeader
+  return {
+    info: {file, format: BACKUP_FORMAT_LABEL, gzip: container.gzip, encrypted: container.encrypted, created_at: header.created_at, source: header.source, counts: pass.counts},
+    expiry: 'absolute',
+    ignored: 0,
+    async *records() {
+      try {
+        yield* new V1Pass(file).records(await container.open())
+      } catch (error) {
+        if (!(error instanceof BackupFileError)) throw error
+        throw new McpAuthError(`Backup ${file} changed while it was being restored: ${error.problem}.`, {
+          code: 'backup_changed',
+          exitCode: ExitCode.usage,
+          hint: 'The keys restored so far are complete. Restore again from a backup nobody is writing to.',
+        })
+      }
+    },
+  }
+}
+
+async function verifyLegacy(file: string, container: Container): Promise<VerifiedBackup> {
+  const text = (await readAll(await container.open(), file)).toString('utf8')
+  let legacy: LegacyBackup
+  try {
+    legacy = parseLegacyBackup(JSON.parse(text))
+  } catch (error) {
+    if (error instanceof SyntaxError) throw new BackupFileError(file, 'is damaged: it starts like JSON but is not valid JSON (truncated or edited?)')
+    if (error instanceof RecordProblem) throw new BackupFileError(file, error.message === NOT_A_BACKUP ? NOT_A_BACKUP : `is not a valid gateway backup: ${error.message}`)
+    throw error
+  }
+  const {createdAtMs, counts, ignored} = legacy
+  return {
+    info: {file, format: LEGACY_FORMAT, gzip: container.gzip, encrypted: container.encrypted, created_at: createdAtMs === null ? null : new Date(createdAtMs).toISOString(), source: null, counts},
+    expiry: createdAtMs === null ? 'as_recorded' : 'from_backup_timestamp',
+    ignored,
+    async *records(nowMs: number) {
+      let run: BackupRecord[] = []
+      for (const record of legacy.records(nowMs)) {
+        run.push(record)
+        if (run.length === LEGACY_RUN) {
+          yield run
+          run = []
+        }
+      }
+      if (run.length > 0) yield run
+    },
+  }
+}
+
+/**
+ * One pass over the lines of an mcpauth backup: checks each and yields the
+ * records of each chunk read. Lines are decoded where they lie in the chunk,
+ * and the checksum is fed whole runs of lines, not one line at a time.
+ */
+class V1Pass {
+  header?: BackupHeader
+  readonly counts = emptyCounts()
+  private readonly hash = createHash('sha256')
+  private trailer?: BackupTrailer
+  private lineNumber = 0
+
+  constructor(private readonly file: string) {}
+
+  async *records(stream: Readable): AsyncGenerator<BackupRecord[]> {
+    // The start of a line that began in an earlier chunk.
+    let carried: Buffer[] = []
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        const run: BackupRecord[] = []
+        let lineStart = 0
+        // Bytes of this chunk from here to lineStart are yet to be hashed.
+        let hashFrom = 0
+        for (let end = chunk.indexOf(0x0a); end !== -1; end = chunk.indexOf(0x0a, lineStart)) {
+          const line = carried.length > 0 ? Buffer.concat([...carried, chunk.subarray(0, end)]) : chunk.subarray(lineStart, end)
+          const accepted = this.accept(line.toString('utf8'))
+          if (accepted === TRAILER) {
+            this.hash.update(chunk.subarray(hashFrom, lineStart))
+            hashFrom = end + 1
+          } else {
+            for (const part of carried) this.hash.update(part)
+            if (accepted) run.push(accepted)
+          }
+          carried = []
+          lineStart = end + 1
+        }
+        if (!this.trailer) this.hash.update(chunk.subarray(hashFrom, lineStart))
+        if (lineStart < chunk.length) carried.push(chunk.subarray(lineStart))
+        if (run.length > 0) yield run
+      }
+    } catch (error) {
+      throw streamProblem(error, this.file)
+    }
+    if (carried.length > 0) {
+      // A last line without its "\n": a file cut short.
+      const line = Buffer.concat(carried)
+      const accepted = this.accept(line.toString('utf8'))
+      if (accepted !== TRAILER) this.hash.update(line).update(NEWLINE)
+      if (accepted && accepted !== TRAILER) yield [accepted]
+    }
+    if (!this.trailer) throw this.problem(`is truncated: it ends after ${this.counts.records} records, before its trailer`)
+    if (this.trailer.sha256 !== this.hash.digest('hex')) throw this.problem('is damaged or was edited: its checksum does not match its content')
+    if (!sameCounts(this.trailer, this.counts)) throw this.problem('is damaged or was edited: its counts do not match its records')
+  }
+
+  /** The record on a line, TRAILER for the trailer, undefined for the header. */
+  private accept(text: string): BackupRecord | typeof TRAILER | undefined {
+    this.lineNumber++
+    if (this.trailer) throw this.problem(`has data after its trailer (line ${this.lineNumber})`)
+    let object: {[field: string]: unknown}
+    try {
+      object = JSON.parse(text)
+      if (typeof object !== 'object' || object === null || Array.isArray(object)) throw new RecordProblem('not an object')
+    } catch {
+      throw this.problem(`is damaged: line ${this.lineNumber} is not a JSON object`)
+    }
+    if (this.lineNumber === 1) {
+      this.header = checkHeader(object, this.file)
+      return undefined
+    }
+    if ('end' in object) {
+      this.trailer = object as unknown as BackupTrailer
+      return TRAILER
+    }
+    try {
+      const record = recordFromLine(object)
+      countRecord(this.counts, record)
+      return record
+    } catch (error) {
+      if (error instanceof RecordProblem) throw this.problem(`is damaged: line ${this.lineNumber}: ${error.message}`)
+      throw error
+    }
+  }
+
+  private problem(text: string): BackupFileError {
+    return new BackupFileError(this.file, text)
+  }
+}
+
+const TRAILER = Symbol('trailer')
+
+function checkHeader(object: {[field: string]: unknown}, file: string): BackupHeader {
+  if (object.format !== BACKUP_FORMAT) throw new BackupFileError(file, NOT_A_BACKUP)
+  if (object.version !== BACKUP_VERSION) throw new BackupFileError(file, `has format version ${JSON.stringify(object.version)}; this mcpauth reads version ${BACKUP_VERSION}`)
+  if (typeof object.created_at !== 'string' || typeof object.source !== 'string') throw new BackupFileError(file, 'is damaged: its header lacks created_at or source')
+  return object as unknown as BackupHeader
+}
+
+/** Whether a file is encrypted and compressed, told without a passphrase. */
+export async function sniffBackup(file: string): Promise<{encrypted: boolean; gzip: boolean}> {
+  const {envelope, gzip} = await sniff(file)
+  return {encrypted: envelope !== undefined, gzip}
+}
+
+interface Sniffed {
+  envelope?: EncryptionEnvelope
+  gzip: boolean
+  size: number
+  /** Inode, size and modification time: each pass checks the file is still the one verified. */
+  identity: string
+}
+
+async function sniff(file: string): Promise<Sniffed> {
+  let handle: FileHandle
+  try {
+    handle = await open(file, 'r')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw new BackupFileError(file, code === 'ENOENT' ? 'does not exist' : `cannot be opened (${code ?? (error as Error).message})`)
+  }
+  try {
+    const info = await handle.stat()
+    if (!info.isFile()) throw new BackupFileError(file, 'is not a file')
+    const identity = fileIdentity(info)
+    const envelope = await readEnvelope(handle, file)
+    if (envelope) return {envelope, gzip: envelope.params.compression === 'gzip', size: info.size, identity}
+    const magic = Buffer.alloc(GZIP_MAGIC.length)
+    await handle.read(magic, 0, magic.length, 0)
+    return {gzip: magic.equals(GZIP_MAGIC), size: info.size, identity}
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Each pass opens the file anew (a stream stopped early closes its descriptor), after checking it is unchanged. */
+async function openContainer(file: string, passphrase: string | undefined): Promise<Container> {
+  const {envelope, gzip, size, identity} = await sniff(file)
+  const key = envelope ? await unlockEnvelope(envelope, passphrase, file) : undefined
+  return {
+    gzip,
+    encrypted: envelope !== undefined,
+    async open() {
+      if (fileIdentity(await stat(file)) !== identity) throw new BackupFileError(file, 'changed while it was being read')
+      return gunzipIf(gzip, envelope && key ? await decryptingStream(file, size, envelope, key) : createReadStream(file))
+    },
+  }
+}
+
+function fileIdentity(info: Stats): string {
+  return `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}`
+}
+
+/** pipeline() also destroys the file stream when a reader stops early, so no stream outlives its pass. */
+function gunzipIf(gzip: boolean, stream: Readable): Readable {
+  return gzip ? pipeline(stream, createGunzip(), () => {}) : stream
+}
+
+/** The first bytes of the plaintext, which tell the formats apart. */
+async function peek(container: Container, file: string): Promise<string> {
+  const stream = await container.open()
+  const chunks: Buffer[] = []
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      chunks.push(chunk)
+      if (Buffer.concat(chunks).length >= PEEK_BYTES) break
+    }
+  } catch (error) {
+    throw streamProblem(error, file)
+  } finally {
+    stream.destroy()
+  }
+  return Buffer.concat(chunks).subarray(0, PEEK_BYTES).toString('utf8')
+}
+
+async function readAll(stream: Readable, file: string): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk)
+  } catch (error) {
+    throw streamProblem(error, file)
+  }
+  return Buffer.concat(chunks)
+}
+
+/** What a failing gunzip or decipher means for the operator. */
+function streamProblem(error: unknown, file: string): unknown {
+  if (error instanceof McpAuthError) return error
+  const {code, message} = error as NodeJS.ErrnoException
+  if (code?.startsWith('Z_')) return new BackupFileError(file, 'is damaged: its gzip data is truncated or corrupt')
+  if (/unable to authenticate data/.test(message)) return new BackupFileError(file, 'is damaged or was edited: it fails its authentication check (encryption tag)')
+  return error
+}

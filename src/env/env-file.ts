@@ -1,0 +1,193 @@
+import {readFile} from 'node:fs/promises'
+
+import {writeFileAtomic} from './atomic-file.js'
+import {McpAuthError, ExitCode} from '../errors.js'
+import {withFileLock} from './file-lock.js'
+
+/**
+ * One line of a `.env` file. Entries keep their raw text so that an update
+ * rewrites only the keys it changes and leaves every other line as it was.
+ */
+export type EnvLine =
+  | {kind: 'entry'; key: string; value: string; raw: string; exported: boolean; quote: Quote; comment: string}
+  | {kind: 'other'; raw: string}
+
+type Quote = '"' | "'" | ''
+
+export interface EnvFile {
+  path: string
+  exists: boolean
+  lines: EnvLine[]
+  /** Last value of each key (a later duplicate wins, as compose and dotenv-style loaders do). */
+  values: Map<string, string>
+  /** 1-based numbers of lines that look like neither an assignment nor a comment. */
+  malformedLines: number[]
+  eol: '\n' | '\r\n'
+  bom: boolean
+  finalNewline: boolean
+}
+
+/** New values by key; null removes the key. */
+export type EnvUpdates = Record<string, string | null>
+
+export interface EnvUpdateResult {
+  path: string
+  created: boolean
+  /** Keys whose value was added, replaced or removed. */
+  changed: string[]
+}
+
+const ENTRY_PATTERN = /^(\s*)(export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$/
+
+/** Reads a `.env` file; a missing file is an empty one, an unreadable one is an error (exit 4). */
+export async function readEnvFile(path: string): Promise<EnvFile> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return {path, exists: false, ...parseEnvText('')}
+    throw new McpAuthError(`Cannot read ${path}: ${code ?? String(error)}`, {
+      code: 'env_unreadable',
+      exitCode: ExitCode.unreachable,
+      hint: code === 'EACCES' ? 'Check the file owner and mode (it should be 0600 and owned by you).' : undefined,
+    })
+  }
+  return {path, exists: true, ...parseEnvText(text)}
+}
+
+/**
+ * Changes some keys of a `.env` file under a lock: `compute` sees the file as
+ * it is once the lock is held (so a concurrent writer's change is not lost),
+ * and the result is written atomically with mode 0600. A missing file is
+ * created, from `seedFrom` (e.g. `.env.example`) when that exists.
+ */
+export async function updateEnvFile(
+  path: string,
+  compute: (current: EnvFile) => EnvUpdates | Promise<EnvUpdates>,
+  options: {seedFrom?: string} = {},
+): Promise<EnvUpdateResult> {
+  return withFileLock(path, async () => {
+    let current = await readEnvFile(path)
+    if (!current.exists && options.seedFrom) {
+      const seed = await readEnvFile(options.seedFrom)
+      if (seed.exists) current = {...seed, path, exists: false}
+    }
+    const updates = await compute(current)
+    const changed = Object.keys(updates).filter((key) => (updates[key] ?? undefined) !== current.values.get(key))
+    if (changed.length > 0 || (!current.exists && current.lines.length > 0)) {
+      const changedUpdates = Object.fromEntries(changed.map((key) => [key, updates[key]]))
+      await writeFileAtomic(path, renderEnvFile(current, changedUpdates))
+    }
+    return {path, created: !current.exists, changed}
+  })
+}
+
+export function parseEnvText(text: string): Omit<EnvFile, 'path' | 'exists'> {
+  const bom = text.startsWith('\uFEFF')
+  const body = bom ? text.slice(1) : text
+  const eol = body.includes('\r\n') ? '\r\n' : '\n'
+  const rawLines = body.split(/\r?\n/)
+  const finalNewline = rawLines.length > 1 && rawLines.at(-1) === ''
+  if (rawLines.at(-1) === '') rawLines.pop()
+  const lines: EnvLine[] = []
+  const values = new Map<string, string>()
+  const malformedLines: number[] = []
+  rawLines.forEach((raw, index) => {
+    const parsed = parseEnvLine(raw)
+    if (parsed === 'malformed') {
+      malformedLines.push(index + 1)
+      lines.push({kind: 'other', raw})
+      return
+    }
+    lines.push(parsed)
+    if (parsed.kind === 'entry') values.set(parsed.key, parsed.value)
+  })
+  return {lines, values, malformedLines, eol, bom, finalNewline}
+}
+
+/** The file's text with `updates` applied: changed keys rewritten in place (the last occurrence), new keys appended. */
+export function renderEnvFile(file: Pick<EnvFile, 'lines' | 'eol' | 'bom' | 'finalNewline'>, updates: EnvUpdates): string {
+  const lastIndex = new Map<string, number>()
+  file.lines.forEach((line, index) => line.kind === 'entry' && lastIndex.set(line.key, index))
+  const output: string[] = []
+  file.lines.forEach((line, index) => {
+    if (line.kind !== 'entry' || !(line.key in updates)) {
+      output.push(line.raw)
+      return
+    }
+    const value = updates[line.key]
+    if (value === null) return
+    if (lastIndex.get(line.key) === index) output.push(formatEntry(line.key, value, line))
+    else output.push(line.raw)
+  })
+  let appended = false
+  for (const [key, value] of Object.entries(updates)) {
+    if (value === null || lastIndex.has(key)) continue
+    output.push(formatEntry(key, value))
+    appended = true
+  }
+  const text = output.join(file.eol)
+  const newline = output.length > 0 && (file.finalNewline || appended || file.lines.length === 0) ? file.eol : ''
+  return `${file.bom ? '\uFEFF' : ''}${text}${newline}`
+}
+
+function formatEntry(key: string, value: string, previous?: Extract<EnvLine, {kind: 'entry'}>): string {
+  const prefix = previous?.exported ? 'export ' : ''
+  const comment = previous?.comment ? ` ${previous.comment}` : ''
+  return `${prefix}${key}=${quoteValue(value, previous?.quote ?? '')}${comment}`
+}
+
+/** Keeps the line's quote style where it can; quotes whatever a reader could misparse. */
+function quoteValue(value: string, preferred: Quote): string {
+  const singleQuotable = !/['\n\r]/.test(value)
+  if (preferred === "'" && singleQuotable) return `'${value}'`
+  if (preferred === '"') return doubleQuoted(value)
+  if (!/[\s#"'\\$`]/.test(value)) return value
+  return singleQuotable ? `'${value}'` : doubleQuoted(value)
+}
+
+function doubleQuoted(value: string): string {
+  const escaped = value.replace(/[\\"$\n\r\t]/g, (ch) => ({'\n': '\\n', '\r': '\\r', '\t': '\\t'})[ch] ?? `\\${ch}`)
+  return `"${escaped}"`
+}
+
+function parseEnvLine(raw: string): EnvLine | 'malformed' {
+  const trimmed = raw.trim()
+  if (trimmed === '' || trimmed.startsWith('#')) return {kind: 'other', raw}
+  const match = ENTRY_PATTERN.exec(raw)
+  if (!match) return 'malformed'
+  const parsed = parseEnvValue(match[4])
+  if (parsed === undefined) return 'malformed'
+  return {kind: 'entry', key: match[3], raw, exported: Boolean(match[2]), ...parsed}
+}
+
+/** Unquotes a value; undefined for an unterminated quote. */
+function parseEnvValue(text: string): {value: string; quote: Quote; comment: string} | undefined {
+  const quote = text[0]
+  if (quote === '"' || quote === "'") {
+    const end = findClosingQuote(text, quote)
+    if (end === -1) return undefined
+    const inner = text.slice(1, end)
+    const rest = text.slice(end + 1).trim()
+    return {value: quote === '"' ? unescapeDoubleQuoted(inner) : inner, quote, comment: rest.startsWith('#') ? rest : ''}
+  }
+  const commentAt = text.search(/\s#/)
+  const value = (commentAt === -1 ? text : text.slice(0, commentAt)).trim()
+  return {value, quote: '', comment: commentAt === -1 ? '' : text.slice(commentAt).trim()}
+}
+
+function findClosingQuote(text: string, quote: string): number {
+  for (let i = 1; i < text.length; i++) {
+    if (text[i] === '\\' && quote === '"') {
+      i++
+      continue
+    }
+    if (text[i] === quote) return i
+  }
+  return -1
+}
+
+function unescapeDoubleQuoted(inner: string): string {
+  return inner.replace(/\\([nrt"\\$])/g, (_, ch: string) => ({n: '\n', r: '\r', t: '\t'})[ch] ?? ch)
+}

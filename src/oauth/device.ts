@@ -1,0 +1,90 @@
+import {setTimeout as delay} from 'node:timers/promises'
+
+import {McpAuthError, ExitCode, unreachableError} from '../errors.js'
+import {type ClientCredentials, DEVICE_CODE_GRANT, type TokenSet, parseTokenAnswer} from './client.js'
+import {type OAuthHttpOptions, numberField, oauthError, oauthFailure, requestOAuth, stringField} from './http.js'
+
+/**
+ * The device authorization grant (RFC 8628): show a code and a URL, then poll
+ * the token endpoint. GitHub follows the RFC's error names but answers the
+ * pending polls with HTTP 200, so errors are read from the body whatever the status.
+ */
+
+export interface DeviceFlowOptions {
+  deviceEndpoint: string
+  tokenEndpoint: string
+  client: ClientCredentials
+  scope?: string
+  http?: OAuthHttpOptions
+  /** Shows the user code and the URL (on stderr). */
+  notify: (message: string) => void
+  /** Gives up after this long even if the server's code lives longer. */
+  overallTimeoutMs?: number
+  /** Injected by tests: a fake clock instead of real waiting. */
+  sleep?: (ms: number) => Promise<void>
+  now?: () => number
+  /** Hints for errors a particular server sends (GitHub's device_flow_disabled). */
+  explainError?: (error: string) => string | undefined
+}
+
+/** RFC 8628 §3.5: 5 seconds when the server gives no interval. */
+export const DEFAULT_POLL_INTERVAL_SECONDS = 5
+const SLOW_DOWN_STEP_SECONDS = 5
+const DEFAULT_OVERALL_TIMEOUT_MS = 15 * 60_000
+
+/**
+ * The interval for the next poll: `slow_down` adds 5 s (RFC 8628 §3.5) and
+ * the increase is kept for every later poll; GitHub also sends the new
+ * interval, which wins when it is longer.
+ */
+export function nextPollInterval(currentSeconds: number, error: string, serverIntervalSeconds?: number): number {
+  if (error !== 'slow_down') return currentSeconds
+  return Math.max(currentSeconds + SLOW_DOWN_STEP_SECONDS, serverIntervalSeconds ?? 0)
+}
+
+export async function runDeviceFlow(options: DeviceFlowOptions): Promise<TokenSet> {
+  const sleep = options.sleep ?? ((ms: number) => delay(ms))
+  const now = options.now ?? Date.now
+  const authorization = await requestOAuth(options.deviceEndpoint, {form: {client_id: options.client.client_id, client_secret: options.client.client_secret, scope: options.scope}}, options.http)
+  const started = oauthError(authorization)
+  if (started || authorization.status >= 300) {
+    throw oauthFailure(`Starting the device flow at ${new URL(options.deviceEndpoint).origin}`, authorization, started && options.explainError?.(started.error))
+  }
+  const deviceCode = stringField(authorization.body, 'device_code')
+  const userCode = stringField(authorization.body, 'user_code')
+  const verificationUri = stringField(authorization.body, 'verification_uri') ?? stringField(authorization.body, 'verification_url')
+  if (!deviceCode || !userCode || !verificationUri) {
+    throw unreachableError(`${options.deviceEndpoint} answered without device_code, user_code and verification_uri.`, 'Check the server URL.')
+  }
+  const complete = stringField(authorization.body, 'verification_uri_complete')
+  options.notify(`To sign in, open ${verificationUri} and enter the code ${userCode}${complete ? ` (or open ${complete})` : ''}.`)
+
+  let intervalSeconds = numberField(authorization.body, 'interval') ?? DEFAULT_POLL_INTERVAL_SECONDS
+  const expiresInMs = (numberField(authorization.body, 'expires_in') ?? 900) * 1000
+  const deadline = now() + Math.min(expiresInMs, options.overallTimeoutMs ?? DEFAULT_OVERALL_TIMEOUT_MS)
+  for (;;) {
+    if (now() + intervalSeconds * 1000 > deadline) break
+    await sleep(intervalSeconds * 1000)
+    const poll = await requestOAuth(
+      options.tokenEndpoint,
+      {form: {grant_type: DEVICE_CODE_GRANT, device_code: deviceCode, client_id: options.client.client_id, client_secret: options.client.client_secret}},
+      options.http,
+    )
+    const problem = oauthError(poll)
+    if (!problem) return parseTokenAnswer(options.tokenEndpoint, poll)
+    switch (problem.error) {
+      case 'authorization_pending':
+        continue
+      case 'slow_down':
+        intervalSeconds = nextPollInterval(intervalSeconds, problem.error, numberField(poll.body, 'interval'))
+        continue
+      case 'expired_token':
+        throw new McpAuthError(`The code ${userCode} expired before the sign-in was approved.`, {code: 'expired_token', exitCode: ExitCode.unreachable, hint: 'Run the command again and approve within the time shown.'})
+      case 'access_denied':
+        throw new McpAuthError('The sign-in was denied at the authorization server.', {code: 'access_denied', exitCode: ExitCode.unreachable, hint: 'Run the command again and approve the request.'})
+      default:
+        throw oauthFailure('Polling for the device flow token', poll, options.explainError?.(problem.error))
+    }
+  }
+  throw new McpAuthError(`Nobody approved the code ${userCode} in time.`, {code: 'device_flow_timeout', exitCode: ExitCode.unreachable, hint: 'Run the command again and approve the request sooner.'})
+}

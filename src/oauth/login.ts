@@ -1,0 +1,182 @@
+import {type EnvUpdates, readEnvFile, updateEnvFile} from '../env/env-file.js'
+import {McpAuthError, ExitCode, usageError} from '../errors.js'
+import {looksLikeJwt} from '../jwt/codec.js'
+import {type ClientCredentials, type TokenSet, defaultScope, registerClient} from './client.js'
+import {discoverAuthServer} from './discovery.js'
+import {runDeviceFlow} from './device.js'
+import type {OAuthHttpOptions} from './http.js'
+import {type PastedInput, runAuthorizationCodeFlow, startLoopbackReceiver} from './pkce.js'
+import {EXPIRES_AT_SUFFIX} from '../jwt/expiry.js'
+
+/**
+ * A login against an OAuth server, saved in `.env` under one family of keys:
+ * discovery, a registered client (re-used when `.env` has one), the device
+ * flow or the browser flow, then the tokens. What is obtained is saved at
+ * once, so a registration survives a sign-in that fails afterwards.
+ */
+
+/** The `.env` keys of one login; `loginCommand` is what an operator runs to log in again. */
+export interface LoginKeys {
+  label: string
+  accessToken: string
+  refreshToken: string
+  clientId: string
+  clientSecret: string
+  registrationToken?: string
+  registrationUri?: string
+  loginCommand: string
+}
+
+export const MCP_CLIENT_LOGIN: LoginKeys = {
+  label: 'MCP client',
+  accessToken: 'MCP_CLIENT_ACCESS_TOKEN',
+  refreshToken: 'MCP_CLIENT_REFRESH_TOKEN',
+  clientId: 'MCP_CLIENT_ID',
+  clientSecret: 'MCP_CLIENT_SECRET',
+  registrationToken: 'MCP_CLIENT_REGISTRATION_TOKEN',
+  registrationUri: 'MCP_CLIENT_REGISTRATION_URI',
+  loginCommand: 'mcpauth mcp-client-token --force',
+}
+
+export const GATEWAY_LOGIN: LoginKeys = {
+  label: 'gateway',
+  accessToken: 'GATEWAY_OAUTH_ACCESS_TOKEN',
+  refreshToken: 'GATEWAY_OAUTH_REFRESH_TOKEN',
+  clientId: 'GATEWAY_OAUTH_CLIENT_ID',
+  clientSecret: 'GATEWAY_OAUTH_CLIENT_SECRET',
+  registrationToken: 'GATEWAY_OAUTH_REGISTRATION_TOKEN',
+  registrationUri: 'GATEWAY_OAUTH_REGISTRATION_URI',
+  loginCommand: 'mcpauth generate-github-token --force',
+}
+
+export const GITHUB_LOGIN: LoginKeys = {
+  label: 'GitHub',
+  accessToken: 'GITHUB_PAT',
+  refreshToken: 'GITHUB_REFRESH_TOKEN',
+  clientId: 'GITHUB_CLIENT_ID',
+  clientSecret: 'GITHUB_CLIENT_SECRET',
+  loginCommand: 'mcpauth generate-github-token --force',
+}
+
+export interface LoginOptions {
+  envFilePath: string
+  keys: LoginKeys
+  authServerUrl: string
+  clientName: string
+  /** The resource (RFC 8707) the token is for: the MCP server's URL. */
+  resource?: string
+  scope?: string
+  device: boolean
+  openBrowser: boolean
+  pasted?: PastedInput
+  notify: (message: string) => void
+  loginTimeoutMs: number
+  http: OAuthHttpOptions
+}
+
+export interface LoginResult {
+  auth_server: string
+  client_id: string
+  client_registered: boolean
+  flow: 'device' | 'authorization_code'
+  expires_at: number | null
+  has_refresh_token: boolean
+}
+
+export async function runOAuthLogin(options: LoginOptions): Promise<LoginResult> {
+  const {keys} = options
+  const metadata = await discoverAuthServer(options.authServerUrl, options.http)
+  if (options.device && !metadata.device_authorization_endpoint) {
+    throw usageError(`${metadata.issuer} does not offer the device flow.`, 'Run it without --device to sign in through the browser.')
+  }
+  const scope = options.scope ?? defaultScope(metadata)
+  const receiver = await startLoopbackReceiver()
+  try {
+    let client = savedClient(keys, (await readEnvFile(options.envFilePath)).values)
+    const registered = client === undefined
+    if (!client) {
+      client = await registerClient(metadata, {clientName: options.clientName, redirectUris: [receiver.redirectUri], scope}, options.http)
+      const newClient = client
+      await updateEnvFile(options.envFilePath, () => clientUpdates(keys, newClient))
+      options.notify(`Registered client ${client.client_id} for the ${keys.label} login at ${metadata.issuer}; saved in ${options.envFilePath}.`)
+    }
+    const tokens = options.device
+      ? await runDeviceFlow({deviceEndpoint: metadata.device_authorization_endpoint!, tokenEndpoint: metadata.token_endpoint, client, scope, http: options.http, notify: options.notify, overallTimeoutMs: options.loginTimeoutMs})
+      : await runAuthorizationCodeFlow({
+          metadata,
+          client,
+          receiver,
+          scope,
+          resource: options.resource,
+          openBrowser: options.openBrowser,
+          pasted: options.pasted,
+          notify: options.notify,
+          loginTimeoutMs: options.loginTimeoutMs,
+          http: options.http,
+        }).catch((error: unknown) => {
+          throw registered ? error : withStaleClientHint(error, keys)
+        })
+    const now = Math.floor(Date.now() / 1000)
+    await updateEnvFile(options.envFilePath, () => tokenUpdates(keys, tokens, now))
+    return {
+      auth_server: metadata.issuer,
+      client_id: client.client_id,
+      client_registered: registered,
+      flow: options.device ? 'device' : 'authorization_code',
+      expires_at: tokenExpiresAt(tokens, now),
+      has_refresh_token: tokens.refresh_token !== undefined,
+    }
+  } finally {
+    await receiver.close()
+  }
+}
+
+export function savedClient(keys: LoginKeys, values: ReadonlyMap<string, string>): ClientCredentials | undefined {
+  const clientId = values.get(keys.clientId)
+  if (!clientId) return undefined
+  return {
+    client_id: clientId,
+    client_secret: values.get(keys.clientSecret) || undefined,
+    registration_access_token: keys.registrationToken ? values.get(keys.registrationToken) || undefined : undefined,
+    registration_client_uri: keys.registrationUri ? values.get(keys.registrationUri) || undefined : undefined,
+  }
+}
+
+export function clientUpdates(keys: LoginKeys, client: ClientCredentials): EnvUpdates {
+  const updates: EnvUpdates = {[keys.clientId]: client.client_id}
+  if (client.client_secret) updates[keys.clientSecret] = client.client_secret
+  if (keys.registrationToken && client.registration_access_token) updates[keys.registrationToken] = client.registration_access_token
+  if (keys.registrationUri && client.registration_client_uri) updates[keys.registrationUri] = client.registration_client_uri
+  return updates
+}
+
+/**
+ * The keys a token answer changes. A missing refresh token (the gateway sends
+ * `"refresh_token": null`) leaves the saved one alone; an opaque access
+ * token's expiry goes beside it as <NAME>_EXPIRES_AT, a JWT carries its own.
+ */
+export function tokenUpdates(keys: LoginKeys, tokens: TokenSet, now: number): EnvUpdates {
+  const updates: EnvUpdates = {[keys.accessToken]: tokens.access_token}
+  const expiresAt = tokenExpiresAt(tokens, now)
+  updates[`${keys.accessToken}${EXPIRES_AT_SUFFIX}`] = looksLikeJwt(tokens.access_token) || expiresAt === null ? null : String(expiresAt)
+  if (tokens.refresh_token) {
+    updates[keys.refreshToken] = tokens.refresh_token
+    updates[`${keys.refreshToken}${EXPIRES_AT_SUFFIX}`] = tokens.refresh_token_expires_in === undefined ? null : String(now + tokens.refresh_token_expires_in)
+  }
+  return updates
+}
+
+export function tokenExpiresAt(tokens: TokenSet, now: number): number | null {
+  return tokens.expires_in === undefined ? null : now + Math.floor(tokens.expires_in)
+}
+
+/** A client saved long ago may have been deleted at the server (oauth-delete-registration, CLIENT_LIFETIME). */
+function withStaleClientHint(error: unknown, keys: LoginKeys): unknown {
+  if (!(error instanceof McpAuthError) || !['invalid_client', 'unauthorized_client', 'invalid_redirect_uri', 'invalid_request'].includes(error.code)) return error
+  return new McpAuthError(error.message, {
+    code: error.code,
+    exitCode: ExitCode.unreachable,
+    hint: `The client ${keys.clientId} saved in .env may no longer be registered: remove ${keys.clientId} and ${keys.clientSecret} from .env and run it again to register a new one.`,
+    cause: error,
+  })
+}

@@ -1,0 +1,206 @@
+/**
+ * Lua scripts that do per-key work inside Redis, one call per batch instead
+ * of one or two commands per key. On a single server a batch runs as one
+ * script; on a cluster, where a script may only touch keys of one slot, the
+ * same scripts run one key at a time (see store/token-store and store/purge).
+ */
+
+/** A script registered on the client under `name` and run by its SHA. */
+export interface LuaScript {
+  name: string
+  lua: string
+}
+
+/**
+ * KEYS: record keys; ARGV[i]: 'set' for a user index, anything else for a
+ * string record. Returns, per key, the value (GET, or SCARD for a set; false
+ * when the key holds another type) followed by its PTTL (-2 when it is gone).
+ */
+export const READ_RECORDS: LuaScript = {
+  name: 'mcpauthReadRecords',
+  lua: `
+local out = {}
+for i, key in ipairs(KEYS) do
+  local ttl = redis.call('PTTL', key)
+  local value = false
+  if ttl ~= -2 then
+    -- pcall: a key of another type answers WRONGTYPE, an error table, not a value
+    value = redis.pcall(ARGV[i] == 'set' and 'SCARD' or 'GET', key)
+    if type(value) == 'table' then value = false end
+  end
+  out[2 * i - 1] = value
+  out[2 * i] = ttl
+end
+return out
+`,
+}
+
+/**
+ * KEYS: user index sets; ARGV[1]: 'remove' to also SREM what is found.
+ * Returns pairs (position of the set in KEYS, jti) for every jti whose
+ * oauth:token:{jti} no longer exists (with 'remove': that this call removed).
+ * Reads keys it was not given, which a single server allows and a cluster does not.
+ */
+export const FIND_ORPHAN_ENTRIES: LuaScript = {
+  name: 'mcpauthFindOrphans',
+  lua: `
+local remove = ARGV[1] == 'remove'
+local out = {}
+for i, key in ipairs(KEYS) do
+  -- pcall: a key of another type answers WRONGTYPE, an error table, and is skipped
+  local members = redis.pcall('SMEMBERS', key)
+  if members.err == nil then
+    for _, jti in ipairs(members) do
+      if redis.call('EXISTS', 'oauth:token:' .. jti) == 0 and (not remove or redis.call('SREM', key, jti) == 1) then
+        out[#out + 1] = i
+        out[#out + 1] = jti
+      end
+    end
+  end
+end
+return out
+`,
+}
+
+/**
+ * Deletes each key only if it is still past its expiry by Redis's own clock,
+ * so a record that became valid between the scan and the delete stays.
+ * ARGV, five per key: the field holding the absolute expiry ('' for none),
+ * a lifetime counted from created_at ('' for none), '1' to require that the
+ * key has no TTL, and a user index set and member to SREM when the key goes
+ * ('' for none; a single server only, since the set lies in another slot).
+ * Returns {outcomes, index entries removed}; per key 1 deleted, 0 already gone, -1 kept.
+ */
+export const DELETE_IF_STILL_EXPIRED: LuaScript = {
+  name: 'mcpauthDeleteIfStillExpired',
+  lua: `
+local now = tonumber(redis.call('TIME')[1])
+local function expiry_of(raw, field, lifetime)
+  local ok, record = pcall(cjson.decode, raw)
+  if not ok or type(record) ~= 'table' then return nil end
+  local expiry = nil
+  if field ~= '' then expiry = tonumber(record[field]) end
+  if expiry == nil and lifetime ~= '' then
+    local created = tonumber(record['created_at'])
+    if created then expiry = created + tonumber(lifetime) end
+  end
+  if expiry ~= nil and expiry > 1e12 then expiry = expiry / 1000 end
+  return expiry
+end
+local function purge(key, field, lifetime, require_no_ttl)
+  -- GET answers false for a missing key and an error table for another type
+  local raw = redis.pcall('GET', key)
+  if raw == false then return 0 end
+  if type(raw) ~= 'string' then return -1 end
+  if require_no_ttl == '1' and redis.call('PTTL', key) ~= -1 then return -1 end
+  if field ~= '' or lifetime ~= '' then
+    local expiry = expiry_of(raw, field, lifetime)
+    if expiry == nil or expiry == 0 or expiry > now then return -1 end
+  end
+  redis.call('UNLINK', key)
+  return 1
+end
+local outcomes = {}
+local entries_removed = 0
+for i, key in ipairs(KEYS) do
+  local at = 5 * (i - 1)
+  outcomes[i] = purge(key, ARGV[at + 1], ARGV[at + 2], ARGV[at + 3])
+  local index = ARGV[at + 4]
+  if outcomes[i] == 1 and index ~= '' then
+    local removed = redis.pcall('SREM', index, ARGV[at + 5])
+    if type(removed) == 'number' then entries_removed = entries_removed + removed end
+  end
+end
+return {outcomes, entries_removed}
+`,
+}
+
+/**
+ * KEYS: keys to back up; ARGV[1]: the most members a set, hash or list may
+ * have to be read here. Returns three items per key: its type, its PTTL, and
+ * its value (the string; the members; for a hash field, value, …), or false
+ * for a larger collection, which the caller reads in pages so that one call
+ * never blocks Redis on a huge key.
+ */
+export const READ_FOR_BACKUP: LuaScript = {
+  name: 'mcpauthReadForBackup',
+  lua: `
+local limit = tonumber(ARGV[1])
+local sizes = {set = 'SCARD', hash = 'HLEN', list = 'LLEN'}
+local out = {}
+for i, key in ipairs(KEYS) do
+  local kind = redis.call('TYPE', key)['ok']
+  local value = false
+  if kind == 'string' then
+    value = redis.call('GET', key)
+  elseif kind == 'list' and redis.call('LLEN', key) <= limit then
+    value = redis.call('LRANGE', key, 0, -1)
+  elseif sizes[kind] and redis.call(sizes[kind], key) <= limit then
+    value = redis.call(kind == 'set' and 'SMEMBERS' or 'HGETALL', key)
+  end
+  out[3 * i - 2] = kind
+  out[3 * i - 1] = redis.call('PTTL', key)
+  out[3 * i] = value
+end
+return out
+`,
+}
+
+/** What RESTORE_KEYS did with one key. */
+export const RESTORE_OUTCOME = {expired: -1, kept: 0, written: 1, overwritten: 2} as const
+
+/**
+ * Writes keys of a backup, each atomically (restore.ts): one call per batch
+ * on a single server, one key per call on a cluster. ARGV[1]: mode ('merge'
+ * keeps an existing key, 'overwrite' replaces it); then for each key: type
+ * (string, set, list, hash), absolute expiry in ms ('' for none), the number
+ * of value items, and the items (the string, the members, or field, value, …).
+ * Expiry is checked against Redis's TIME, the clock PEXPIREAT uses.
+ * Returns per key one of RESTORE_OUTCOME.
+ */
+export const RESTORE_KEYS: LuaScript = {
+  name: 'mcpauthRestoreKeys',
+  lua: `
+local clock = redis.call('TIME')
+local now_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local merge = ARGV[1] == 'merge'
+local adders = {set = 'SADD', list = 'RPUSH', hash = 'HSET'}
+local function restore(key, kind, expiry, first, count)
+  if expiry ~= '' and tonumber(expiry) <= now_ms then return ${RESTORE_OUTCOME.expired} end
+  if merge and kind == 'string' then
+    -- the common case in one call: SET NX writes only a key that is absent, with its expiry
+    local set
+    if expiry == '' then set = redis.call('SET', key, ARGV[first], 'NX') else set = redis.call('SET', key, ARGV[first], 'NX', 'PXAT', expiry) end
+    if set then return ${RESTORE_OUTCOME.written} end
+    return ${RESTORE_OUTCOME.kept}
+  end
+  local existed = redis.call('EXISTS', key) == 1
+  if existed then
+    if merge then return ${RESTORE_OUTCOME.kept} end
+    redis.call('UNLINK', key)
+  end
+  if kind == 'string' then
+    redis.call('SET', key, ARGV[first])
+  else
+    -- unpack() has a stack limit: add at most 1000 arguments (an even number, for hashes) at a time
+    local last = first + count - 1
+    for from = first, last, 1000 do
+      redis.call(adders[kind], key, unpack(ARGV, from, math.min(from + 999, last)))
+    end
+  end
+  if expiry ~= '' then redis.call('PEXPIREAT', key, expiry) end
+  if existed then return ${RESTORE_OUTCOME.overwritten} end
+  return ${RESTORE_OUTCOME.written}
+end
+local outcomes = {}
+local at = 2
+for i, key in ipairs(KEYS) do
+  local count = tonumber(ARGV[at + 2])
+  outcomes[i] = restore(key, ARGV[at], ARGV[at + 1], at + 3, count)
+  at = at + 3 + count
+end
+return outcomes
+`,
+}
+
+export const ALL_SCRIPTS: readonly LuaScript[] = [READ_RECORDS, FIND_ORPHAN_ENTRIES, DELETE_IF_STILL_EXPIRED, READ_FOR_BACKUP, RESTORE_KEYS]

@@ -1,0 +1,184 @@
+import {type StringRecordKind, KINDS_THAT_ALWAYS_EXPIRE, userIndexKey} from './records.js'
+import {type RedisCommand, defineScript, isCluster, runCommands, runScript} from '../redis/client.js'
+import {DELETE_IF_STILL_EXPIRED} from '../redis/scripts.js'
+import type {AnyStoredRecord, TokenStore, UserIndexRecord, WalkOptions} from './token-store.js'
+import {findOrphanEntries} from './stats.js'
+
+const MALFORMED_KEYS_REPORTED = 20
+
+export interface PurgeOptions extends WalkOptions {
+  dryRun: boolean
+  /** REFRESH_TOKEN_LIFETIME: tells whether a refresh token without a TTL is past its life. */
+  refreshTokenLifetime: number
+}
+
+export interface PurgeResult {
+  dry_run: boolean
+  deleted: {access_tokens: number; clients: number; refresh_tokens: number; states: number; codes: number}
+  /** Records deleted (or to delete) because they are past their expiry. */
+  expired: number
+  /** Records of a kind that always has a TTL but had none. */
+  missing_ttl: number
+  /** Valid access or refresh tokens without a TTL: given their TTL back instead of being deleted. */
+  ttl_restored: number
+  index_entries_removed: number
+  index_sets_emptied: number
+  /** Records that were expired at scan time but valid (or changed) when the delete ran: kept. */
+  kept_changed: number
+  malformed: number
+  malformed_keys: string[]
+}
+
+type StringStoredRecord = Exclude<AnyStoredRecord, UserIndexRecord>
+type PurgeAction =
+  | {action: 'delete'; reason: 'expired' | 'missing_ttl'; expiryField: string; lifetime: number | ''}
+  | {action: 'restore_ttl'; expiresAt: number}
+interface PlannedChange {
+  stored: StringStoredRecord
+  plan: PurgeAction
+}
+
+const DELETED_FIELD: Record<StringRecordKind, keyof PurgeResult['deleted']> = {
+  token: 'access_tokens',
+  client: 'clients',
+  refresh: 'refresh_tokens',
+  state: 'states',
+  code: 'codes',
+}
+
+/** Expired records, records that should have a TTL and have none, and orphan index entries. */
+export async function purgeExpired(store: TokenStore, options: PurgeOptions): Promise<PurgeResult> {
+  const result = emptyResult(options.dryRun)
+  // A batch's deletes run in Redis while the next batch is read and planned; at most one batch of changes is pending.
+  let pending: Promise<unknown> | undefined
+  for await (const batch of store.walk(['token', 'client', 'refresh', 'state', 'code', 'user_tokens'], options)) {
+    const now = Date.now() / 1000
+    const indexes: UserIndexRecord[] = []
+    const planned: PlannedChange[] = []
+    for (const stored of batch) {
+      if (stored.problem) {
+        noteMalformed(result, stored.key)
+      } else if (stored.kind === 'user_tokens') {
+        indexes.push(stored)
+      } else {
+        const plan = planFor(stored, now, options.refreshTokenLifetime)
+        if (plan) planned.push({stored, plan})
+      }
+    }
+    const changes = Promise.all([applyPlans(store, planned, result, options.dryRun), removeOrphans(store, indexes, result, options.dryRun)])
+    changes.catch(() => {}) // awaited on the next turn or below; this only keeps an early failure from counting as unhandled
+    await pending
+    pending = changes
+  }
+  await pending
+  return result
+}
+
+function planFor(stored: StringStoredRecord, now: number, refreshTokenLifetime: number): PurgeAction | undefined {
+  const missingTtl = stored.ttlSeconds === null && KINDS_THAT_ALWAYS_EXPIRE.has(stored.kind)
+  if (stored.kind === 'token' && stored.record) {
+    const expiresAt = stored.record.expires_at
+    if (expiresAt <= now) return {action: 'delete', reason: 'expired', expiryField: 'expires_at', lifetime: ''}
+    return missingTtl ? {action: 'restore_ttl', expiresAt} : undefined
+  }
+  if (stored.kind === 'client' && stored.record) {
+    const secretExpiry = stored.record.client_secret_expires_at
+    return secretExpiry > 0 && secretExpiry <= now
+      ? {action: 'delete', reason: 'expired', expiryField: 'client_secret_expires_at', lifetime: ''}
+      : undefined
+  }
+  if (!missingTtl) return undefined
+  const createdAt = stored.kind === 'refresh' ? stored.record?.created_at : undefined
+  if (createdAt === undefined) return {action: 'delete', reason: 'missing_ttl', expiryField: '', lifetime: ''}
+  const expiresAt = createdAt + refreshTokenLifetime
+  return expiresAt <= now
+    ? {action: 'delete', reason: 'missing_ttl', expiryField: '', lifetime: refreshTokenLifetime}
+    : {action: 'restore_ttl', expiresAt}
+}
+
+async function applyPlans(store: TokenStore, planned: PlannedChange[], result: PurgeResult, dryRun: boolean): Promise<void> {
+  if (planned.length === 0) return
+  const {outcomes, indexEntriesRemoved} = dryRun ? {outcomes: planned.map(() => 1), indexEntriesRemoved: 0} : await applyInRedis(store, planned)
+  planned.forEach(({stored, plan}, position) => {
+    const outcome = outcomes[position]
+    if (plan.action === 'restore_ttl') {
+      result.ttl_restored += outcome
+      return
+    }
+    if (outcome === -1) result.kept_changed++
+    if (outcome !== 1) return
+    result.deleted[DELETED_FIELD[stored.kind]]++
+    result[plan.reason]++
+  })
+  result.index_entries_removed += indexEntriesRemoved
+}
+
+/**
+ * Outcome per plan (deletes: 1 / 0 / -1 from the script; TTL restores: 1 or 0)
+ * and how many user index entries of deleted tokens went with them.
+ */
+async function applyInRedis(store: TokenStore, planned: PlannedChange[]): Promise<{outcomes: number[]; indexEntriesRemoved: number}> {
+  const deletes = planned.filter((change) => change.plan.action === 'delete')
+  // NX: only when the key still has no TTL, so a concurrent rewrite keeps its own.
+  const restores = planned.flatMap(({stored, plan}): RedisCommand[] => (plan.action === 'restore_ttl' ? [['expireat', stored.key, Math.ceil(plan.expiresAt), 'NX']] : []))
+  const [restoreOutcomes, {outcomes: deleteOutcomes, indexEntriesRemoved}] = await Promise.all([runCommands(store.redis, restores), deleteIfStillExpired(store, deletes)])
+  let nextDelete = 0
+  let nextRestore = 0
+  const outcomes = planned.map(({plan}) => Number(plan.action === 'delete' ? deleteOutcomes[nextDelete++] : restoreOutcomes[nextRestore++]))
+  return {outcomes, indexEntriesRemoved}
+}
+
+/**
+ * One script call for the batch on a single server, which also drops each
+ * deleted token from its user index. On a cluster one call per key (a script
+ * sees one slot), then the index entries of the deleted tokens.
+ */
+async function deleteIfStillExpired(store: TokenStore, deletes: PlannedChange[]): Promise<{outcomes: number[]; indexEntriesRemoved: number}> {
+  if (deletes.length === 0) return {outcomes: [], indexEntriesRemoved: 0}
+  const cluster = isCluster(store.redis)
+  const scriptArgs = ({stored, plan}: PlannedChange): string[] => {
+    const {expiryField, lifetime, reason} = plan as Extract<PurgeAction, {action: 'delete'}>
+    const index = !cluster && stored.kind === 'token' && stored.record ? [userIndexKey(stored.record.username), stored.id] : ['', '']
+    return [expiryField, String(lifetime), reason === 'missing_ttl' ? '1' : '', ...index]
+  }
+  if (!cluster) {
+    const [outcomes, indexEntriesRemoved] = (await runScript(store.redis, DELETE_IF_STILL_EXPIRED, deletes.map(({stored}) => stored.key), deletes.flatMap(scriptArgs))) as [number[], number]
+    return {outcomes, indexEntriesRemoved}
+  }
+  defineScript(store.redis, DELETE_IF_STILL_EXPIRED)
+  const replies = (await runCommands(store.redis, deletes.map((change): RedisCommand => [DELETE_IF_STILL_EXPIRED.name, 1, change.stored.key, ...scriptArgs(change)]))) as Array<[number[], number]>
+  const outcomes = replies.map(([[outcome]]) => outcome)
+  const indexEntries = deletes.flatMap(({stored}, position) => (stored.kind === 'token' && stored.record && outcomes[position] === 1 ? [{username: stored.record.username, jti: stored.id}] : []))
+  return {outcomes, indexEntriesRemoved: await store.removeIndexEntries(indexEntries)}
+}
+
+async function removeOrphans(store: TokenStore, indexes: UserIndexRecord[], result: PurgeResult, dryRun: boolean): Promise<void> {
+  const orphans = await findOrphanEntries(store, indexes, {remove: !dryRun})
+  if (orphans.length === 0) return
+  const orphansPerIndex = new Map<string, number>()
+  for (const {username} of orphans) orphansPerIndex.set(username, (orphansPerIndex.get(username) ?? 0) + 1)
+  for (const index of indexes) {
+    if (index.size !== undefined && index.size > 0 && orphansPerIndex.get(index.id) === index.size) result.index_sets_emptied++
+  }
+  result.index_entries_removed += orphans.length
+}
+
+function noteMalformed(result: PurgeResult, key: string): void {
+  result.malformed++
+  if (result.malformed_keys.length < MALFORMED_KEYS_REPORTED) result.malformed_keys.push(key)
+}
+
+function emptyResult(dryRun: boolean): PurgeResult {
+  return {
+    dry_run: dryRun,
+    deleted: {access_tokens: 0, clients: 0, refresh_tokens: 0, states: 0, codes: 0},
+    expired: 0,
+    missing_ttl: 0,
+    ttl_restored: 0,
+    index_entries_removed: 0,
+    index_sets_emptied: 0,
+    kept_changed: 0,
+    malformed: 0,
+    malformed_keys: [],
+  }
+}

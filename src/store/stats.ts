@@ -1,0 +1,154 @@
+import {RECORD_KINDS, type RecordKind, accessTokenKey, userIndexKey} from './records.js'
+import {isCluster, runCommands, runScript} from '../redis/client.js'
+import {FIND_ORPHAN_ENTRIES} from '../redis/scripts.js'
+import type {AnyStoredRecord, TokenStore, UserIndexRecord, WalkOptions} from './token-store.js'
+
+export const EXPIRING_SOON_SECONDS = 86_400
+const TOP_COUNT = 10
+
+export interface KindStats {
+  count: number
+  expired: number
+  expiring_24h: number
+  without_ttl: number
+  malformed: number
+}
+
+export interface UserIndexStats {
+  sets: number
+  entries: number
+  orphan_entries: number
+  without_ttl: number
+  malformed: number
+}
+
+export interface TokenStats {
+  generated_at: number
+  kinds: Record<Exclude<RecordKind, 'user_tokens'>, KindStats>
+  user_index: UserIndexStats
+  top_users: Array<{username: string; active_tokens: number}>
+  top_clients: Array<{client_id: string; client_name: string | null; active_tokens: number}>
+  /** Active (unexpired) access tokens per day from today, UTC dates. */
+  expiry_by_day: Array<{date: string; tokens: number}>
+}
+
+const EXPIRY_HORIZON_DAYS = 7
+
+/** Counts in one pass over the keyspace; orphan checks pipeline EXISTS per index batch. */
+export async function collectStats(store: TokenStore, options: WalkOptions & {now?: number} = {}): Promise<TokenStats> {
+  const now = options.now ?? Date.now() / 1000
+  const stats = emptyStats(now)
+  const tokensPerUser = new Map<string, number>()
+  const tokensPerClient = new Map<string, number>()
+  const expiryDays = new Map<string, number>()
+  for await (const batch of store.walk(RECORD_KINDS, options)) {
+    const indexes: UserIndexRecord[] = []
+    for (const stored of batch) {
+      if (stored.kind === 'user_tokens') {
+        countUserIndex(stats.user_index, stored)
+        if (!stored.problem) indexes.push(stored)
+        continue
+      }
+      const kindStats = stats.kinds[stored.kind]
+      const expiresAt = countRecord(kindStats, stored, now)
+      if (stored.kind === 'token' && stored.record && expiresAt !== undefined && expiresAt > now) {
+        increment(tokensPerUser, stored.record.username)
+        increment(tokensPerClient, stored.record.client_id)
+        if (expiresAt - now <= EXPIRY_HORIZON_DAYS * 86_400) increment(expiryDays, utcDate(expiresAt))
+      }
+    }
+    stats.user_index.orphan_entries += (await findOrphanEntries(store, indexes)).length
+  }
+  stats.top_users = topEntries(tokensPerUser).map(([username, count]) => ({username, active_tokens: count}))
+  const topClients = topEntries(tokensPerClient)
+  const names = await store.clientNames(topClients.map(([clientId]) => clientId))
+  stats.top_clients = topClients.map(([clientId, count]) => ({client_id: clientId, client_name: names.get(clientId) ?? null, active_tokens: count}))
+  stats.expiry_by_day = [...expiryDays.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([date, tokens]) => ({date, tokens}))
+  return stats
+}
+
+function emptyStats(now: number): TokenStats {
+  const kinds = Object.fromEntries(
+    RECORD_KINDS.filter((kind) => kind !== 'user_tokens').map((kind) => [kind, {count: 0, expired: 0, expiring_24h: 0, without_ttl: 0, malformed: 0}]),
+  ) as TokenStats['kinds']
+  return {
+    generated_at: Math.floor(now),
+    kinds,
+    user_index: {sets: 0, entries: 0, orphan_entries: 0, without_ttl: 0, malformed: 0},
+    top_users: [],
+    top_clients: [],
+    expiry_by_day: [],
+  }
+}
+
+/** Counts one string record; returns the time it expires at, when known. */
+function countRecord(kindStats: KindStats, stored: Exclude<AnyStoredRecord, UserIndexRecord>, now: number): number | undefined {
+  kindStats.count++
+  if (stored.ttlSeconds === null) kindStats.without_ttl++
+  if (stored.problem) {
+    kindStats.malformed++
+    return undefined
+  }
+  const expiresAt = effectiveExpiry(stored, now)
+  if (expiresAt === undefined) return undefined
+  if (expiresAt <= now) kindStats.expired++
+  else if (expiresAt - now <= EXPIRING_SOON_SECONDS) kindStats.expiring_24h++
+  return expiresAt
+}
+
+/** An access token expires at its `expires_at`; a client when its secret does; other records with their TTL. */
+export function effectiveExpiry(stored: Exclude<AnyStoredRecord, UserIndexRecord>, now: number): number | undefined {
+  if (stored.kind === 'token' && stored.record) return stored.record.expires_at
+  if (stored.kind === 'client' && stored.record?.client_secret_expires_at) return stored.record.client_secret_expires_at
+  return stored.ttlSeconds === null ? undefined : now + stored.ttlSeconds
+}
+
+function countUserIndex(indexStats: UserIndexStats, stored: UserIndexRecord): void {
+  indexStats.sets++
+  if (stored.ttlSeconds === null) indexStats.without_ttl++
+  if (stored.problem) indexStats.malformed++
+  else indexStats.entries += stored.size ?? 0
+}
+
+/**
+ * Index entries whose `oauth:token:{jti}` no longer exists. With `remove` they
+ * also leave their sets (on a single server in the same script, so each check
+ * and removal is atomic), and only the entries actually removed are returned.
+ */
+export async function findOrphanEntries(
+  store: TokenStore,
+  indexes: readonly UserIndexRecord[],
+  options: {remove?: boolean} = {},
+): Promise<Array<{username: string; jti: string}>> {
+  if (indexes.length === 0) return []
+  if (!isCluster(store.redis)) {
+    const pairs = (await runScript(store.redis, FIND_ORPHAN_ENTRIES, indexes.map((index) => index.key), options.remove ? ['remove'] : [])) as Array<number | string>
+    const orphans: Array<{username: string; jti: string}> = []
+    for (let i = 0; i < pairs.length; i += 2) orphans.push({username: indexes[Number(pairs[i]) - 1].id, jti: String(pairs[i + 1])})
+    return orphans
+  }
+  // On a cluster the index and its tokens live in different slots: ask per key.
+  const memberLists = await runCommands(store.redis, indexes.map((index) => ['smembers', index.key]), {ignoreWrongType: true})
+  const entries = indexes.flatMap((index, position) => {
+    const members = memberLists[position]
+    return Array.isArray(members) ? members.map((jti: string) => ({username: index.id, jti})) : []
+  })
+  if (entries.length === 0) return []
+  const existence = await runCommands(store.redis, entries.map(({jti}) => ['exists', accessTokenKey(jti)]))
+  const orphans = entries.filter((_, position) => existence[position] === 0)
+  if (!options.remove || orphans.length === 0) return orphans
+  const removed = await runCommands(store.redis, orphans.map(({username, jti}) => ['srem', userIndexKey(username), jti]), {ignoreWrongType: true})
+  return orphans.filter((_, position) => removed[position] === 1)
+}
+
+function increment(counts: Map<string, number>, key: string): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1)
+}
+
+function topEntries(counts: Map<string, number>): Array<[string, number]> {
+  return [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, TOP_COUNT)
+}
+
+function utcDate(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toISOString().slice(0, 10)
+}

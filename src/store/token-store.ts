@@ -1,0 +1,173 @@
+import {type RedisClient, type RedisCommand, WRONG_TYPE, isCluster, runCommands, runScript, scanKeys} from '../redis/client.js'
+import {READ_RECORDS} from '../redis/scripts.js'
+import {
+  type RecordKind,
+  type RecordOfKind,
+  type StringRecordKind,
+  KEY_NAMESPACE,
+  accessTokenKey,
+  clientKey,
+  keyPrefix,
+  parseKey,
+  parseRecord,
+  userIndexKey,
+} from './records.js'
+
+/** A string record as read from Redis: parsed, or with the reason it could not be. */
+export interface StoredRecord<K extends StringRecordKind = StringRecordKind> {
+  kind: K
+  key: string
+  id: string
+  /** Seconds left before Redis expires the key; null when it has no TTL. */
+  ttlSeconds: number | null
+  record?: RecordOfKind[K]
+  problem?: string
+}
+
+/** `oauth:user_tokens:{username}`: a SET of jti. */
+export interface UserIndexRecord {
+  kind: 'user_tokens'
+  key: string
+  id: string
+  ttlSeconds: number | null
+  size?: number
+  problem?: string
+}
+
+export type AnyStoredRecord = {[K in StringRecordKind]: StoredRecord<K>}[StringRecordKind] | UserIndexRecord
+
+export interface WalkOptions {
+  /** Called after each batch with the number of keys seen so far. */
+  onProgress?: (keysSeen: number) => void
+}
+
+const DEFAULT_BATCH_SIZE = 1000
+const CLIENT_NAME_CACHE_LIMIT = 50_000
+
+/**
+ * The one place that reads and deletes the gateway's records. Every walk goes
+ * through SCAN in batches with pipelined reads, so memory stays flat however
+ * many records Redis holds.
+ */
+export class TokenStore {
+  private readonly clientNameCache = new Map<string, string | undefined>()
+
+  constructor(
+    readonly redis: RedisClient,
+    private readonly batchSize: number = DEFAULT_BATCH_SIZE,
+  ) {}
+
+  /**
+   * Yields batches of records of the given kinds, read in one pass over the
+   * keyspace. The next batch is read while the caller works on the current
+   * one, so at most two batches are in memory.
+   */
+  async *walk(kinds: readonly RecordKind[], options: WalkOptions = {}): AsyncGenerator<AnyStoredRecord[]> {
+    const wanted = new Set(kinds)
+    const match = kinds.length === 1 ? `${keyPrefix(kinds[0])}*` : `${KEY_NAMESPACE}*`
+    let keysSeen = 0
+    let previous: Promise<AnyStoredRecord[]> | undefined
+    for await (const keys of scanKeys(this.redis, match, this.batchSize)) {
+      keysSeen += keys.length
+      const located = keys.flatMap((key) => {
+        const parsed = parseKey(key)
+        return parsed && wanted.has(parsed.kind) ? [{key, ...parsed}] : []
+      })
+      const reading = this.readBatch(located)
+      reading.catch(() => {}) // awaited below; this only keeps an early failure from counting as unhandled
+      if (previous) {
+        const records = await previous
+        if (records.length > 0) yield records
+      }
+      previous = reading
+      options.onProgress?.(keysSeen)
+    }
+    const last = await previous
+    if (last && last.length > 0) yield last
+  }
+
+  /** Keys in the database (every master of a cluster): what a walk will scan. */
+  async approximateKeyCount(): Promise<number> {
+    const servers = isCluster(this.redis) ? this.redis.nodes('master') : [this.redis]
+    const sizes = await Promise.all(servers.map((server) => server.dbsize()))
+    return sizes.reduce((sum, size) => sum + size, 0)
+  }
+
+  async getAccessToken(jti: string): Promise<StoredRecord<'token'> | undefined> {
+    const [record] = await this.readBatch([{key: accessTokenKey(jti), kind: 'token', id: jti}])
+    return record as StoredRecord<'token'> | undefined
+  }
+
+  async getClient(clientId: string): Promise<StoredRecord<'client'> | undefined> {
+    const [record] = await this.readBatch([{key: clientKey(clientId), kind: 'client', id: clientId}])
+    return record as StoredRecord<'client'> | undefined
+  }
+
+  /** Client names for display; unknown or malformed clients map to undefined. */
+  async clientNames(clientIds: Iterable<string>): Promise<Map<string, string | undefined>> {
+    const missing = [...new Set(clientIds)].filter((id) => !this.clientNameCache.has(id))
+    if (missing.length > 0) {
+      if (this.clientNameCache.size + missing.length > CLIENT_NAME_CACHE_LIMIT) this.clientNameCache.clear()
+      const records = await this.readBatch(missing.map((id) => ({key: clientKey(id), kind: 'client' as const, id})))
+      for (const id of missing) this.clientNameCache.set(id, undefined)
+      for (const stored of records) {
+        if (stored.kind === 'client') this.clientNameCache.set(stored.id, stored.record?.client_name)
+      }
+    }
+    return new Map([...clientIds].map((id) => [id, this.clientNameCache.get(id)]))
+  }
+
+  /** Deletes keys (UNLINK) in pipelined batches; returns how many existed. */
+  async unlinkKeys(keys: readonly string[]): Promise<number> {
+    if (keys.length === 0) return 0
+    const results = await runCommands(this.redis, keys.map((key) => ['unlink', key]))
+    return results.reduce<number>((sum, removed) => sum + Number(removed), 0)
+  }
+
+  /** Removes jti entries from user index sets; returns how many entries went. */
+  async removeIndexEntries(entries: ReadonlyArray<{username: string; jti: string}>): Promise<number> {
+    if (entries.length === 0) return 0
+    const commands: RedisCommand[] = entries.map(({username, jti}) => ['srem', userIndexKey(username), jti])
+    const results = await runCommands(this.redis, commands, {ignoreWrongType: true})
+    return results.reduce<number>((sum, removed) => sum + (typeof removed === 'number' ? removed : 0), 0)
+  }
+
+  /** Value (GET, or SCARD for an index set) and PTTL of each key, in one round trip. */
+  private async readBatch(located: ReadonlyArray<{key: string; kind: RecordKind; id: string}>): Promise<AnyStoredRecord[]> {
+    if (located.length === 0) return []
+    const replies = await this.readValuesAndTtls(located)
+    const records: AnyStoredRecord[] = []
+    located.forEach(({key, kind, id}, index) => {
+      const value = replies[index * 2]
+      const pttl = replies[index * 2 + 1] as number
+      if (pttl === -2) return // expired or deleted since the scan
+      const ttlSeconds = pttl >= 0 ? Math.ceil(pttl / 1000) : null
+      records.push(toStoredRecord(kind, key, id, ttlSeconds, value))
+    })
+    return records
+  }
+
+  /** One script call on a single server; per-key commands on a cluster, where a script sees one slot only. */
+  private async readValuesAndTtls(located: ReadonlyArray<{key: string; kind: RecordKind}>): Promise<unknown[]> {
+    if (isCluster(this.redis)) {
+      const commands = located.flatMap(({key, kind}): RedisCommand[] => [[kind === 'user_tokens' ? 'scard' : 'get', key], ['pttl', key]])
+      return runCommands(this.redis, commands, {ignoreWrongType: true})
+    }
+    const keys = located.map(({key}) => key)
+    const replies = (await runScript(this.redis, READ_RECORDS, keys, located.map(({kind}) => (kind === 'user_tokens' ? 'set' : 'string')))) as unknown[]
+    // The script answers false (null) for a key of the wrong type that still exists.
+    return replies.map((reply, position) => (position % 2 === 0 && reply === null && replies[position + 1] !== -2 ? WRONG_TYPE : reply))
+  }
+
+}
+
+function toStoredRecord(kind: RecordKind, key: string, id: string, ttlSeconds: number | null, value: unknown): AnyStoredRecord {
+  if (kind === 'user_tokens') {
+    return value === WRONG_TYPE
+      ? {kind, key, id, ttlSeconds, problem: 'wrong Redis type: expected a set'}
+      : {kind, key, id, ttlSeconds, size: value as number}
+  }
+  if (value === WRONG_TYPE) return {kind, key, id, ttlSeconds, problem: 'wrong Redis type: expected a string'} as AnyStoredRecord
+  const parsed = parseRecord(kind, value as string)
+  return (parsed.ok ? {kind, key, id, ttlSeconds, record: parsed.record} : {kind, key, id, ttlSeconds, problem: parsed.problem}) as AnyStoredRecord
+}
