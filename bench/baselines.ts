@@ -43,7 +43,10 @@ export const baselines = {
       for (const key of keys) pipeline.type(key).pttl(key)
       const meta = (await pipeline.exec()) ?? []
       const reads = redis.pipeline()
-      keys.forEach((key, i) => (meta[i * 2][1] === 'set' ? reads.smembers(key) : reads.get(key)))
+      keys.forEach((key, i) => {
+        if (meta[i * 2][1] === 'set') reads.smembers(key)
+        else reads.get(key)
+      })
       const values = (await reads.exec()) ?? []
       const lines = keys.map((key, i) => JSON.stringify({key, type: meta[i * 2][1], value: values[i][1], pttl: meta[i * 2 + 1][1]}))
       if (!out.write(`${lines.join('\n')}\n`)) await new Promise<void>((resolve) => out.once('drain', () => resolve()))

@@ -16,17 +16,31 @@ const refreshOf = (index: number): string => `r${index.toString(36).padStart(42,
  */
 export async function fillGateway(redis: Redis, tokens: number) {
   const now = Math.floor(Date.now() / 1000)
-  await inBatches(CLIENTS, (pipeline, i) => {
-    const id = clientIdOf(i)
-    const record = `{"client_id": "${id}", "client_secret": "${refreshOf(i)}", "client_secret_expires_at": 0, "client_id_issued_at": ${now}, "redirect_uris": "[\\"http://127.0.0.1:8080/callback\\"]", "client_name": "Client ${i}", "scope": "openid profile email", "created_at": ${now}, "response_types": "[\\"code\\"]", "grant_types": "[\\"authorization_code\\", \\"refresh_token\\"]", "registration_access_token": "${refreshOf(i + 1)}"}`
-    pipeline.set(`oauth:client:${id}`, record, 'EX', 7_776_000)
-  }, redis)
+  await inBatches(
+    CLIENTS,
+    (pipeline, i) => {
+      const id = clientIdOf(i)
+      const record = `{"client_id": "${id}", "client_secret": "${refreshOf(i)}", "client_secret_expires_at": 0, "client_id_issued_at": ${now}, "redirect_uris": "[\\"http://127.0.0.1:8080/callback\\"]", "client_name": "Client ${i}", "scope": "openid profile email", "created_at": ${now}, "response_types": "[\\"code\\"]", "grant_types": "[\\"authorization_code\\", \\"refresh_token\\"]", "registration_access_token": "${refreshOf(i + 1)}"}`
+      pipeline.set(`oauth:client:${id}`, record, 'EX', 7_776_000)
+    },
+    redis,
+  )
   await inBatches(tokens, (pipeline, i) => writeToken(pipeline, i, now, i % 3 === 0), redis)
-  await inBatches(Math.floor(tokens * 0.3), (pipeline, i) => {
-    const record = `{"user_id": "${1000 + (i % USERS)}", "username": "user${i % USERS}", "client_id": "${clientIdOf(i % CLIENTS)}", "scope": "openid profile email", "created_at": ${now}}`
-    pipeline.set(`oauth:refresh:${refreshOf(i)}`, record, 'EX', 2_592_000)
-  }, redis)
-  return {tokens, refresh: Math.floor(tokens * 0.3), clients: CLIENTS, userIndexSets: Math.min(USERS, tokens), totalKeys: tokens + Math.floor(tokens * 0.3) + CLIENTS + Math.min(USERS, tokens)}
+  await inBatches(
+    Math.floor(tokens * 0.3),
+    (pipeline, i) => {
+      const record = `{"user_id": "${1000 + (i % USERS)}", "username": "user${i % USERS}", "client_id": "${clientIdOf(i % CLIENTS)}", "scope": "openid profile email", "created_at": ${now}}`
+      pipeline.set(`oauth:refresh:${refreshOf(i)}`, record, 'EX', 2_592_000)
+    },
+    redis,
+  )
+  return {
+    tokens,
+    refresh: Math.floor(tokens * 0.3),
+    clients: CLIENTS,
+    userIndexSets: Math.min(USERS, tokens),
+    totalKeys: tokens + Math.floor(tokens * 0.3) + CLIENTS + Math.min(USERS, tokens),
+  }
 }
 
 /** Puts back the expired third after a purge, so the next purge has the same work. */

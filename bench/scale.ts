@@ -15,7 +15,6 @@ import {mkdtemp, readFile, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-
 import {repoRoot} from '../test/support/cli.js'
 import {TestRedisServer} from '../test/support/redis-server.js'
 import {baselines} from './baselines.js'
@@ -73,8 +72,12 @@ try {
     empty.disconnect()
   }
   if (only.has('purge')) {
-    await measure('oauth-purge-expired --yes', ['oauth-purge-expired', '--yes', '--json'], () => baselines.purgeExpired(redis), {}, () =>
-      refillExpiredTokens(redis, tokenCount),
+    await measure(
+      'oauth-purge-expired --yes',
+      ['oauth-purge-expired', '--yes', '--json'],
+      () => baselines.purgeExpired(redis),
+      {},
+      () => refillExpiredTokens(redis, tokenCount),
     )
   }
   report()
@@ -110,7 +113,10 @@ async function runCommand(args: string[], env: Record<string, string>): Promise<
   const devNull = createWriteStream('/dev/null')
   await new Promise((resolve) => devNull.on('open', resolve))
   const started = performance.now()
-  const child = spawn(process.execPath, [...nodeOptions, '--', join(repoRoot, 'bin', 'run.js'), ...args], {env: {...process.env, ...env}, stdio: ['ignore', devNull, 'inherit']})
+  const child = spawn(process.execPath, [...nodeOptions, '--', join(repoRoot, 'bin', 'run.js'), ...args], {
+    env: {...process.env, ...env},
+    stdio: ['ignore', devNull, 'inherit'],
+  })
   let peakKb = 0
   const sampler = setInterval(async () => {
     try {
@@ -146,4 +152,3 @@ function argument(name: string): string | undefined {
 function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`)
 }
-

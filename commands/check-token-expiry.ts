@@ -26,7 +26,8 @@ const STATUS_LABEL: Record<TokenExpiry['status'], string> = {
 
 export default class CheckTokenExpiry extends BaseCommand<typeof CheckTokenExpiry> {
   static override summary = 'Show when the tokens in .env expire; exit 3 when one has expired or expires soon'
-  static override description = `Looks at every value in the .env file that is a JWT (three base64url segments whose header is JSON with an "alg"; secrets such as GATEWAY_JWT_SECRET never are) and at opaque tokens whose expiry is stored beside them as <NAME>_EXPIRES_AT (epoch seconds), e.g. GITHUB_PAT_EXPIRES_AT. For each: issued, expires, time left. Tokens are never printed. Exit 3 when one has expired, expires within --within, or cannot be read. Nothing is verified here (see validate-tokens) and nothing is changed.`
+  static override description =
+    `Looks at every value in the .env file that is a JWT (three base64url segments whose header is JSON with an "alg"; secrets such as GATEWAY_JWT_SECRET never are) and at opaque tokens whose expiry is stored beside them as <NAME>_EXPIRES_AT (epoch seconds), e.g. GITHUB_PAT_EXPIRES_AT. For each: issued, expires, time left. Tokens are never printed. Exit 3 when one has expired, expires within --within, or cannot be read. Nothing is verified here (see validate-tokens) and nothing is changed.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --within 2h',
@@ -49,7 +50,7 @@ export default class CheckTokenExpiry extends BaseCommand<typeof CheckTokenExpir
       throw new McpAuthError(`There is no ${settings.envFilePath} to check.`, {
         code: 'env_missing',
         exitCode: ExitCode.unreachable,
-        hint: 'Run it where the gateway\'s .env is, or pass --env-file PATH.',
+        hint: "Run it where the gateway's .env is, or pass --env-file PATH.",
       })
     }
     const envFile = await readEnvFile(settings.envFilePath)

@@ -10,7 +10,8 @@ const STATUS_COLORS: Record<CheckStatus, string> = {ok: '\u001B[32m', warn: '\u0
 
 export default class Doctor extends BaseCommand<typeof Doctor> {
   static override summary = "Check that this gateway's token set-up is healthy"
-  static override description = `One line per check, ok / warn / fail: the .env file (found, readable, mode 0600), every variable the gateway requires (present and not a placeholder; OAUTH_* names understood, conflicts reported), the lifetimes, the signing key (RS256 key valid and at least 2048 bits, or the HS256 secret), Redis reachable with the configured credentials, and the tokens in .env (valid, and not expiring within --within). --online also fetches the gateway's metadata and /jwks and checks that it serves the key in .env. Exit 0 when nothing failed, 3 when a setting or token is wrong, 4 when .env, Redis or the gateway cannot be reached.`
+  static override description =
+    `One line per check, ok / warn / fail: the .env file (found, readable, mode 0600), every variable the gateway requires (present and not a placeholder; OAUTH_* names understood, conflicts reported), the lifetimes, the signing key (RS256 key valid and at least 2048 bits, or the HS256 secret), Redis reachable with the configured credentials, and the tokens in .env (valid, and not expiring within --within). --online also fetches the gateway's metadata and /jwks and checks that it serves the key in .env. Exit 0 when nothing failed, 3 when a setting or token is wrong, 4 when .env, Redis or the gateway cannot be reached.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --online',

@@ -2,15 +2,7 @@ import {appendFile} from 'node:fs/promises'
 
 import {Flags} from '@oclif/core'
 
-import {
-  type EnsureSecretsResult,
-  defaultExamplePath,
-  ensureSecrets,
-  fingerprint,
-  jwtSecretSpec,
-  redisPasswordSpec,
-  rsaKeySpec,
-} from '../src/env/secrets.js'
+import {type EnsureSecretsResult, defaultExamplePath, ensureSecrets, fingerprint, jwtSecretSpec, redisPasswordSpec, rsaKeySpec} from '../src/env/secrets.js'
 import {usageError} from '../src/errors.js'
 import {BaseCommand} from './_shared/base-command.js'
 
@@ -20,7 +12,8 @@ type PublicResult = Omit<EnsureSecretsResult, 'secrets'> & {
 
 export default class GenerateAllSecrets extends BaseCommand<typeof GenerateAllSecrets> {
   static override summary = 'CI bootstrap: fill every missing or placeholder secret in .env, idempotently'
-  static override description = `Creates .env from .env.example when it does not exist, then fills GATEWAY_JWT_SECRET, JWT_PRIVATE_KEY_B64 and REDIS_PASSWORD where they are missing or placeholders, in one atomic write. Usable values are kept, so a second run changes nothing. A value that is set but unusable (a corrupt key, a short secret) stops the run with exit 2 unless --force. Values are never printed; --format github prints ::add-mask:: lines for the new ones (GitHub then hides them in logs), and --github-env also exports them to later steps through $GITHUB_ENV.`
+  static override description =
+    `Creates .env from .env.example when it does not exist, then fills GATEWAY_JWT_SECRET, JWT_PRIVATE_KEY_B64 and REDIS_PASSWORD where they are missing or placeholders, in one atomic write. Usable values are kept, so a second run changes nothing. A value that is set but unusable (a corrupt key, a short secret) stops the run with exit 2 unless --force. Values are never printed; --format github prints ::add-mask:: lines for the new ones (GitHub then hides them in logs), and --github-env also exports them to later steps through $GITHUB_ENV.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --json',

@@ -32,7 +32,8 @@ const KEEP_MARGIN_SECONDS = 300
 
 export default class GenerateGithubToken extends BaseCommand<typeof GenerateGithubToken> {
   static override summary = 'Sign in to GitHub (device flow, or --browser) and to the gateway; save the tokens in .env'
-  static override description = `First GitHub, with the gateway's GitHub App or OAuth App (GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET): the device flow by default (a code to enter at github.com/login/device, from any device), or the web flow with --browser (PKCE, redirect caught on http://127.0.0.1:<port>/callback, which the app's callback URL must allow). Saved as GITHUB_PAT; expiring GitHub App tokens (ghu_, 8 h) also save GITHUB_PAT_EXPIRES_AT, GITHUB_REFRESH_TOKEN (ghr_, single use) and GITHUB_REFRESH_TOKEN_EXPIRES_AT, which refresh-tokens uses. Then the gateway: its OAuth client is registered once (GATEWAY_OAUTH_CLIENT_ID, _SECRET, GATEWAY_OAUTH_REGISTRATION_TOKEN and _URI) and re-used, and the sign-in (the device flow when the gateway offers it, else the browser) saves GATEWAY_OAUTH_ACCESS_TOKEN and GATEWAY_OAUTH_REFRESH_TOKEN. The gateway is GATEWAY_AUTH_URL or https://auth.$BASE_DOMAIN; --github-only skips it. A still-valid token is kept unless --force. GitHub Enterprise: set GITHUB_BASE_URL (default https://github.com) and GITHUB_API_URL. Codes and URLs go to stderr, tokens only to .env.`
+  static override description =
+    `First GitHub, with the gateway's GitHub App or OAuth App (GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET): the device flow by default (a code to enter at github.com/login/device, from any device), or the web flow with --browser (PKCE, redirect caught on http://127.0.0.1:<port>/callback, which the app's callback URL must allow). Saved as GITHUB_PAT; expiring GitHub App tokens (ghu_, 8 h) also save GITHUB_PAT_EXPIRES_AT, GITHUB_REFRESH_TOKEN (ghr_, single use) and GITHUB_REFRESH_TOKEN_EXPIRES_AT, which refresh-tokens uses. Then the gateway: its OAuth client is registered once (GATEWAY_OAUTH_CLIENT_ID, _SECRET, GATEWAY_OAUTH_REGISTRATION_TOKEN and _URI) and re-used, and the sign-in (the device flow when the gateway offers it, else the browser) saves GATEWAY_OAUTH_ACCESS_TOKEN and GATEWAY_OAUTH_REFRESH_TOKEN. The gateway is GATEWAY_AUTH_URL or https://auth.$BASE_DOMAIN; --github-only skips it. A still-valid token is kept unless --force. GitHub Enterprise: set GITHUB_BASE_URL (default https://github.com) and GITHUB_API_URL. Codes and URLs go to stderr, tokens only to .env.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --browser',
@@ -54,7 +55,14 @@ export default class GenerateGithubToken extends BaseCommand<typeof GenerateGith
     const settings = await this.settings()
     const envFilePath = settings.envFilePath
     const github = await this.githubStep(envFilePath)
-    let gateway: GithubTokenReport['gateway'] = {status: 'skipped', flow: null, expires_at: null, has_refresh_token: false, client_id: null, client_registered: false}
+    let gateway: GithubTokenReport['gateway'] = {
+      status: 'skipped',
+      flow: null,
+      expires_at: null,
+      has_refresh_token: false,
+      client_id: null,
+      client_registered: false,
+    }
     if (!this.flags['github-only']) {
       const values = (await readEnvFile(envFilePath)).values
       if (this.stillValid(values, GATEWAY_LOGIN)) {
@@ -73,7 +81,14 @@ export default class GenerateGithubToken extends BaseCommand<typeof GenerateGith
           http: httpOptions(this.flags),
         })
         this.note(`Signed in to the gateway at ${result.auth_server}; saved GATEWAY_OAUTH_ACCESS_TOKEN in ${envFilePath}.`)
-        gateway = {status: 'signed_in', flow: result.flow, expires_at: isoTime(result.expires_at), has_refresh_token: result.has_refresh_token, client_id: result.client_id, client_registered: result.client_registered}
+        gateway = {
+          status: 'signed_in',
+          flow: result.flow,
+          expires_at: isoTime(result.expires_at),
+          has_refresh_token: result.has_refresh_token,
+          client_id: result.client_id,
+          client_registered: result.client_registered,
+        }
       }
     }
     return {saved_to: envFilePath, github, gateway}
@@ -90,7 +105,17 @@ export default class GenerateGithubToken extends BaseCommand<typeof GenerateGith
     if (this.flags.browser) {
       const receiver = await startLoopbackReceiver()
       try {
-        tokens = await runAuthorizationCodeFlow({metadata, client, receiver, scope: this.flags.scope, openBrowser: !this.headless(), pasted: pastedInput(), notify: (message) => this.note(message), loginTimeoutMs: this.loginTimeoutMs(), http})
+        tokens = await runAuthorizationCodeFlow({
+          metadata,
+          client,
+          receiver,
+          scope: this.flags.scope,
+          openBrowser: !this.headless(),
+          pasted: pastedInput(),
+          notify: (message) => this.note(message),
+          loginTimeoutMs: this.loginTimeoutMs(),
+          http,
+        })
       } finally {
         await receiver.close()
       }
@@ -110,15 +135,23 @@ export default class GenerateGithubToken extends BaseCommand<typeof GenerateGith
     const now = Math.floor(Date.now() / 1000)
     await updateEnvFile(envFilePath, () => tokenUpdates(GITHUB_LOGIN, tokens, now))
     const expiresAt = tokenExpiresAt(tokens, now)
-    this.note(`Saved the GitHub token as GITHUB_PAT in ${envFilePath}${expiresAt ? ` (expires ${formatTime(expiresAt)}; GITHUB_REFRESH_TOKEN renews it)` : ''}.`)
-    return {status: 'signed_in', flow: this.flags.browser ? 'authorization_code' : 'device', expires_at: isoTime(expiresAt), has_refresh_token: tokens.refresh_token !== undefined}
+    this.note(
+      `Saved the GitHub token as GITHUB_PAT in ${envFilePath}${expiresAt ? ` (expires ${formatTime(expiresAt)}; GITHUB_REFRESH_TOKEN renews it)` : ''}.`,
+    )
+    return {
+      status: 'signed_in',
+      flow: this.flags.browser ? 'authorization_code' : 'device',
+      expires_at: isoTime(expiresAt),
+      has_refresh_token: tokens.refresh_token !== undefined,
+    }
   }
 
   private stillValid(values: ReadonlyMap<string, string>, keys: LoginKeys): boolean {
     if (this.flags.force || !values.get(keys.accessToken)) return false
     const expiresAt = savedExpiry(values, keys.accessToken)
     const valid = expiresAt === null || expiresAt - Date.now() / 1000 > KEEP_MARGIN_SECONDS
-    if (valid) this.note(`Kept ${keys.accessToken} (${expiresAt === null ? 'no expiry known' : `valid until ${formatTime(expiresAt)}`}); --force signs in again.`)
+    if (valid)
+      this.note(`Kept ${keys.accessToken} (${expiresAt === null ? 'no expiry known' : `valid until ${formatTime(expiresAt)}`}); --force signs in again.`)
     return valid
   }
 

@@ -14,7 +14,8 @@ interface JwtSecretResult {
 
 export default class GenerateJwtSecret extends BaseCommand<typeof GenerateJwtSecret> {
   static override summary = 'Generate GATEWAY_JWT_SECRET (64 characters from the CSPRNG) into .env'
-  static override description = `Writes a new HS256 signing secret into .env (created if missing), keeping every other line as it was. An existing secret is never replaced without --force: every token signed with it would stop validating. The secret itself is not printed; a fingerprint is, so you can compare two machines. --print prints it instead of writing. A file that uses the newer OAUTH_JWT_SECRET name is updated under that name.`
+  static override description =
+    `Writes a new HS256 signing secret into .env (created if missing), keeping every other line as it was. An existing secret is never replaced without --force: every token signed with it would stop validating. The secret itself is not printed; a fingerprint is, so you can compare two machines. --print prints it instead of writing. A file that uses the newer OAUTH_JWT_SECRET name is updated under that name.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --env-file /opt/gateway/.env --force',

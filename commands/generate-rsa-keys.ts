@@ -17,7 +17,8 @@ interface RsaKeyResult {
 
 export default class GenerateRsaKeys extends BaseCommand<typeof GenerateRsaKeys> {
   static override summary = 'Generate the RS256 key pair: private key into JWT_PRIVATE_KEY_B64, public key printed'
-  static override description = `Creates an RSA key (2048 bits, or --bits 4096) and stores the private key in .env as single-line base64 of its PKCS8 PEM, the form the gateway reads. A valid existing key is kept (and its public half printed) unless --force; placeholders such as your_base64_encoded_private_key_here count as missing. The public key is printed as PEM and as a JWK so you can compare it with the gateway's /jwks.`
+  static override description =
+    `Creates an RSA key (2048 bits, or --bits 4096) and stores the private key in .env as single-line base64 of its PKCS8 PEM, the form the gateway reads. A valid existing key is kept (and its public half printed) unless --force; placeholders such as your_base64_encoded_private_key_here count as missing. The public key is printed as PEM and as a JWK so you can compare it with the gateway's /jwks.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --bits 4096 --force',
@@ -36,7 +37,10 @@ export default class GenerateRsaKeys extends BaseCommand<typeof GenerateRsaKeys>
     const stored = (await readEnvFile(envFile)).values.get(outcome.written_as[0])
     const decoded = decodePrivateKeyB64(stored)
     if (!decoded.ok) {
-      throw new McpAuthError(`${outcome.written_as[0]} in ${envFile} cannot be read back: ${decoded.problem}.`, {code: 'key_unreadable', exitCode: ExitCode.unreachable})
+      throw new McpAuthError(`${outcome.written_as[0]} in ${envFile} cannot be read back: ${decoded.problem}.`, {
+        code: 'key_unreadable',
+        exitCode: ExitCode.unreachable,
+      })
     }
     const pem = publicKeyPem(decoded.key)
     const jwk = publicJwk(decoded.key)

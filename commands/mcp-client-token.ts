@@ -46,7 +46,8 @@ const KEEP_MARGIN_SECONDS = 300
 
 export default class McpClientToken extends BaseCommand<typeof McpClientToken> {
   static override summary = 'Get an access token for an MCP client; --mint signs one with the gateway key (CI, no browser)'
-  static override description = `--mint signs a JWT exactly as the gateway's token endpoint does (JWT_ALGORITHM with JWT_PRIVATE_KEY_B64 or GATEWAY_JWT_SECRET; claims sub, username, email, name, scope, client_id, jti, iat, exp, iss and aud; extra claims from TOKEN_CUSTOM_CLAIMS, which may not replace those), writes its oauth:token:{jti} record with a TTL of the token's lifetime and adds the jti to oauth:user_tokens:{username}, so the gateway accepts it. The lifetime is ACCESS_TOKEN_LIFETIME (default 24h) or --ttl. The token is saved to .env as ${MINTED_TOKEN_KEY}, other lines untouched; if that fails the Redis record is removed again. --print writes it to stdout instead and changes no file.
+  static override description =
+    `--mint signs a JWT exactly as the gateway's token endpoint does (JWT_ALGORITHM with JWT_PRIVATE_KEY_B64 or GATEWAY_JWT_SECRET; claims sub, username, email, name, scope, client_id, jti, iat, exp, iss and aud; extra claims from TOKEN_CUSTOM_CLAIMS, which may not replace those), writes its oauth:token:{jti} record with a TTL of the token's lifetime and adds the jti to oauth:user_tokens:{username}, so the gateway accepts it. The lifetime is ACCESS_TOKEN_LIFETIME (default 24h) or --ttl. The token is saved to .env as ${MINTED_TOKEN_KEY}, other lines untouched; if that fails the Redis record is removed again. --print writes it to stdout instead and changes no file.
 
 Without --mint it signs in by OAuth against the MCP server in --server-url or MCP_SERVER_URL (its auth server found through /.well-known/oauth-protected-resource, else its origin; without either, the gateway's auth server GATEWAY_AUTH_URL or https://auth.$BASE_DOMAIN): metadata discovery, a client registered once (RFC 7591) and re-used from .env (MCP_CLIENT_ID, MCP_CLIENT_SECRET, MCP_CLIENT_REGISTRATION_TOKEN, MCP_CLIENT_REGISTRATION_URI), then the browser flow (PKCE, redirect caught on http://127.0.0.1:<port>/callback; with --no-browser or over SSH paste the redirected URL on stdin) or, with --device, the device flow. MCP_CLIENT_ACCESS_TOKEN and MCP_CLIENT_REFRESH_TOKEN are saved (and MCP_CLIENT_ACCESS_TOKEN_EXPIRES_AT when the token is not a JWT; MCP_SERVER_URL from --server-url when .env has none, so refresh-tokens finds the server again). A still-valid token is kept unless --force. URLs and codes go to stderr; tokens only to .env.`
   static override examples = [
@@ -98,7 +99,9 @@ Without --mint it signs in by OAuth against the MCP server in --server-url or MC
       flags.print ? undefined : saveTokenToEnvFile(settings.envFilePath, MINTED_TOKEN_KEY, token),
     )
     const where = flags.print ? 'printed on stdout' : `saved as ${MINTED_TOKEN_KEY} in ${settings.envFilePath}`
-    this.note(`Minted an access token for ${request.username} (client ${request.clientId}, jti ${minted.jti}), valid until ${formatTime(minted.record.expires_at)}; ${where}.`)
+    this.note(
+      `Minted an access token for ${request.username} (client ${request.clientId}, jti ${minted.jti}), valid until ${formatTime(minted.record.expires_at)}; ${where}.`,
+    )
     if (flags.print && !this.jsonEnabled()) this.log(minted.token)
     return {
       jti: minted.jti,
@@ -122,11 +125,22 @@ Without --mint it signs in by OAuth against the MCP server in --server-url or MC
     if (hasToken && !flags.force && (savedUntil === null || savedUntil - Date.now() / 1000 > KEEP_MARGIN_SECONDS)) {
       const until = savedUntil === null ? 'its expiry is unknown' : `valid until ${formatTime(savedUntil)}`
       this.note(`Kept the MCP_CLIENT_ACCESS_TOKEN in ${settings.envFilePath} (${until}); --force signs in again.`)
-      return {status: 'kept', saved_to: settings.envFilePath, auth_server: null, client_id: current.values.get(MCP_CLIENT_LOGIN.clientId) ?? null, client_registered: false, flow: null, expires_at: isoTime(savedUntil), has_refresh_token: Boolean(current.values.get(MCP_CLIENT_LOGIN.refreshToken))}
+      return {
+        status: 'kept',
+        saved_to: settings.envFilePath,
+        auth_server: null,
+        client_id: current.values.get(MCP_CLIENT_LOGIN.clientId) ?? null,
+        client_registered: false,
+        flow: null,
+        expires_at: isoTime(savedUntil),
+        has_refresh_token: Boolean(current.values.get(MCP_CLIENT_LOGIN.refreshToken)),
+      }
     }
     const http = httpOptions(flags)
     const serverUrl = flags['server-url'] ?? settings.get('MCP_SERVER_URL')
-    const {authServerUrl, resource} = serverUrl ? await findMcpAuthServer(serverUrl, http) : {authServerUrl: gatewayAuthServerUrl(settings), resource: undefined}
+    const {authServerUrl, resource} = serverUrl
+      ? await findMcpAuthServer(serverUrl, http)
+      : {authServerUrl: gatewayAuthServerUrl(settings), resource: undefined}
     const headless = flags['no-browser'] || !canOpenBrowser()
     const result = await runOAuthLogin({
       envFilePath: settings.envFilePath,
@@ -144,7 +158,9 @@ Without --mint it signs in by OAuth against the MCP server in --server-url or MC
     })
     // refresh-tokens finds the auth server again through MCP_SERVER_URL.
     if (flags['server-url'] && !current.values.get('MCP_SERVER_URL')) await updateEnvFile(settings.envFilePath, () => ({MCP_SERVER_URL: flags['server-url']!}))
-    this.note(`Signed in at ${result.auth_server}; saved MCP_CLIENT_ACCESS_TOKEN${result.has_refresh_token ? ' and MCP_CLIENT_REFRESH_TOKEN' : ''} in ${settings.envFilePath}${result.expires_at ? ` (valid until ${formatTime(result.expires_at)})` : ''}.`)
+    this.note(
+      `Signed in at ${result.auth_server}; saved MCP_CLIENT_ACCESS_TOKEN${result.has_refresh_token ? ' and MCP_CLIENT_REFRESH_TOKEN' : ''} in ${settings.envFilePath}${result.expires_at ? ` (valid until ${formatTime(result.expires_at)})` : ''}.`,
+    )
     return {status: 'signed_in', saved_to: settings.envFilePath, ...result, expires_at: isoTime(result.expires_at)}
   }
 }

@@ -4,7 +4,15 @@ import {join} from 'node:path'
 import {Flags} from '@oclif/core'
 
 import {type TokenForm, MCP_CLIENT_IDS, clientFormat, parseClientIds} from '../src/mcp/client-formats.js'
-import {type McpConfigRequest, type WrittenConfig, TOKEN_VARIABLE, headersHelperCommand, mcpConfigDocument, savedMcpClientToken, writeMcpConfigs} from '../src/mcp/config.js'
+import {
+  type McpConfigRequest,
+  type WrittenConfig,
+  TOKEN_VARIABLE,
+  headersHelperCommand,
+  mcpConfigDocument,
+  savedMcpClientToken,
+  writeMcpConfigs,
+} from '../src/mcp/config.js'
 import {clientsManifestPath, forgetRecordedFiles} from '../src/mcp/manifest.js'
 import {resolveMcpServers} from '../src/mcp/servers.js'
 import {formatTime} from '../src/output.js'
@@ -27,8 +35,9 @@ const TOKEN_LABEL: Record<WrittenConfig['token'], string> = {
 }
 
 export default class McpConfig extends BaseCommand<typeof McpConfig> {
-  static override summary = 'Write MCP client configs (Claude Code, VS Code, Cursor, Windsurf, Roo Code, Claude Desktop) for the gateway\'s servers'
-  static override description = `Each --client gets its own file in its own format, at its usual place (or --output): claude-code ./.mcp.json, vscode ./.vscode/mcp.json, cursor ./.cursor/mcp.json, roo ./.roo/mcp.json, windsurf ~/.codeium/windsurf/mcp_config.json, claude-desktop its claude_desktop_config.json (through the mcp-remote bridge, as it speaks stdio only). An existing file is merged: other servers and other keys stay, in their order; only the entries named here are replaced. A file that is not plain JSON (or is JSONC with comments) is refused and left untouched (exit 2).
+  static override summary = "Write MCP client configs (Claude Code, VS Code, Cursor, Windsurf, Roo Code, Claude Desktop) for the gateway's servers"
+  static override description =
+    `Each --client gets its own file in its own format, at its usual place (or --output): claude-code ./.mcp.json, vscode ./.vscode/mcp.json, cursor ./.cursor/mcp.json, roo ./.roo/mcp.json, windsurf ~/.codeium/windsurf/mcp_config.json, claude-desktop its claude_desktop_config.json (through the mcp-remote bridge, as it speaks stdio only). An existing file is merged: other servers and other keys stay, in their order; only the entries named here are replaced. A file that is not plain JSON (or is JSONC with comments) is refused and left untouched (exit 2).
 
 Servers: --server NAME=URL (repeatable) and --servers-file PATH (one NAME=URL a line, # comments); else MCP_SERVERS in .env (name=url,name=url); else MCP_SERVER_URL under a name taken from its host. Append " noauth" (NAME=URL noauth) for a server that takes no token: it gets no headers. Servers that get a token need https (http only on loopback).
 
@@ -52,13 +61,26 @@ The token is MCP_CLIENT_ACCESS_TOKEN from .env (run mcp-client-token first). Fil
       multipleNonGreedy: true,
       helpValue: 'CLIENT',
     }),
-    server: Flags.string({summary: 'An MCP server: NAME=URL, or "NAME=URL noauth" when it takes no token. Repeatable.', multiple: true, multipleNonGreedy: true, helpValue: 'NAME=URL'}),
+    server: Flags.string({
+      summary: 'An MCP server: NAME=URL, or "NAME=URL noauth" when it takes no token. Repeatable.',
+      multiple: true,
+      multipleNonGreedy: true,
+      helpValue: 'NAME=URL',
+    }),
     'servers-file': Flags.string({summary: 'File of servers, one NAME=URL [noauth] a line, # comments.', helpValue: 'PATH'}),
-    output: Flags.string({char: 'o', summary: 'Write this file instead of the client\'s usual one (one --client only).', helpValue: 'PATH', exclusive: ['stdout']}),
-    stdout: Flags.boolean({summary: 'Print the JSON document (with the token, unless --env-ref or --helper) instead of writing it.', exclusive: ['json', 'output', 'forget']}),
+    output: Flags.string({
+      char: 'o',
+      summary: "Write this file instead of the client's usual one (one --client only).",
+      helpValue: 'PATH',
+      exclusive: ['stdout'],
+    }),
+    stdout: Flags.boolean({
+      summary: 'Print the JSON document (with the token, unless --env-ref or --helper) instead of writing it.',
+      exclusive: ['json', 'output', 'forget'],
+    }),
     'env-ref': Flags.boolean({summary: `Write a reference to $${TOKEN_VARIABLE} in the client's syntax instead of the token.`, exclusive: ['helper']}),
     helper: Flags.boolean({summary: 'Claude Code only: write a headersHelper that runs mcp-headers, instead of the token.'}),
-    forget: Flags.boolean({summary: 'Drop the record of these clients\' files (all without --client) so no refresh rewrites them.'}),
+    forget: Flags.boolean({summary: "Drop the record of these clients' files (all without --client) so no refresh rewrites them."}),
   }
 
   async run(): Promise<McpConfigReport | ForgetReport> {
@@ -73,7 +95,10 @@ The token is MCP_CLIENT_ACCESS_TOKEN from .env (run mcp-client-token first). Fil
       tokenForm,
       outputPath: flags.output,
       places: {cwd: process.cwd(), home: homedir(), platform: process.platform, env: process.env},
-      helperCommand: tokenForm === 'helper' ? headersHelperCommand({nodePath: process.execPath, cliPath: join(this.config.root, 'bin', 'run.js'), envFilePath: settings.envFilePath}) : undefined,
+      helperCommand:
+        tokenForm === 'helper'
+          ? headersHelperCommand({nodePath: process.execPath, cliPath: join(this.config.root, 'bin', 'run.js'), envFilePath: settings.envFilePath})
+          : undefined,
     }
     if (flags.stdout) {
       this.log(JSON.stringify(await mcpConfigDocument(settings, request), null, 2))
@@ -88,7 +113,11 @@ The token is MCP_CLIENT_ACCESS_TOKEN from .env (run mcp-client-token first). Fil
     const manifestPath = clientsManifestPath(this.envFilePath())
     const ids = new Set<string>(this.flags.client ? parseClientIds(this.flags.client) : MCP_CLIENT_IDS)
     const forgotten = await forgetRecordedFiles(manifestPath, (file) => ids.has(file.client))
-    this.note(forgotten.length === 0 ? `Nothing recorded for those clients in ${manifestPath}.` : `Forgot ${forgotten.map((file) => file.path).join(', ')} (the files are left as they are).`)
+    this.note(
+      forgotten.length === 0
+        ? `Nothing recorded for those clients in ${manifestPath}.`
+        : `Forgot ${forgotten.map((file) => file.path).join(', ')} (the files are left as they are).`,
+    )
     return {forgotten: forgotten.map(({client, path}) => ({client, path}))}
   }
 
@@ -98,19 +127,27 @@ The token is MCP_CLIENT_ACCESS_TOKEN from .env (run mcp-client-token first). Fil
     }
     const literal = files.filter((file) => file.token === 'literal')
     const shared = literal.filter((file) => clientFormat(file.client).scope === 'project').map((file) => file.path)
-    if (shared.length > 0) this.note(`Warning: ${shared.join(', ')} ${shared.length === 1 ? 'holds' : 'hold'} the token: keep ${shared.length === 1 ? 'it' : 'them'} out of version control (.gitignore), or use --env-ref or --helper.`)
+    if (shared.length > 0)
+      this.note(
+        `Warning: ${shared.join(', ')} ${shared.length === 1 ? 'holds' : 'hold'} the token: keep ${shared.length === 1 ? 'it' : 'them'} out of version control (.gitignore), or use --env-ref or --helper.`,
+      )
     if (literal.length > 0) await this.describeExpiry()
     if (files.some((file) => file.token === 'env-ref')) {
-      this.note(`The client must find ${TOKEN_VARIABLE} in its environment: start it from a shell that has it (e.g. after "set -a; . ${this.envFilePath()}; set +a").`)
+      this.note(
+        `The client must find ${TOKEN_VARIABLE} in its environment: start it from a shell that has it (e.g. after "set -a; . ${this.envFilePath()}; set +a").`,
+      )
     }
-    if (files.some((file) => file.token === 'helper') && !envFileExists) this.note(`Warning: ${this.envFilePath()} does not exist yet; mcp-headers reads the token from there.`)
+    if (files.some((file) => file.token === 'helper') && !envFileExists)
+      this.note(`Warning: ${this.envFilePath()} does not exist yet; mcp-headers reads the token from there.`)
   }
 
   private async describeExpiry(): Promise<void> {
     const saved = await savedMcpClientToken(await this.settings())
     if (!saved || saved.expiresAt === null) return
     if (saved.expiresAt <= Date.now() / 1000) {
-      this.note(`Warning: the token expired at ${formatTime(saved.expiresAt)}: run mcpauth refresh-tokens (or mcp-client-token --force); recorded files are then rewritten by refresh-tokens --watch, or run mcp-config again.`)
+      this.note(
+        `Warning: the token expired at ${formatTime(saved.expiresAt)}: run mcpauth refresh-tokens (or mcp-client-token --force); recorded files are then rewritten by refresh-tokens --watch, or run mcp-config again.`,
+      )
     } else {
       this.note(`The token is valid until ${formatTime(saved.expiresAt)}; refresh-tokens --watch rewrites these files after each refresh.`)
     }

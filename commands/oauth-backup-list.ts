@@ -9,7 +9,8 @@ import {formatBytes} from './_shared/backup-summaries.js'
 
 export default class OauthBackupList extends BaseCommand<typeof OauthBackupList> {
   static override summary = 'List the backups in a directory: date, record counts, size, format, and whether each is complete'
-  static override description = `Reads every oauth-backup-* file in --dir end to end and verifies it as a restore would (checksum, counts, trailer), so "complete" means it can be restored. Never connects to Redis. Encrypted backups are checked when ${PASSPHRASE_ENV} is set; without it they are listed as "locked" with what can be known without the passphrase.`
+  static override description =
+    `Reads every oauth-backup-* file in --dir end to end and verifies it as a restore would (checksum, counts, trailer), so "complete" means it can be restored. Never connects to Redis. Encrypted backups are checked when ${PASSPHRASE_ENV} is set; without it they are listed as "locked" with what can be known without the passphrase.`
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --dir /var/backups/mcpauth --json']
 
   static override flags = {

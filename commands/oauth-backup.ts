@@ -12,7 +12,8 @@ import {describeKinds} from './_shared/backup-summaries.js'
 
 export default class OauthBackup extends BaseCommand<typeof OauthBackup> {
   static override summary = 'Back up every oauth:* record in Redis to a file, with its type and absolute expiry'
-  static override description = `Streams the oauth:* keyspace (SCAN in batches) into a newline-delimited JSON file: a header, one line per key with its Redis type, value and absolute expiry time, and a trailer with counts and a SHA-256 checksum, so a truncated or edited file is detected before any restore. The file is written under a temporary name, fsynced and renamed, with mode 0600; an interrupted backup leaves no file. The path of the new backup is printed on stdout. --encrypt uses AES-256-GCM with a key derived (scrypt) from ${PASSPHRASE_ENV}, read from the environment only.`
+  static override description =
+    `Streams the oauth:* keyspace (SCAN in batches) into a newline-delimited JSON file: a header, one line per key with its Redis type, value and absolute expiry time, and a trailer with counts and a SHA-256 checksum, so a truncated or edited file is detected before any restore. The file is written under a temporary name, fsynced and renamed, with mode 0600; an interrupted backup leaves no file. The path of the new backup is printed on stdout. --encrypt uses AES-256-GCM with a key derived (scrypt) from ${PASSPHRASE_ENV}, read from the environment only.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --gzip',
@@ -36,11 +37,17 @@ export default class OauthBackup extends BaseCommand<typeof OauthBackup> {
     const source = describeRedisTarget(await this.redisTarget())
     const tool = `${this.config.name} ${this.config.version}`
     const progress = await this.progress('Backing up')
-    const result = await withInterrupt((signal) => writeBackup(store.redis, {file, gzip, passphrase, source, tool, signal, onProgress: (seen) => progress.update(seen)}))
+    const result = await withInterrupt((signal) =>
+      writeBackup(store.redis, {file, gzip, passphrase, source, tool, signal, onProgress: (seen) => progress.update(seen)}),
+    )
     progress.done()
-    this.note(`Backed up ${describeKinds(result)} from ${result.source} (${result.size_bytes.toLocaleString('en-US')} bytes${gzip ? ', gzip' : ''}${encrypt ? ', encrypted' : ''}).`)
+    this.note(
+      `Backed up ${describeKinds(result)} from ${result.source} (${result.size_bytes.toLocaleString('en-US')} bytes${gzip ? ', gzip' : ''}${encrypt ? ', encrypted' : ''}).`,
+    )
     if (result.skipped_unsupported > 0) {
-      this.note(`Left out ${result.skipped_unsupported} key(s) of a type a backup does not hold: ${result.skipped_keys.join(', ')}${result.skipped_unsupported > result.skipped_keys.length ? ', …' : ''}`)
+      this.note(
+        `Left out ${result.skipped_unsupported} key(s) of a type a backup does not hold: ${result.skipped_keys.join(', ')}${result.skipped_unsupported > result.skipped_keys.length ? ', …' : ''}`,
+      )
     }
     this.log(result.file)
     return result

@@ -7,7 +7,8 @@ import {describeCascade} from './_shared/summaries.js'
 
 export default class OauthDeleteClientComplete extends BaseCommand<typeof OauthDeleteClientComplete> {
   static override summary = 'Delete a client and everything issued to it'
-  static override description = `Removes oauth:client:{client_id} and, in one SCAN pass, every access token, refresh token, authorization code and state that names the client, plus the index entries of the removed access tokens. Records that cannot be read are left alone and counted. Running it again after an interruption finishes the job.`
+  static override description =
+    `Removes oauth:client:{client_id} and, in one SCAN pass, every access token, refresh token, authorization code and state that names the client, plus the index entries of the removed access tokens. Records that cannot be read are left alone and counted. Running it again after an interruption finishes the job.`
   static override examples = [
     '<%= config.bin %> <%= command.id %> client_AbCdEfGhIjKlMnOpQrStUv',
     '<%= config.bin %> <%= command.id %> client_AbCdEfGhIjKlMnOpQrStUv --yes --json',

@@ -6,7 +6,8 @@ import {requireExactId} from './_shared/arguments.js'
 
 export default class OauthDeleteRegistration extends BaseCommand<typeof OauthDeleteRegistration> {
   static override summary = 'Delete one client registration (its tokens stay; see oauth-delete-client-complete)'
-  static override description = `Deletes oauth:client:{client_id}. Tokens already issued to the client stay valid until they expire: use oauth-delete-client-complete to remove them too. Deleting a registration that is already gone succeeds.`
+  static override description =
+    `Deletes oauth:client:{client_id}. Tokens already issued to the client stay valid until they expire: use oauth-delete-client-complete to remove them too. Deleting a registration that is already gone succeeds.`
   static override examples = ['<%= config.bin %> <%= command.id %> client_AbCdEfGhIjKlMnOpQrStUv --yes']
 
   static override args = {client_id: Args.string({required: true, description: 'The exact client_id.'})}

@@ -6,7 +6,8 @@ import {requireExactId} from './_shared/arguments.js'
 
 export default class OauthDeleteToken extends BaseCommand<typeof OauthDeleteToken> {
   static override summary = 'Revoke one access token by its exact jti'
-  static override description = `Deletes oauth:token:{jti}, which is how the gateway revokes a JWT (its verifier rejects a token whose record is gone), and removes the jti from the user's index. Only an exact jti matches: no prefixes, no patterns. Deleting a token that is already gone succeeds.`
+  static override description =
+    `Deletes oauth:token:{jti}, which is how the gateway revokes a JWT (its verifier rejects a token whose record is gone), and removes the jti from the user's index. Only an exact jti matches: no prefixes, no patterns. Deleting a token that is already gone succeeds.`
   static override examples = [
     '<%= config.bin %> <%= command.id %> Xk3vQ9mN2pR7sT1uW4yZ6a',
     '<%= config.bin %> <%= command.id %> Xk3vQ9mN2pR7sT1uW4yZ6a --yes --json',

@@ -6,10 +6,11 @@ import {BaseCommand, redisFlags} from './_shared/base-command.js'
 
 export default class OauthListRegistrations extends BaseCommand<typeof OauthListRegistrations> {
   static override summary = 'List the OAuth clients registered with the gateway'
-  static override description = `Reads every oauth:client:{client_id} record with SCAN. Client secrets and registration tokens are redacted unless --reveal is given. With --json it streams a JSON array, one object per client.`
+  static override description =
+    `Reads every oauth:client:{client_id} record with SCAN. Client secrets and registration tokens are redacted unless --reveal is given. With --json it streams a JSON array, one object per client.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
-    '<%= config.bin %> <%= command.id %> --json | jq -r \'.[].client_id\'',
+    "<%= config.bin %> <%= command.id %> --json | jq -r '.[].client_id'",
     '<%= config.bin %> <%= command.id %> --json --reveal > clients-with-secrets.json',
   ]
 

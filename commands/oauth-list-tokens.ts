@@ -6,12 +6,13 @@ import {BaseCommand, redisFlags} from './_shared/base-command.js'
 
 export default class OauthListTokens extends BaseCommand<typeof OauthListTokens> {
   static override summary = 'List the access tokens the gateway keeps in Redis'
-  static override description = `Reads every oauth:token:{jti} record with SCAN, resolves client names, and shows a table on a terminal. With --json it streams a JSON array (one object per token) that scripts can rely on; malformed records appear with a "problem" field.`
+  static override description =
+    `Reads every oauth:token:{jti} record with SCAN, resolves client names, and shows a table on a terminal. With --json it streams a JSON array (one object per token) that scripts can rely on; malformed records appear with a "problem" field.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --user alice',
     '<%= config.bin %> <%= command.id %> --client client_AbCdEfGhIjKlMnOpQrStUv --expired',
-    '<%= config.bin %> <%= command.id %> --json | jq -r \'.[] | select(.expired) | .jti\'',
+    "<%= config.bin %> <%= command.id %> --json | jq -r '.[] | select(.expired) | .jti'",
   ]
 
   static override flags = {

@@ -51,7 +51,9 @@ Each delete re-checks the record inside Redis (a Lua script using Redis's clock)
     if (result.ttl_restored > 0) this.note(`${result.dry_run ? 'Would restore' : 'Restored'} the TTL of ${plural(result.ttl_restored, 'valid record')}.`)
     if (result.kept_changed > 0) this.note(`Kept ${plural(result.kept_changed, 'record')} that became valid or changed during the purge.`)
     if (result.malformed > 0) {
-      this.note(`${plural(result.malformed, 'malformed record')} left alone: ${result.malformed_keys.join(', ')}${result.malformed > result.malformed_keys.length ? ', …' : ''}`)
+      this.note(
+        `${plural(result.malformed, 'malformed record')} left alone: ${result.malformed_keys.join(', ')}${result.malformed > result.malformed_keys.length ? ', …' : ''}`,
+      )
     }
   }
 }

@@ -13,7 +13,8 @@ import {withInterrupt} from './_shared/interrupt.js'
 
 export default class OauthRestore extends BaseCommand<typeof OauthRestore> {
   static override summary = 'Restore oauth:* records from a backup: verified first, no lifetime extended'
-  static override description = `Reads the whole backup first (checksum, counts, trailer, every record under oauth:, known types) and writes nothing unless all of it is intact. Then restores in pipelined batches; each key is written atomically with what is left of its original lifetime (its absolute expiry minus now), and records already expired are skipped and counted.
+  static override description =
+    `Reads the whole backup first (checksum, counts, trailer, every record under oauth:, known types) and writes nothing unless all of it is intact. Then restores in pipelined batches; each key is written atomically with what is left of its original lifetime (its absolute expiry minus now), and records already expired are skipped and counted.
 
 Modes: merge (default) keeps keys that already exist; --overwrite replaces them; --clear deletes every oauth:* key first. --overwrite and --clear ask for confirmation (--yes when not on a terminal); a merge only adds missing keys and does not ask. An interrupted restore leaves only complete keys: run the same command again to finish.
 

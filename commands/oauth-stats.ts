@@ -9,7 +9,8 @@ const KIND_LABELS = {client: 'clients', token: 'access tokens', refresh: 'refres
 
 export default class OauthStats extends BaseCommand<typeof OauthStats> {
   static override summary = 'Count the OAuth records in Redis: per kind, expired, expiring, orphans, top users and clients'
-  static override description = `One pass over the oauth:* keyspace with SCAN. "Expired" access tokens are past their expires_at but still stored; "without TTL" are keys Redis will never expire; orphan index entries are jti in oauth:user_tokens:{user} whose token is gone. oauth-purge-expired cleans all three.`
+  static override description =
+    `One pass over the oauth:* keyspace with SCAN. "Expired" access tokens are past their expires_at but still stored; "without TTL" are keys Redis will never expire; orphan index entries are jti in oauth:user_tokens:{user} whose token is gone. oauth-purge-expired cleans all three.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --no-chart > stats.txt',
@@ -52,11 +53,19 @@ export default class OauthStats extends BaseCommand<typeof OauthStats> {
     this.log(renderBars(expiryTimeline(stats.expiry_by_day, stats.generated_at), {color}))
     if (stats.top_users.length > 0) {
       this.log('\nTop users by active tokens')
-      this.log(renderBars(stats.top_users.map((user) => ({label: user.username, value: user.active_tokens})), {color}))
+      this.log(
+        renderBars(
+          stats.top_users.map((user) => ({label: user.username, value: user.active_tokens})),
+          {color},
+        ),
+      )
     }
     if (stats.top_clients.length > 0) {
       this.log('\nTop clients by active tokens')
-      const bars = stats.top_clients.map((client) => ({label: client.client_name ? `${client.client_name} (${client.client_id})` : client.client_id, value: client.active_tokens}))
+      const bars = stats.top_clients.map((client) => ({
+        label: client.client_name ? `${client.client_name} (${client.client_id})` : client.client_id,
+        value: client.active_tokens,
+      }))
       this.log(renderBars(bars, {color}))
     }
   }
@@ -64,7 +73,12 @@ export default class OauthStats extends BaseCommand<typeof OauthStats> {
   private renderTopTables(stats: TokenStats): void {
     if (stats.top_users.length > 0) {
       this.log('\nTop users by active tokens')
-      this.log(renderTable(['user', 'tokens'], stats.top_users.map((user) => [user.username, String(user.active_tokens)])))
+      this.log(
+        renderTable(
+          ['user', 'tokens'],
+          stats.top_users.map((user) => [user.username, String(user.active_tokens)]),
+        ),
+      )
     }
     if (stats.top_clients.length > 0) {
       this.log('\nTop clients by active tokens')

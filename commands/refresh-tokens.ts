@@ -30,7 +30,8 @@ const STATUS_LABEL: Record<RefreshStatus, string> = {
 
 export default class RefreshTokens extends BaseCommand<typeof RefreshTokens> {
   static override summary = 'Refresh every token in .env that expires within --buffer, one refresh per token even when several runs race'
-  static override description = `Looks at the logins in .env that have a refresh token: the gateway's (GATEWAY_OAUTH_ACCESS_TOKEN with GATEWAY_OAUTH_REFRESH_TOKEN), the MCP client's (MCP_CLIENT_ACCESS_TOKEN with MCP_CLIENT_REFRESH_TOKEN) and an expiring GitHub App token (GITHUB_PAT with GITHUB_REFRESH_TOKEN). A token is due when its JWT exp, or the <NAME>_EXPIRES_AT beside it, is within --buffer (default TOKEN_EXPIRY_BUFFER or 3600 s); --force refreshes all of them. The new access token, and the new refresh token when the server rotates it, are written together in one atomic update; a server that sends no refresh token (the gateway sends null) leaves the saved one in place. The .env lock is held for the whole exchange, so parallel runs (cron and a daemon, say) never spend a single-use refresh token twice: a run that finds the token refreshed by another uses that one. Token values are never printed. Exit 4 when a refresh failed (invalid_grant: a new login is needed, the command is shown); the .env is then left as it was for that token.
+  static override description =
+    `Looks at the logins in .env that have a refresh token: the gateway's (GATEWAY_OAUTH_ACCESS_TOKEN with GATEWAY_OAUTH_REFRESH_TOKEN), the MCP client's (MCP_CLIENT_ACCESS_TOKEN with MCP_CLIENT_REFRESH_TOKEN) and an expiring GitHub App token (GITHUB_PAT with GITHUB_REFRESH_TOKEN). A token is due when its JWT exp, or the <NAME>_EXPIRES_AT beside it, is within --buffer (default TOKEN_EXPIRY_BUFFER or 3600 s); --force refreshes all of them. The new access token, and the new refresh token when the server rotates it, are written together in one atomic update; a server that sends no refresh token (the gateway sends null) leaves the saved one in place. The .env lock is held for the whole exchange, so parallel runs (cron and a daemon, say) never spend a single-use refresh token twice: a run that finds the token refreshed by another uses that one. Token values are never printed. Exit 4 when a refresh failed (invalid_grant: a new login is needed, the command is shown); the .env is then left as it was for that token.
 
 --watch runs as a daemon: a check every --interval (default TOKEN_REFRESH_INTERVAL or 300 s), one log line per check and per refresh (never a token), retries with backoff when a server cannot be reached, and after each check rewrites the client configs mcp-config recorded with a literal token. One daemon per .env: its PID file refuses a second (exit 4) and is taken over when its process is gone. SIGTERM or Ctrl-C finishes the refresh under way, then exits 0.`
   static override examples = [
@@ -47,10 +48,30 @@ export default class RefreshTokens extends BaseCommand<typeof RefreshTokens> {
     buffer: Flags.string({summary: 'Refresh tokens that expire within this time (default TOKEN_EXPIRY_BUFFER or 3600): 3600, 90m, 2h.', helpValue: 'DURATION'}),
     force: Flags.boolean({summary: 'Refresh every refreshable token, due or not.', exclusive: ['watch']}),
     watch: Flags.boolean({summary: 'Keep running: check every --interval until SIGTERM or Ctrl-C.', helpGroup: 'DAEMON'}),
-    interval: Flags.string({summary: 'With --watch, time between checks (default TOKEN_REFRESH_INTERVAL or 300): 300, 5m.', helpValue: 'DURATION', dependsOn: ['watch'], helpGroup: 'DAEMON'}),
-    'log-level': Flags.option({summary: 'With --watch, the least important lines to log.', options: LOG_LEVELS, default: 'info' as const, helpGroup: 'DAEMON'})(),
-    'log-file': Flags.string({summary: 'With --watch, append the log here (created 0600) instead of stderr; SIGHUP reopens it.', helpValue: 'PATH', dependsOn: ['watch'], helpGroup: 'DAEMON'}),
-    'pid-file': Flags.string({summary: 'With --watch, where the daemon writes its PID (default: the .env path + ".refresh.pid").', helpValue: 'PATH', dependsOn: ['watch'], helpGroup: 'DAEMON'}),
+    interval: Flags.string({
+      summary: 'With --watch, time between checks (default TOKEN_REFRESH_INTERVAL or 300): 300, 5m.',
+      helpValue: 'DURATION',
+      dependsOn: ['watch'],
+      helpGroup: 'DAEMON',
+    }),
+    'log-level': Flags.option({
+      summary: 'With --watch, the least important lines to log.',
+      options: LOG_LEVELS,
+      default: 'info' as const,
+      helpGroup: 'DAEMON',
+    })(),
+    'log-file': Flags.string({
+      summary: 'With --watch, append the log here (created 0600) instead of stderr; SIGHUP reopens it.',
+      helpValue: 'PATH',
+      dependsOn: ['watch'],
+      helpGroup: 'DAEMON',
+    }),
+    'pid-file': Flags.string({
+      summary: 'With --watch, where the daemon writes its PID (default: the .env path + ".refresh.pid").',
+      helpValue: 'PATH',
+      dependsOn: ['watch'],
+      helpGroup: 'DAEMON',
+    }),
   }
 
   async run(): Promise<RefreshReport | DaemonSummary> {
@@ -59,7 +80,7 @@ export default class RefreshTokens extends BaseCommand<typeof RefreshTokens> {
       throw new McpAuthError(`There is no ${settings.envFilePath}: nothing to refresh.`, {
         code: 'env_missing',
         exitCode: ExitCode.unreachable,
-        hint: 'Run it where the gateway\'s .env is, or pass --env-file PATH.',
+        hint: "Run it where the gateway's .env is, or pass --env-file PATH.",
       })
     }
     const bufferSeconds = durationSetting(this.flags.buffer, '--buffer', settings, 'TOKEN_EXPIRY_BUFFER', '3600')
@@ -89,7 +110,9 @@ export default class RefreshTokens extends BaseCommand<typeof RefreshTokens> {
     const envFilePath = resolve(settings.envFilePath)
     try {
       if (pidFile.tookOverFrom !== null) log.warn(`took over ${pidFile.path} from PID ${pidFile.tookOverFrom}, which is no longer running`)
-      log.info(`started: PID ${process.pid}, ${envFilePath}, every ${formatDuration(intervalSeconds)}, refreshing what expires within ${formatDuration(bufferSeconds)}`)
+      log.info(
+        `started: PID ${process.pid}, ${envFilePath}, every ${formatDuration(intervalSeconds)}, refreshing what expires within ${formatDuration(bufferSeconds)}`,
+      )
       const summary = await runRefreshDaemon({
         envFilePath,
         intervalSeconds,
@@ -112,7 +135,12 @@ export default class RefreshTokens extends BaseCommand<typeof RefreshTokens> {
       this.note(`${envFilePath}: ${NO_REFRESHABLE_TOKEN}.`)
       return
     }
-    this.log(renderTable(['token', 'status', 'expires'], outcomes.map((outcome) => [outcome.name, STATUS_LABEL[outcome.status], formatTime(outcome.expires_at)])))
+    this.log(
+      renderTable(
+        ['token', 'status', 'expires'],
+        outcomes.map((outcome) => [outcome.name, STATUS_LABEL[outcome.status], formatTime(outcome.expires_at)]),
+      ),
+    )
     for (const outcome of outcomes.filter((candidate) => candidate.status === 'failed')) {
       this.note(`Error: ${outcome.name}: ${outcome.reason}.${outcome.login_command ? `\nHint: run ${outcome.login_command}` : ''}`)
     }

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {type Settings} from '../src/env/settings.js'
+import type {Settings} from '../src/env/settings.js'
 import {ExitCode, usageError} from '../src/errors.js'
 import {DEFAULT_GITHUB_API_URL} from '../src/oauth/github-token.js'
 import type {VerificationKey} from '../src/jwt/codec.js'
@@ -25,7 +25,8 @@ const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
 export default class ValidateTokens extends BaseCommand<typeof ValidateTokens> {
   static override summary = 'Verify tokens as the gateway would: signature, iss, exp, jti and the Redis record'
-  static override description = `By default checks GATEWAY_OAUTH_ACCESS_TOKEN, MCP_CLIENT_ACCESS_TOKEN and GITHUB_PAT (those that are set, from the environment or .env). --token-env NAME (repeatable) and --stdin check exactly the tokens they name instead. A gateway JWT must carry a valid signature made with JWT_ALGORITHM only (RS256 with JWT_PRIVATE_KEY_B64 or --jwks-url, or HS256 with GATEWAY_JWT_SECRET), iss https://auth.$BASE_DOMAIN, an unexpired exp and a jti, and oauth:token:{jti} must still exist in Redis (deleting it is how the gateway revokes). GitHub tokens are checked by format, and with --online by GitHub's GET /user. One row per token; exit 3 when any is invalid, exit 4 when Redis, the JWKS or GitHub cannot be reached. Tokens are never printed.`
+  static override description =
+    `By default checks GATEWAY_OAUTH_ACCESS_TOKEN, MCP_CLIENT_ACCESS_TOKEN and GITHUB_PAT (those that are set, from the environment or .env). --token-env NAME (repeatable) and --stdin check exactly the tokens they name instead. A gateway JWT must carry a valid signature made with JWT_ALGORITHM only (RS256 with JWT_PRIVATE_KEY_B64 or --jwks-url, or HS256 with GATEWAY_JWT_SECRET), iss https://auth.$BASE_DOMAIN, an unexpired exp and a jti, and oauth:token:{jti} must still exist in Redis (deleting it is how the gateway revokes). GitHub tokens are checked by format, and with --online by GitHub's GET /user. One row per token; exit 3 when any is invalid, exit 4 when Redis, the JWKS or GitHub cannot be reached. Tokens are never printed.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --token-env MY_BOT_TOKEN --clock-tolerance 30',
@@ -48,7 +49,7 @@ export default class ValidateTokens extends BaseCommand<typeof ValidateTokens> {
       allowNo: true,
     }),
     online: Flags.boolean({summary: 'Also ask GitHub (GET $GITHUB_API_URL/user) whether GitHub tokens are accepted.'}),
-    'jwks-url': Flags.string({summary: 'Verify RS256 signatures with the gateway\'s JWKS instead of JWT_PRIVATE_KEY_B64.', helpValue: 'URL'}),
+    'jwks-url': Flags.string({summary: "Verify RS256 signatures with the gateway's JWKS instead of JWT_PRIVATE_KEY_B64.", helpValue: 'URL'}),
     'clock-tolerance': Flags.integer({summary: 'Seconds of clock skew to allow when checking exp.', default: 0, min: 0, helpValue: 'SECONDS'}),
   }
 
@@ -120,5 +121,16 @@ function describeUser(result: TokenValidation): string {
 }
 
 function notSet(name: string): TokenValidation {
-  return {name, kind: 'jwt', valid: false, reason: 'not set (in the environment or .env)', subject: null, username: null, client_id: null, jti: null, expires_at: null, checks: []}
+  return {
+    name,
+    kind: 'jwt',
+    valid: false,
+    reason: 'not set (in the environment or .env)',
+    subject: null,
+    username: null,
+    client_id: null,
+    jti: null,
+    expires_at: null,
+    checks: [],
+  }
 }

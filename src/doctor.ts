@@ -3,6 +3,7 @@ import {stat} from 'node:fs/promises'
 import {SETTING_ALIASES, type Settings} from './env/settings.js'
 import type {EnvFile} from './env/env-file.js'
 import {McpAuthError, ExitCode} from './errors.js'
+import type {GatewayAlgorithm} from './jwt/codec.js'
 import {gatewayAlgorithm, gatewayIssuer, gatewayVerificationKey} from './jwt/gateway-keys.js'
 import {MIN_RSA_BITS, decodePrivateKeyB64, isPlaceholder, publicJwk} from './jwt/keys.js'
 import {discoverAuthServer} from './oauth/discovery.js'
@@ -82,7 +83,8 @@ const warn = (check: string, detail: string, hint: string | null = null): Doctor
 const fail = (check: string, detail: string, hint: string | null, kind: FailureKind = 'invalid'): DoctorCheck => ({check, status: 'fail', detail, hint, kind})
 
 async function checkEnvFile(envFile: EnvFile): Promise<DoctorCheck> {
-  if (!envFile.exists) return fail('.env file', `${envFile.path} not found`, 'Run "mcpauth generate-all-secrets" to create it from .env.example.', 'unreachable')
+  if (!envFile.exists)
+    return fail('.env file', `${envFile.path} not found`, 'Run "mcpauth generate-all-secrets" to create it from .env.example.', 'unreachable')
   const mode = (await stat(envFile.path)).mode & 0o777
   const octal = mode.toString(8).padStart(4, '0')
   if (envFile.malformedLines.length > 0) {
@@ -109,7 +111,8 @@ function checkLifetimes(settings: Settings): DoctorCheck[] {
     const found = settings.lookup(name)
     if (!found) return warn(name, 'not set: the gateway default applies')
     const seconds = Number(found.value)
-    if (!Number.isInteger(seconds) || seconds < 0) return fail(name, `"${found.value}" is not a number of seconds`, `Set ${found.name} to whole seconds, e.g. 86400.`)
+    if (!Number.isInteger(seconds) || seconds < 0)
+      return fail(name, `"${found.value}" is not a number of seconds`, `Set ${found.name} to whole seconds, e.g. 86400.`)
     return ok(name, seconds === 0 ? 'no expiry' : formatDuration(seconds))
   })
 }
@@ -125,7 +128,7 @@ function checkAliasConflicts(envFile: EnvFile): DoctorCheck[] {
 }
 
 function checkSigningKey(settings: Settings): DoctorCheck {
-  let algorithm
+  let algorithm: GatewayAlgorithm
   try {
     algorithm = gatewayAlgorithm(settings)
   } catch (error) {
@@ -134,10 +137,13 @@ function checkSigningKey(settings: Settings): DoctorCheck {
   if (algorithm === 'HS256') {
     const secret = settings.get('GATEWAY_JWT_SECRET')
     if (!secret || isPlaceholder(secret)) return fail('signing key', 'HS256 but no GATEWAY_JWT_SECRET', 'Run "mcpauth generate-jwt-secret".')
-    return secret.length < 32 ? fail('signing key', `HS256 secret has only ${secret.length} characters`, 'Use at least 32 (mcpauth generate-jwt-secret --force).') : ok('signing key', 'HS256 secret')
+    return secret.length < 32
+      ? fail('signing key', `HS256 secret has only ${secret.length} characters`, 'Use at least 32 (mcpauth generate-jwt-secret --force).')
+      : ok('signing key', 'HS256 secret')
   }
   const decoded = decodePrivateKeyB64(settings.get('JWT_PRIVATE_KEY_B64'))
-  if (!decoded.ok) return fail('signing key', `JWT_PRIVATE_KEY_B64: ${decoded.problem}`, `Run "mcpauth generate-rsa-keys" (keys under ${MIN_RSA_BITS} bits are refused).`)
+  if (!decoded.ok)
+    return fail('signing key', `JWT_PRIVATE_KEY_B64: ${decoded.problem}`, `Run "mcpauth generate-rsa-keys" (keys under ${MIN_RSA_BITS} bits are refused).`)
   return ok('signing key', `RS256, ${decoded.bits}-bit RSA key`)
 }
 
@@ -184,7 +190,14 @@ async function validateGatewayToken(name: string, value: string, settings: Setti
         github: {online: false},
       },
     )
-    return verdict.valid ? undefined : {status: 'fail' as const, detail: `invalid: ${verdict.reason}`, hint: 'Get a new one (mcpauth mcp-client-token / generate-github-token).', kind: 'invalid' as const}
+    return verdict.valid
+      ? undefined
+      : {
+          status: 'fail' as const,
+          detail: `invalid: ${verdict.reason}`,
+          hint: 'Get a new one (mcpauth mcp-client-token / generate-github-token).',
+          kind: 'invalid' as const,
+        }
   } catch (error) {
     if (!(error instanceof McpAuthError)) throw error
     return {status: 'warn' as const, detail: `not verified: ${error.message}`, hint: error.hint ?? null}
@@ -205,9 +218,18 @@ async function checkGatewayOnline(settings: Settings, http: OAuthHttpOptions = {
   const decoded = decodePrivateKeyB64(settings.get('JWT_PRIVATE_KEY_B64'))
   if (!decoded.ok) return [...checks, warn('gateway /jwks', 'reachable; no local key to compare with')]
   const local = publicJwk(decoded.key)
-  const keys = Array.isArray((jwks.body as {keys?: unknown}).keys) ? ((jwks.body as {keys: Array<{n?: string; e?: string}>}).keys) : []
+  const keys = Array.isArray((jwks.body as {keys?: unknown}).keys) ? (jwks.body as {keys: Array<{n?: string; e?: string}>}).keys : []
   const same = keys.some((key) => key.n === local.n && key.e === local.e)
-  return [...checks, same ? ok('gateway /jwks', 'serves the key in .env') : fail('gateway /jwks', 'does not serve the key in .env', 'The gateway signs with another key: copy its JWT_PRIVATE_KEY_B64, or restart it with this one.')]
+  return [
+    ...checks,
+    same
+      ? ok('gateway /jwks', 'serves the key in .env')
+      : fail(
+          'gateway /jwks',
+          'does not serve the key in .env',
+          'The gateway signs with another key: copy its JWT_PRIVATE_KEY_B64, or restart it with this one.',
+        ),
+  ]
 }
 
 /** The metadata found as the sign-in commands find it, so doctor fails where they would. */

@@ -12,7 +12,7 @@ export function redact(secret: string | null | undefined): string | null {
 /** `2026-11-23 09:00 UTC`, or `-` when unknown. */
 export function formatTime(epochSeconds: number | null | undefined): string {
   if (epochSeconds === null || epochSeconds === undefined) return '-'
-  return new Date(epochSeconds * 1000).toISOString().slice(0, 16).replace('T', ' ') + ' UTC'
+  return `${new Date(epochSeconds * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`
 }
 
 /** ISO 8601 for `--json`; null when unknown. */
@@ -25,7 +25,12 @@ export function isoTime(epochSeconds: number | null | undefined): string | null 
 export function formatDuration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined) return '-'
   const total = Math.round(Math.abs(seconds))
-  const units: Array<[string, number]> = [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]]
+  const units: Array<[string, number]> = [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1],
+  ]
   const parts: string[] = []
   let rest = total
   for (const [unit, size] of units) {
@@ -99,7 +104,10 @@ export class Progress {
   private readonly startedAt = Date.now()
   private totalKeys?: number
 
-  constructor(private readonly label: string, stream: NodeJS.WriteStream = process.stderr) {
+  constructor(
+    private readonly label: string,
+    stream: NodeJS.WriteStream = process.stderr,
+  ) {
     this.enabled = Boolean(stream.isTTY) && !process.env.CI
   }
 

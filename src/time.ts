@@ -19,7 +19,13 @@ export function parseDuration(text: string, what: string): number {
 }
 
 /** A duration from its flag, else from the setting (environment or .env), else the default; errors name where it came from. */
-export function durationSetting(flagValue: string | undefined, flagName: string, settings: {get(name: string): string | undefined}, variable: string, fallback: string): number {
+export function durationSetting(
+  flagValue: string | undefined,
+  flagName: string,
+  settings: {get(name: string): string | undefined},
+  variable: string,
+  fallback: string,
+): number {
   if (flagValue !== undefined) return parseDuration(flagValue, flagName)
   return parseDuration(settings.get(variable) ?? fallback, variable)
 }

@@ -46,6 +46,7 @@ describeOnEachRedis('oauth-stats --chart', (ctx) => {
     assert.equal(drawn.code, 0, drawn.stderr)
     assert.match(drawn.stdout, /Active access tokens expiring per day \(UTC\)\n\d{4}-\d\d-\d\d today +█+ 4\n/)
     assert.match(drawn.stdout, /Top users by active tokens\nalice +█{40} 3\nbob +█{13}▍ 1/)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for the escape character itself
     assert.doesNotMatch(drawn.stdout, /\u001B\[/, 'NO_COLOR: no escape codes')
     const plain = await ctx.cli(['oauth-stats', '--no-chart'])
     assert.doesNotMatch(plain.stdout, /█/)

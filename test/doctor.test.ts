@@ -62,7 +62,12 @@ describe('doctor', () => {
     await setEnv({GITHUB_CLIENT_SECRET: 'your_github_client_secret'})
     const {result, byCheck} = await doctor()
     assert.equal(result.code, 3)
-    assert.deepEqual(byCheck.GITHUB_CLIENT_SECRET, {check: 'GITHUB_CLIENT_SECRET', status: 'fail', detail: 'GITHUB_CLIENT_SECRET is a placeholder', hint: 'Replace it in .env.'})
+    assert.deepEqual(byCheck.GITHUB_CLIENT_SECRET, {
+      check: 'GITHUB_CLIENT_SECRET',
+      status: 'fail',
+      detail: 'GITHUB_CLIENT_SECRET is a placeholder',
+      hint: 'Replace it in .env.',
+    })
   })
 
   it('understands the OAUTH_ names and reports a conflict between old and new', async () => {
@@ -128,7 +133,8 @@ describe('doctor', () => {
 
     async function serveGateway(jwks: unknown): Promise<void> {
       gateway = await startLoopbackServer((request, response) => {
-        if (request.url === '/.well-known/oauth-authorization-server') return sendJson(response, 200, {issuer: gateway!.url, token_endpoint: `${gateway!.url}/token`, jwks_uri: `${gateway!.url}/jwks`})
+        if (request.url === '/.well-known/oauth-authorization-server')
+          return sendJson(response, 200, {issuer: gateway!.url, token_endpoint: `${gateway!.url}/token`, jwks_uri: `${gateway!.url}/jwks`})
         if (request.url === '/jwks') return sendJson(response, 200, jwks)
         sendJson(response, 404, {detail: 'Not Found'})
       })
@@ -161,4 +167,3 @@ describe('doctor', () => {
     })
   })
 })
-

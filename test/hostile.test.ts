@@ -72,7 +72,11 @@ describe('hostile Redis records', () => {
     assert.equal(counts.kinds.token.malformed, 6)
     assert.equal(counts.user_index.malformed, 1)
 
-    for (const args of [['oauth-purge-expired', '--yes', '--json'], ['oauth-delete-client-complete', '--yes', '--json', clientId], ['oauth-revoke-user', '--yes', '--json', 'big']]) {
+    for (const args of [
+      ['oauth-purge-expired', '--yes', '--json'],
+      ['oauth-delete-client-complete', '--yes', '--json', clientId],
+      ['oauth-revoke-user', '--yes', '--json', 'big'],
+    ]) {
       const result = await ctx.cli(args)
       assert.equal(result.code, 0, `${args[0]}: ${result.stderr}`)
       assertNoStackTrace(result)
@@ -99,7 +103,11 @@ describe('hostile .env files', () => {
       assert.equal(rotate.code, 0, rotate.stderr)
       assertNoStackTrace(rotate)
       const rewritten = await readFile(path, 'utf8')
-      const withoutSecret = (text: string) => text.replace(/^\uFEFF?/, '').split(/\r?\n/).filter((line) => line !== '' && !line.startsWith('GATEWAY_JWT_SECRET='))
+      const withoutSecret = (text: string) =>
+        text
+          .replace(/^\uFEFF?/, '')
+          .split(/\r?\n/)
+          .filter((line) => line !== '' && !line.startsWith('GATEWAY_JWT_SECRET='))
       assert.deepEqual(withoutSecret(rewritten), withoutSecret(original), 'every other line kept')
       assert.equal(rewritten.startsWith('\uFEFF'), original.startsWith('\uFEFF'), 'a BOM is kept')
       assert.equal(rewritten.includes('\r\n'), original.includes('\r\n'), 'line endings are kept')

@@ -53,7 +53,16 @@ describe('no secret leaks', () => {
 
     const values = parseEnvText(await readFile(join(dir, '.env'), 'utf8')).values
     const secrets = [
-      ...['GATEWAY_JWT_SECRET', 'JWT_PRIVATE_KEY_B64', 'REDIS_PASSWORD', 'GITHUB_CLIENT_SECRET', 'GATEWAY_OAUTH_CLIENT_SECRET', 'GATEWAY_OAUTH_REFRESH_TOKEN', 'GITHUB_PAT', 'MCP_CLIENT_ACCESS_TOKEN'].map((name) => [name, values.get(name)!]),
+      ...[
+        'GATEWAY_JWT_SECRET',
+        'JWT_PRIVATE_KEY_B64',
+        'REDIS_PASSWORD',
+        'GITHUB_CLIENT_SECRET',
+        'GATEWAY_OAUTH_CLIENT_SECRET',
+        'GATEWAY_OAUTH_REFRESH_TOKEN',
+        'GITHUB_PAT',
+        'MCP_CLIENT_ACCESS_TOKEN',
+      ].map((name) => [name, values.get(name)!]),
       ['client_secret in Redis', record.client_secret],
       ['registration_access_token in Redis', record.registration_access_token],
     ] as Array<[string, string]>

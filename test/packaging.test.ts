@@ -29,7 +29,10 @@ describe('the npm package', function () {
     assert.ok(files.includes('package/oclif.manifest.json'))
     assert.ok(files.includes('package/bin/run.js'))
     assert.ok(files.includes('package/dist/commands/oauth-stats.js'))
-    assert.deepEqual(files.filter((file) => /\.ts$|^package\/(test|src|commands|bench)\/|dist\/test\//.test(file)), [])
+    assert.deepEqual(
+      files.filter((file) => /\.ts$|^package\/(test|src|commands|bench)\/|dist\/test\//.test(file)),
+      [],
+    )
   })
 
   it('installs globally and runs mcpauth from any directory', async () => {

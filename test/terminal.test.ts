@@ -13,6 +13,7 @@ const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&
 
 /** What an operator reads: no raw escape sequences, no replacement characters, no JavaScript leaking through. */
 function assertReadable(screen: string): void {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for the escape character itself
   assert.doesNotMatch(screen, /\u001B|\[\?25[hl]|\[\d+[A-K]|\uFFFD/, `escape garbage on screen:\n${screen}`)
   assert.doesNotMatch(screen, /undefined|\[object Object\]|NaN/, `a value went missing on screen:\n${screen}`)
   assert.doesNotMatch(screen, /\n\s+at [^\n]+:\d+:\d+/, `a stack trace on screen:\n${screen}`)
@@ -86,13 +87,22 @@ describe('in a real terminal (tmux)', function () {
     it('shows the URL and the user code readably; Ctrl-C while it waits exits 130 with .env unchanged', async () => {
       // A client registered beforehand, as a second sign-in has it: the command then has nothing to save before the approval.
       const client = await registerClient(await discoverAuthServer(provider.url), {clientName: 'terminal test', redirectUris: ['http://127.0.0.1/callback']})
-      const envText = ['# operator notes stay', `MCP_SERVER_URL=${provider.url}`, `MCP_CLIENT_ID=${client.client_id}`, `MCP_CLIENT_SECRET=${client.client_secret}`, ''].join('\n')
+      const envText = [
+        '# operator notes stay',
+        `MCP_SERVER_URL=${provider.url}`,
+        `MCP_CLIENT_ID=${client.client_id}`,
+        `MCP_CLIENT_SECRET=${client.client_secret}`,
+        '',
+      ].join('\n')
       await writeFile(join(cwd, '.env'), envText, {mode: 0o600})
 
       await terminal.start(['mcp-client-token', '--device'], {cwd})
       const screen = await terminal.waitForScreen(/enter the code/)
       assertReadable(screen)
-      const shown = new RegExp(`^To sign in, open ${escapeRegExp(provider.url)}/device and enter the code ([A-Z]{4}-[A-Z]{4}) \\(or open (\\S+)\\)\\.$`, 'm').exec(screen)
+      const shown = new RegExp(
+        `^To sign in, open ${escapeRegExp(provider.url)}/device and enter the code ([A-Z]{4}-[A-Z]{4}) \\(or open (\\S+)\\)\\.$`,
+        'm',
+      ).exec(screen)
       assert.ok(shown, `no URL and code on one line:\n${screen}`)
       const [, userCode, completeUrl] = shown
       assert.equal(new URL(completeUrl).searchParams.get('user_code'), userCode)

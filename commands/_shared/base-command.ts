@@ -163,7 +163,8 @@ interface Failure {
   exitCode: number
 }
 
-const REDIS_CONNECTION_LOST = /Connection is closed|Socket timeout|connection close|max retries per request|ECONNRESET|ECONNREFUSED|EPIPE|Stream isn't writeable|ETIMEDOUT|LOADING/
+const REDIS_CONNECTION_LOST =
+  /Connection is closed|Socket timeout|connection close|max retries per request|ECONNRESET|ECONNREFUSED|EPIPE|Stream isn't writeable|ETIMEDOUT|LOADING/
 const REDIS_ACCESS_DENIED = /^(NOPERM|NOAUTH|WRONGPASS)/
 
 function describeFailure(error: Error): Failure {
@@ -191,7 +192,12 @@ function describeFailure(error: Error): Failure {
     }
   }
   if (REDIS_ACCESS_DENIED.test(error.message)) {
-    return {code: 'redis_denied', message: `Redis refused a command: ${error.message}`, hint: 'Check the ACL user and REDIS_PASSWORD.', exitCode: ExitCode.unreachable}
+    return {
+      code: 'redis_denied',
+      message: `Redis refused a command: ${error.message}`,
+      hint: 'Check the ACL user and REDIS_PASSWORD.',
+      exitCode: ExitCode.unreachable,
+    }
   }
   return {code: 'unexpected', message: `Unexpected error: ${error.message}`, hint: 'Set MCPAUTH_DEBUG=1 to see the stack trace.', exitCode: ExitCode.unexpected}
 }

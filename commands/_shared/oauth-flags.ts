@@ -5,7 +5,12 @@ import type {OAuthHttpOptions} from '../../src/oauth/http.js'
 
 /** Flags of every command that talks to an OAuth server. */
 export const oauthHttpFlags = {
-  timeout: Flags.string({summary: 'Give up on an OAuth server that has not answered a request within this time: 10s, 1m.', default: '10s', helpValue: 'DURATION', helpGroup: 'OAUTH'}),
+  timeout: Flags.string({
+    summary: 'Give up on an OAuth server that has not answered a request within this time: 10s, 1m.',
+    default: '10s',
+    helpValue: 'DURATION',
+    helpGroup: 'OAUTH',
+  }),
 }
 
 /** Flags of the commands that sign in. */

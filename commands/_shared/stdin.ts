@@ -6,7 +6,8 @@ import {usageError} from '../../src/errors.js'
  * and the final newline of `echo` are dropped.
  */
 export async function readSecretFromStdin(what: string): Promise<string> {
-  if (process.stdin.isTTY) throw usageError(`--stdin reads ${what} from a pipe, and stdin is a terminal.`, `Pipe it in, e.g. printenv MY_TOKEN | mcpauth ... --stdin`)
+  if (process.stdin.isTTY)
+    throw usageError(`--stdin reads ${what} from a pipe, and stdin is a terminal.`, `Pipe it in, e.g. printenv MY_TOKEN | mcpauth ... --stdin`)
   const chunks: Buffer[] = []
   for await (const chunk of process.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
   const value = Buffer.concat(chunks).toString('utf8').trim()

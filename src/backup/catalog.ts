@@ -59,7 +59,8 @@ export async function listBackups(dir: string, passphrase: string | undefined): 
       if (!(error instanceof McpAuthError)) throw error
       const locked = error.code === 'backup_passphrase'
       listing.status = locked ? 'locked' : 'damaged'
-      if (locked) listing.problem = passphrase ? `is encrypted with another passphrase than ${PASSPHRASE_ENV}` : `is encrypted: set ${PASSPHRASE_ENV} to verify it`
+      if (locked)
+        listing.problem = passphrase ? `is encrypted with another passphrase than ${PASSPHRASE_ENV}` : `is encrypted: set ${PASSPHRASE_ENV} to verify it`
       else listing.problem = error instanceof BackupFileError ? error.problem : error.message
     }
     listings.push(listing)

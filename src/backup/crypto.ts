@@ -55,7 +55,8 @@ export function backupPassphrase(env: NodeJS.ProcessEnv = process.env): string |
 
 export function requirePassphraseToEncrypt(env: NodeJS.ProcessEnv = process.env): string {
   const passphrase = backupPassphrase(env)
-  if (!passphrase) throw usageError(`--encrypt needs the passphrase in ${PASSPHRASE_ENV}.`, `Export ${PASSPHRASE_ENV} (it is never taken as a flag), then run again.`)
+  if (!passphrase)
+    throw usageError(`--encrypt needs the passphrase in ${PASSPHRASE_ENV}.`, `Export ${PASSPHRASE_ENV} (it is never taken as a flag), then run again.`)
   return passphrase
 }
 
@@ -156,9 +157,16 @@ function checkParams(value: unknown, file: string): EncryptionParams {
     params.version === 1 &&
     params.cipher === 'aes-256-gcm' &&
     params.kdf === 'scrypt' &&
-    Number.isInteger(params.N) && params.N >= 1024 && params.N <= 1_048_576 && (params.N & (params.N - 1)) === 0 &&
-    Number.isInteger(params.r) && params.r >= 1 && params.r <= 32 &&
-    Number.isInteger(params.p) && params.p >= 1 && params.p <= 16 &&
+    Number.isInteger(params.N) &&
+    params.N >= 1024 &&
+    params.N <= 1_048_576 &&
+    (params.N & (params.N - 1)) === 0 &&
+    Number.isInteger(params.r) &&
+    params.r >= 1 &&
+    params.r <= 32 &&
+    Number.isInteger(params.p) &&
+    params.p >= 1 &&
+    params.p <= 16 &&
     [params.salt, params.iv, params.check].every((field) => typeof field === 'string') &&
     Buffer.from(params.iv, 'base64').length === 12 &&
     (params.compression === 'gzip' || params.compression === 'none')

@@ -94,7 +94,15 @@ async function verifyV1(file: string, container: Container, options: OpenOptions
   }
   const header = pass.header as BackupHeader
   return {
-    info: {file, format: BACKUP_FORMAT_LABEL, gzip: container.gzip, encrypted: container.encrypted, created_at: header.created_at, source: header.source, counts: pass.counts},
+    info: {
+      file,
+      format: BACKUP_FORMAT_LABEL,
+      gzip: container.gzip,
+      encrypted: container.encrypted,
+      created_at: header.created_at,
+      source: header.source,
+      counts: pass.counts,
+    },
     expiry: 'absolute',
     ignored: 0,
     async *records() {
@@ -119,12 +127,21 @@ async function verifyLegacy(file: string, container: Container): Promise<Verifie
     legacy = parseLegacyBackup(JSON.parse(text))
   } catch (error) {
     if (error instanceof SyntaxError) throw new BackupFileError(file, 'is damaged: it starts like JSON but is not valid JSON (truncated or edited?)')
-    if (error instanceof RecordProblem) throw new BackupFileError(file, error.message === NOT_A_BACKUP ? NOT_A_BACKUP : `is not a valid gateway backup: ${error.message}`)
+    if (error instanceof RecordProblem)
+      throw new BackupFileError(file, error.message === NOT_A_BACKUP ? NOT_A_BACKUP : `is not a valid gateway backup: ${error.message}`)
     throw error
   }
   const {createdAtMs, counts, ignored} = legacy
   return {
-    info: {file, format: LEGACY_FORMAT, gzip: container.gzip, encrypted: container.encrypted, created_at: createdAtMs === null ? null : new Date(createdAtMs).toISOString(), source: null, counts},
+    info: {
+      file,
+      format: LEGACY_FORMAT,
+      gzip: container.gzip,
+      encrypted: container.encrypted,
+      created_at: createdAtMs === null ? null : new Date(createdAtMs).toISOString(),
+      source: null,
+      counts,
+    },
     expiry: createdAtMs === null ? 'as_recorded' : 'from_backup_timestamp',
     ignored,
     async *records(nowMs: number) {
@@ -234,8 +251,10 @@ const TRAILER = Symbol('trailer')
 
 function checkHeader(object: {[field: string]: unknown}, file: string): BackupHeader {
   if (object.format !== BACKUP_FORMAT) throw new BackupFileError(file, NOT_A_BACKUP)
-  if (object.version !== BACKUP_VERSION) throw new BackupFileError(file, `has format version ${JSON.stringify(object.version)}; this mcpauth reads version ${BACKUP_VERSION}`)
-  if (typeof object.created_at !== 'string' || typeof object.source !== 'string') throw new BackupFileError(file, 'is damaged: its header lacks created_at or source')
+  if (object.version !== BACKUP_VERSION)
+    throw new BackupFileError(file, `has format version ${JSON.stringify(object.version)}; this mcpauth reads version ${BACKUP_VERSION}`)
+  if (typeof object.created_at !== 'string' || typeof object.source !== 'string')
+    throw new BackupFileError(file, 'is damaged: its header lacks created_at or source')
   return object as unknown as BackupHeader
 }
 
@@ -330,6 +349,7 @@ function streamProblem(error: unknown, file: string): unknown {
   if (error instanceof McpAuthError) return error
   const {code, message} = error as NodeJS.ErrnoException
   if (code?.startsWith('Z_')) return new BackupFileError(file, 'is damaged: its gzip data is truncated or corrupt')
-  if (/unable to authenticate data/.test(message)) return new BackupFileError(file, 'is damaged or was edited: it fails its authentication check (encryption tag)')
+  if (/unable to authenticate data/.test(message))
+    return new BackupFileError(file, 'is damaged or was edited: it fails its authentication check (encryption tag)')
   return error
 }

@@ -120,13 +120,21 @@ async function writeBatch(redis: RedisClient, batch: BackupRecord[], mode: Resto
     const commands = batch.map(({key}, index): RedisCommand => [RESTORE_KEYS.name, 1, key, scriptMode, ...keyArgs[index]])
     return ((await runCommands(redis, commands)) as Outcome[][]).map(([outcome]) => outcome)
   }
-  return (await runScript(redis, RESTORE_KEYS, batch.map(({key}) => key), [scriptMode, ...keyArgs.flat()])) as Outcome[]
+  return (await runScript(
+    redis,
+    RESTORE_KEYS,
+    batch.map(({key}) => key),
+    [scriptMode, ...keyArgs.flat()],
+  )) as Outcome[]
 }
 
 /** What writeBatch would do, from TIME and EXISTS; writes nothing. */
 async function predictBatch(redis: RedisClient, batch: BackupRecord[], mode: RestoreMode): Promise<Outcome[]> {
   const nowMs = timeReplyMs(await redis.time())
-  const exists = await runCommands(redis, batch.map(({key}): RedisCommand => ['exists', key]))
+  const exists = await runCommands(
+    redis,
+    batch.map(({key}): RedisCommand => ['exists', key]),
+  )
   return batch.map(({expiresAtMs}, index) => {
     if (expiresAtMs !== null && expiresAtMs <= nowMs) return RESTORE_OUTCOME.expired
     // After --clear nothing is left to keep or replace.
@@ -140,7 +148,13 @@ async function clearNamespace(redis: RedisClient, dryRun: boolean): Promise<numb
   let cleared = 0
   for await (const keys of scanKeyBuffers(redis, `${KEY_NAMESPACE}*`, SCAN_COUNT)) {
     if (dryRun) cleared += keys.length
-    else cleared += ((await runCommands(redis, keys.map((key): RedisCommand => ['unlink', key]))) as number[]).reduce((sum, removed) => sum + removed, 0)
+    else
+      cleared += (
+        (await runCommands(
+          redis,
+          keys.map((key): RedisCommand => ['unlink', key]),
+        )) as number[]
+      ).reduce((sum, removed) => sum + removed, 0)
   }
   return cleared
 }

@@ -196,7 +196,13 @@ async function readByScript(redis: RedisClient, keys: Buffer[]): Promise<KeyRead
 
 /** On a cluster, where a script sees one slot: TYPE and PTTL, auto-pipelined per node. */
 async function readTypesAndTtls(redis: RedisClient, keys: Buffer[]): Promise<KeyRead[]> {
-  const meta = await runCommands(redis, keys.flatMap((key): RedisCommand[] => [['type', key], ['pttl', key]]))
+  const meta = await runCommands(
+    redis,
+    keys.flatMap((key): RedisCommand[] => [
+      ['type', key],
+      ['pttl', key],
+    ]),
+  )
   return keys.map((key, index) => ({key, type: meta[index * 2] as string, pttl: meta[index * 2 + 1] as number}))
 }
 
@@ -232,7 +238,8 @@ async function completeValue(redis: RedisClient, key: Buffer, type: RedisType, r
   for (;;) {
     for (let index = 0; index < elements.length; index += step) seen.set(elements[index].toString('latin1'), elements.slice(index, index + step))
     if (cursor === '0') break
-    const next = type === 'hash' ? await redis.hscanBuffer(key, cursor, 'COUNT', MEMBERS_PER_CALL) : await redis.sscanBuffer(key, cursor, 'COUNT', MEMBERS_PER_CALL)
+    const next =
+      type === 'hash' ? await redis.hscanBuffer(key, cursor, 'COUNT', MEMBERS_PER_CALL) : await redis.sscanBuffer(key, cursor, 'COUNT', MEMBERS_PER_CALL)
     ;[cursor, elements] = [next[0].toString(), next[1]]
   }
   return seen.size > 0 ? [...seen.values()].flat() : undefined

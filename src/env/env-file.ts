@@ -8,9 +8,7 @@ import {withFileLock} from './file-lock.js'
  * One line of a `.env` file. Entries keep their raw text so that an update
  * rewrites only the keys it changes and leaves every other line as it was.
  */
-export type EnvLine =
-  | {kind: 'entry'; key: string; value: string; raw: string; exported: boolean; quote: Quote; comment: string}
-  | {kind: 'other'; raw: string}
+export type EnvLine = {kind: 'entry'; key: string; value: string; raw: string; exported: boolean; quote: Quote; comment: string} | {kind: 'other'; raw: string}
 
 type Quote = '"' | "'" | ''
 
@@ -109,7 +107,9 @@ export function parseEnvText(text: string): Omit<EnvFile, 'path' | 'exists'> {
 /** The file's text with `updates` applied: changed keys rewritten in place (the last occurrence), new keys appended. */
 export function renderEnvFile(file: Pick<EnvFile, 'lines' | 'eol' | 'bom' | 'finalNewline'>, updates: EnvUpdates): string {
   const lastIndex = new Map<string, number>()
-  file.lines.forEach((line, index) => line.kind === 'entry' && lastIndex.set(line.key, index))
+  file.lines.forEach((line, index) => {
+    if (line.kind === 'entry') lastIndex.set(line.key, index)
+  })
   const output: string[] = []
   file.lines.forEach((line, index) => {
     if (line.kind !== 'entry' || !(line.key in updates)) {

@@ -105,7 +105,10 @@ async function decide(spec: SecretSpec, current: EnvFile, options: EnsureSecrets
   if (!options.force) {
     if (problem) throw usageError(`${spec.name} in ${current.path} is set but not usable: ${problem}.`, 'Fix it by hand, or pass --force to replace it.')
     if (options.whenPresent === 'refuse') {
-      throw usageError(`${spec.name} is already set in ${current.path} (${fingerprint(existing)}).`, 'Pass --force to replace it; everything signed with the old value stops validating.')
+      throw usageError(
+        `${spec.name} is already set in ${current.path} (${fingerprint(existing)}).`,
+        'Pass --force to replace it; everything signed with the old value stops validating.',
+      )
     }
     return {name: spec.name, written_as: names, action: 'kept'}
   }

@@ -154,7 +154,7 @@ function explainVerificationFailure(error: unknown, decoded: DecodedJwt, verific
     case 'ERR_JWKS_TIMEOUT':
       return unreachableError(`No answer from the JWKS at ${verification.source} in time.`, 'Check --jwks-url and your network.', error)
     case 'ERR_JWKS_INVALID':
-      return unreachableError(`${verification.source} did not return a JSON Web Key Set.`, 'Point --jwks-url at the gateway\'s /jwks.', error)
+      return unreachableError(`${verification.source} did not return a JSON Web Key Set.`, "Point --jwks-url at the gateway's /jwks.", error)
     default:
       if (typeof verification.key === 'function' && (error instanceof TypeError || code === 'ERR_JOSE_GENERIC')) {
         const detail = (error as {cause?: {code?: string}}).cause?.code ?? (error as Error).message

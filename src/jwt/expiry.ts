@@ -1,4 +1,4 @@
-import {JwtProblem, decodeJwt, looksLikeJwt} from './codec.js'
+import {type GatewayClaims, JwtProblem, decodeJwt, looksLikeJwt} from './codec.js'
 import {toEpochSeconds} from '../time.js'
 
 /**
@@ -48,7 +48,7 @@ export function findTokenExpiries(values: ReadonlyMap<string, string>, options: 
 }
 
 function jwtExpiry(name: string, token: string, now: number, withinSeconds: number): TokenExpiry {
-  let claims
+  let claims: GatewayClaims
   try {
     claims = decodeJwt(token).claims
   } catch (error) {

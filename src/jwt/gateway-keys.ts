@@ -22,7 +22,8 @@ export function gatewayIssuer(settings: Settings): string {
   const baseDomain = settings.get('BASE_DOMAIN')
   if (!baseDomain || isPlaceholder(baseDomain)) {
     throw usageError(
-      'BASE_DOMAIN is not set, so the gateway\'s issuer (https://auth.${BASE_DOMAIN}) is unknown.',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the gateway's own notation for its issuer
+      "BASE_DOMAIN is not set, so the gateway's issuer (https://auth.${BASE_DOMAIN}) is unknown.",
       `Set BASE_DOMAIN (or GATEWAY_AUTH_URL) in ${settings.envFilePath} or the environment.`,
     )
   }

@@ -42,7 +42,20 @@ export interface MintedToken {
 }
 
 /** Claims the gateway sets itself; custom claims may not replace them. */
-export const RESERVED_CLAIMS: ReadonlySet<string> = new Set(['sub', 'username', 'email', 'name', 'scope', 'client_id', 'jti', 'iat', 'exp', 'nbf', 'iss', 'aud'])
+export const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
+  'sub',
+  'username',
+  'email',
+  'name',
+  'scope',
+  'client_id',
+  'jti',
+  'iat',
+  'exp',
+  'nbf',
+  'iss',
+  'aud',
+])
 
 /** `TOKEN_CUSTOM_CLAIMS` is a JSON object of extra claims; anything else, or a reserved claim, is a usage error. */
 export function parseCustomClaims(json: string | undefined, settingName = 'TOKEN_CUSTOM_CLAIMS'): Record<string, unknown> {
@@ -136,7 +149,9 @@ export async function unregisterAccessToken(redis: TokenRegistry, jti: string, u
 export function gatewayJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(gatewayJson).join(', ')}]`
   if (value !== null && typeof value === 'object') {
-    return `{${Object.entries(value).map(([key, item]) => `${asciiJson(key)}: ${gatewayJson(item)}`).join(', ')}}`
+    return `{${Object.entries(value)
+      .map(([key, item]) => `${asciiJson(key)}: ${gatewayJson(item)}`)
+      .join(', ')}}`
   }
   return asciiJson(value ?? null)
 }

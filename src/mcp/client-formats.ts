@@ -15,11 +15,7 @@ export type McpClientId = (typeof MCP_CLIENT_IDS)[number]
 /** How the token reaches the client: in the file, as a variable the client expands, or from `mcp-headers`. */
 export type TokenForm = 'literal' | 'env-ref' | 'helper'
 
-export type ServerAuth =
-  | {form: 'none'}
-  | {form: 'literal'; token: string}
-  | {form: 'env-ref'; variable: string}
-  | {form: 'helper'; command: string}
+export type ServerAuth = {form: 'none'} | {form: 'literal'; token: string} | {form: 'env-ref'; variable: string} | {form: 'helper'; command: string}
 
 export type ServerEntry = Record<string, unknown>
 
@@ -58,7 +54,11 @@ const FORMATS: Record<McpClientId, McpClientFormat> = {
     envReference: (variable) => `\${${variable}}`,
     supportsHelper: true,
     userKeys: [],
-    entry: (server, auth) => ({type: 'http', url: server.url, ...(auth.form === 'helper' ? {headersHelper: auth.command} : bearerHeaders(auth, 'claude-code'))}),
+    entry: (server, auth) => ({
+      type: 'http',
+      url: server.url,
+      ...(auth.form === 'helper' ? {headersHelper: auth.command} : bearerHeaders(auth, 'claude-code')),
+    }),
   },
   vscode: {
     id: 'vscode',
@@ -123,7 +123,10 @@ export function clientFormat(id: McpClientId): McpClientFormat {
 
 /** `--client` values: repeatable and comma lists, e.g. `cursor,vscode`; duplicates collapse. */
 export function parseClientIds(values: readonly string[]): McpClientId[] {
-  const ids = values.flatMap((value) => value.split(',')).map((id) => id.trim()).filter((id) => id !== '')
+  const ids = values
+    .flatMap((value) => value.split(','))
+    .map((id) => id.trim())
+    .filter((id) => id !== '')
   for (const id of ids) {
     if (!(MCP_CLIENT_IDS as readonly string[]).includes(id)) throw usageError(`Unknown client "${id}".`, `Clients: ${MCP_CLIENT_IDS.join(', ')}.`)
   }
@@ -149,6 +152,7 @@ export const MCP_REMOTE_PACKAGE = 'mcp-remote@0.15.1'
 function mcpRemoteBridge(server: McpServer, auth: ServerAuth): ServerEntry {
   const args = ['-y', MCP_REMOTE_PACKAGE, server.url]
   if (auth.form !== 'literal') return {command: 'npx', args}
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: mcp-remote expands ${AUTH_HEADER} from env, keeping the token out of argv
   return {command: 'npx', args: [...args, '--header', 'Authorization:${AUTH_HEADER}'], env: {AUTH_HEADER: `Bearer ${auth.token}`}}
 }
 

@@ -68,10 +68,14 @@ export function parseConfigDocument(text: string | undefined, path: string, form
   } catch (error) {
     throw unreadableDocument(body, path, error)
   }
-  if (!isPlainObject(document)) throw usageError(`${path} is JSON but not an object; mcpauth leaves it alone.`, 'Fix the file, or write elsewhere with --output PATH.')
+  if (!isPlainObject(document))
+    throw usageError(`${path} is JSON but not an object; mcpauth leaves it alone.`, 'Fix the file, or write elsewhere with --output PATH.')
   const servers = document[format.serversKey]
   if (servers !== undefined && !isPlainObject(servers)) {
-    throw usageError(`"${format.serversKey}" in ${path} is not an object; mcpauth leaves the file alone.`, 'Fix the file, or write elsewhere with --output PATH.')
+    throw usageError(
+      `"${format.serversKey}" in ${path} is not an object; mcpauth leaves the file alone.`,
+      'Fix the file, or write elsewhere with --output PATH.',
+    )
   }
   return document
 }

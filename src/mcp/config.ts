@@ -3,7 +3,16 @@ import {resolve} from 'node:path'
 import type {Settings} from '../env/settings.js'
 import {readEnvFile} from '../env/env-file.js'
 import {McpAuthError, ExitCode, usageError} from '../errors.js'
-import {type HomePlaces, type McpClientFormat, type McpClientId, type ServerAuth, type ServerEntry, type TokenForm, MCP_CLIENT_IDS, clientFormat} from './client-formats.js'
+import {
+  type HomePlaces,
+  type McpClientFormat,
+  type McpClientId,
+  type ServerAuth,
+  type ServerEntry,
+  type TokenForm,
+  MCP_CLIENT_IDS,
+  clientFormat,
+} from './client-formats.js'
 import {type ConfigFileStatus, parseConfigDocument, readExisting, updateConfigFile} from './config-file.js'
 import {type RecordedFile, clientsManifestPath, readManifest, recordWrittenFiles} from './manifest.js'
 import type {McpServer} from './servers.js'
@@ -69,19 +78,24 @@ export async function writeMcpConfigs(settings: Settings, request: McpConfigRequ
     written.push({client: format.id, path, servers: request.servers.map((server) => server.name), token, status: status as WrittenConfig['status']})
   }
   const now = new Date().toISOString()
-  await recordWrittenFiles(manifestPath, written.map((file): RecordedFile => ({
-    client: file.client,
-    path: file.path,
-    servers: request.servers.map((server) => ({...server, token: server.auth ? request.tokenForm : 'none'})),
-    updated_at: now,
-  })))
+  await recordWrittenFiles(
+    manifestPath,
+    written.map(
+      (file): RecordedFile => ({
+        client: file.client,
+        path: file.path,
+        servers: request.servers.map((server) => ({...server, token: server.auth ? request.tokenForm : 'none'})),
+        updated_at: now,
+      }),
+    ),
+  )
   return written
 }
 
 /** The document `--stdout` prints: this run's entries only, nothing read from or written to disk. */
 export async function mcpConfigDocument(settings: Settings, request: McpConfigRequest): Promise<Record<string, unknown>> {
   checkRequest(request)
-  if (request.clients.length !== 1) throw usageError('--stdout prints one client\'s document: pass exactly one --client.')
+  if (request.clients.length !== 1) throw usageError("--stdout prints one client's document: pass exactly one --client.")
   const format = clientFormat(request.clients[0])
   const auth = await authFor(settings, request)
   return {[format.serversKey]: Object.fromEntries(request.servers.map((server) => [server.name, format.entry(server, auth(server))]))}
@@ -141,15 +155,22 @@ export function headersHelperCommand(parts: {nodePath: string; cliPath: string; 
 }
 
 function checkRequest(request: McpConfigRequest): void {
-  if (request.clients.length === 0) throw usageError('Say which client to configure with --client.', `Clients: ${MCP_CLIENT_IDS.join(', ')} (repeat --client or separate with commas).`)
+  if (request.clients.length === 0)
+    throw usageError('Say which client to configure with --client.', `Clients: ${MCP_CLIENT_IDS.join(', ')} (repeat --client or separate with commas).`)
   if (request.outputPath !== undefined && request.clients.length !== 1) throw usageError('--output names one file: use it with exactly one --client.')
   for (const id of request.clients) {
     const format = clientFormat(id)
     if (request.tokenForm === 'env-ref' && !format.envReference) {
-      throw usageError(`${format.label} expands no variables in its config, so --env-ref cannot be used for it.`, 'Write the literal token (refresh-tokens --watch keeps it current).')
+      throw usageError(
+        `${format.label} expands no variables in its config, so --env-ref cannot be used for it.`,
+        'Write the literal token (refresh-tokens --watch keeps it current).',
+      )
     }
     if (request.tokenForm === 'helper' && !format.supportsHelper) {
-      throw usageError(`--helper writes Claude Code's headersHelper; ${format.label} has no such setting.`, 'Use --client claude-code with --helper, or --env-ref for the others.')
+      throw usageError(
+        `--helper writes Claude Code's headersHelper; ${format.label} has no such setting.`,
+        'Use --client claude-code with --helper, or --env-ref for the others.',
+      )
     }
   }
   if (request.tokenForm === 'helper' && !request.helperCommand) throw new Error('helperCommand is required with --helper')
@@ -163,7 +184,11 @@ async function authFor(settings: Settings, request: McpConfigRequest): Promise<(
     literal = {form: 'literal', token: saved.token}
   }
   const form: ServerAuth =
-    request.tokenForm === 'helper' ? {form: 'helper', command: request.helperCommand!} : request.tokenForm === 'env-ref' ? {form: 'env-ref', variable: TOKEN_VARIABLE} : literal!
+    request.tokenForm === 'helper'
+      ? {form: 'helper', command: request.helperCommand!}
+      : request.tokenForm === 'env-ref'
+        ? {form: 'env-ref', variable: TOKEN_VARIABLE}
+        : literal!
   return (server) => (server.auth ? form : {form: 'none'})
 }
 
@@ -176,7 +201,9 @@ async function rewriteRecordedFile(file: RecordedFile, token: string | undefined
   if (!token) return result('failed', `${TOKEN_VARIABLE} is not set`)
   if (!(MCP_CLIENT_IDS as readonly string[]).includes(file.client)) return result('failed', `unknown client "${file.client}"`)
   const format: McpClientFormat = clientFormat(file.client as McpClientId)
-  const entries = new Map<string, ServerEntry>(file.servers.filter((server) => server.token === 'literal').map((server) => [server.name, format.entry(server, {form: 'literal', token})]))
+  const entries = new Map<string, ServerEntry>(
+    file.servers.filter((server) => server.token === 'literal').map((server) => [server.name, format.entry(server, {form: 'literal', token})]),
+  )
   try {
     const {status, written} = await updateConfigFile(file.path, format, {entries, holdsToken: true, onlyExisting: true})
     if (status === 'missing') return result('unchanged', 'the file is gone; not recreated (mcp-config --forget drops its record)')

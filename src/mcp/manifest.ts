@@ -104,8 +104,18 @@ function emptyManifest(): ClientsManifest {
 function isManifest(value: unknown): value is ClientsManifest {
   const manifest = value as Partial<ClientsManifest> | null
   return (
-    typeof manifest === 'object' && manifest !== null && manifest.format === MANIFEST_FORMAT && manifest.version === 1 && Array.isArray(manifest.files) &&
-    manifest.files.every((file) => typeof file?.client === 'string' && typeof file.path === 'string' && Array.isArray(file.servers) && file.servers.every((server) => typeof server?.name === 'string' && typeof server.url === 'string'))
+    typeof manifest === 'object' &&
+    manifest !== null &&
+    manifest.format === MANIFEST_FORMAT &&
+    manifest.version === 1 &&
+    Array.isArray(manifest.files) &&
+    manifest.files.every(
+      (file) =>
+        typeof file?.client === 'string' &&
+        typeof file.path === 'string' &&
+        Array.isArray(file.servers) &&
+        file.servers.every((server) => typeof server?.name === 'string' && typeof server.url === 'string'),
+    )
   )
 }
 

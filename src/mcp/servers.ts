@@ -46,7 +46,12 @@ export async function resolveMcpServers(settings: Settings, sources: ServerSourc
     const listed = settings.get('MCP_SERVERS')
     const single = settings.get('MCP_SERVER_URL')
     if (listed) {
-      servers.push(...listed.split(',').filter((spec) => spec.trim() !== '').map((spec) => parseServerSpec(spec, 'MCP_SERVERS')))
+      servers.push(
+        ...listed
+          .split(',')
+          .filter((spec) => spec.trim() !== '')
+          .map((spec) => parseServerSpec(spec, 'MCP_SERVERS')),
+      )
       from.push('MCP_SERVERS')
     } else if (single) {
       servers.push(checkedServer(serverNameFromUrl(single), single, true, 'MCP_SERVER_URL'))
@@ -94,7 +99,10 @@ async function readServersFile(path: string): Promise<McpServer[]> {
     text = await readFile(path, 'utf8')
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    throw new McpAuthError(`Cannot read the servers file ${path}: ${code ?? String(error)}.`, {code: 'servers_file_unreadable', exitCode: code === 'ENOENT' ? ExitCode.usage : ExitCode.unreachable})
+    throw new McpAuthError(`Cannot read the servers file ${path}: ${code ?? String(error)}.`, {
+      code: 'servers_file_unreadable',
+      exitCode: code === 'ENOENT' ? ExitCode.usage : ExitCode.unreachable,
+    })
   }
   const servers: McpServer[] = []
   text.split(/\r?\n/).forEach((line, index) => {
@@ -121,7 +129,10 @@ function checkedServer(name: string, urlText: string, auth: boolean, where: stri
     try {
       requireSecureUrl(urlText, `${where}: the URL of ${name}`)
     } catch (error) {
-      throw usageError((error as Error).message, `The token would cross the network in clear text. Use https, or mark a server that takes no token: ${name}=${urlText} ${NOAUTH_MARKER}`)
+      throw usageError(
+        (error as Error).message,
+        `The token would cross the network in clear text. Use https, or mark a server that takes no token: ${name}=${urlText} ${NOAUTH_MARKER}`,
+      )
     }
   }
   return {name, url: url.href, auth}

@@ -45,7 +45,11 @@ export function nextPollInterval(currentSeconds: number, error: string, serverIn
 export async function runDeviceFlow(options: DeviceFlowOptions): Promise<TokenSet> {
   const sleep = options.sleep ?? ((ms: number) => delay(ms))
   const now = options.now ?? Date.now
-  const authorization = await requestOAuth(options.deviceEndpoint, {form: {client_id: options.client.client_id, client_secret: options.client.client_secret, scope: options.scope}}, options.http)
+  const authorization = await requestOAuth(
+    options.deviceEndpoint,
+    {form: {client_id: options.client.client_id, client_secret: options.client.client_secret, scope: options.scope}},
+    options.http,
+  )
   const started = oauthError(authorization)
   if (started || authorization.status >= 300) {
     throw oauthFailure(`Starting the device flow at ${new URL(options.deviceEndpoint).origin}`, authorization, started && options.explainError?.(started.error))
@@ -79,12 +83,24 @@ export async function runDeviceFlow(options: DeviceFlowOptions): Promise<TokenSe
         intervalSeconds = nextPollInterval(intervalSeconds, problem.error, numberField(poll.body, 'interval'))
         continue
       case 'expired_token':
-        throw new McpAuthError(`The code ${userCode} expired before the sign-in was approved.`, {code: 'expired_token', exitCode: ExitCode.unreachable, hint: 'Run the command again and approve within the time shown.'})
+        throw new McpAuthError(`The code ${userCode} expired before the sign-in was approved.`, {
+          code: 'expired_token',
+          exitCode: ExitCode.unreachable,
+          hint: 'Run the command again and approve within the time shown.',
+        })
       case 'access_denied':
-        throw new McpAuthError('The sign-in was denied at the authorization server.', {code: 'access_denied', exitCode: ExitCode.unreachable, hint: 'Run the command again and approve the request.'})
+        throw new McpAuthError('The sign-in was denied at the authorization server.', {
+          code: 'access_denied',
+          exitCode: ExitCode.unreachable,
+          hint: 'Run the command again and approve the request.',
+        })
       default:
         throw oauthFailure('Polling for the device flow token', poll, options.explainError?.(problem.error))
     }
   }
-  throw new McpAuthError(`Nobody approved the code ${userCode} in time.`, {code: 'device_flow_timeout', exitCode: ExitCode.unreachable, hint: 'Run the command again and approve the request sooner.'})
+  throw new McpAuthError(`Nobody approved the code ${userCode} in time.`, {
+    code: 'device_flow_timeout',
+    exitCode: ExitCode.unreachable,
+    hint: 'Run the command again and approve the request sooner.',
+  })
 }

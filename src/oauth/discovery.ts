@@ -22,7 +22,10 @@ export function gatewayAuthServerUrl(settings: Settings): string {
   if (explicit) return explicit
   const baseDomain = settings.get('BASE_DOMAIN')
   if (!baseDomain) {
-    throw usageError('Cannot tell where the gateway\'s auth server is: neither GATEWAY_AUTH_URL nor BASE_DOMAIN is set.', 'Set BASE_DOMAIN in .env (the auth server is then https://auth.$BASE_DOMAIN), or GATEWAY_AUTH_URL.')
+    throw usageError(
+      "Cannot tell where the gateway's auth server is: neither GATEWAY_AUTH_URL nor BASE_DOMAIN is set.",
+      'Set BASE_DOMAIN in .env (the auth server is then https://auth.$BASE_DOMAIN), or GATEWAY_AUTH_URL.',
+    )
   }
   return `https://auth.${baseDomain}`
 }
@@ -34,17 +37,25 @@ export function gatewayAuthServerUrl(settings: Settings): string {
 export async function discoverAuthServer(baseUrl: string, http: OAuthHttpOptions = {}): Promise<AuthServerMetadata> {
   const base = requireSecureUrl(baseUrl, 'The auth server URL')
   const path = base.pathname.replace(/\/+$/, '')
-  const candidates = METADATA_PATHS.flatMap((wellKnown) => (path ? [`${base.origin}${wellKnown}${path}`, `${base.origin}${path}${wellKnown}`] : [`${base.origin}${wellKnown}`]))
+  const candidates = METADATA_PATHS.flatMap((wellKnown) =>
+    path ? [`${base.origin}${wellKnown}${path}`, `${base.origin}${path}${wellKnown}`] : [`${base.origin}${wellKnown}`],
+  )
   for (const candidate of candidates) {
     const answer = await requestOAuth(candidate, {}, http)
     if (answer.status === 404 || answer.status === 405) continue
     const tokenEndpoint = stringField(answer.body, 'token_endpoint')
     if (answer.status !== 200 || !tokenEndpoint) {
-      throw unreachableError(`${candidate} is not OAuth server metadata (HTTP ${answer.status}${tokenEndpoint ? '' : ', no token_endpoint'}).`, 'Check the auth server URL.')
+      throw unreachableError(
+        `${candidate} is not OAuth server metadata (HTTP ${answer.status}${tokenEndpoint ? '' : ', no token_endpoint'}).`,
+        'Check the auth server URL.',
+      )
     }
     return {...(answer.body as unknown as AuthServerMetadata), issuer: stringField(answer.body, 'issuer') ?? base.origin}
   }
-  throw unreachableError(`${base.origin} publishes no OAuth metadata (${METADATA_PATHS.join(' or ')} answered 404).`, 'Check the auth server URL (GATEWAY_AUTH_URL, BASE_DOMAIN or --server-url).')
+  throw unreachableError(
+    `${base.origin} publishes no OAuth metadata (${METADATA_PATHS.join(' or ')} answered 404).`,
+    'Check the auth server URL (GATEWAY_AUTH_URL, BASE_DOMAIN or --server-url).',
+  )
 }
 
 /**
@@ -56,12 +67,16 @@ export async function discoverAuthServer(baseUrl: string, http: OAuthHttpOptions
 export async function findMcpAuthServer(mcpServerUrl: string, http: OAuthHttpOptions = {}): Promise<{authServerUrl: string; resource?: string}> {
   const server = requireSecureUrl(mcpServerUrl, 'The MCP server URL')
   const path = server.pathname.replace(/\/+$/, '')
-  const candidates = [...(path ? [`${server.origin}/.well-known/oauth-protected-resource${path}`] : []), `${server.origin}/.well-known/oauth-protected-resource`]
+  const candidates = [
+    ...(path ? [`${server.origin}/.well-known/oauth-protected-resource${path}`] : []),
+    `${server.origin}/.well-known/oauth-protected-resource`,
+  ]
   for (const candidate of candidates) {
     const answer = await requestOAuth(candidate, {}, http)
     if (answer.status !== 200) continue
     const servers = answer.body.authorization_servers
-    if (Array.isArray(servers) && typeof servers[0] === 'string') return {authServerUrl: servers[0], resource: stringField(answer.body, 'resource') ?? mcpServerUrl}
+    if (Array.isArray(servers) && typeof servers[0] === 'string')
+      return {authServerUrl: servers[0], resource: stringField(answer.body, 'resource') ?? mcpServerUrl}
   }
   return {authServerUrl: server.origin}
 }

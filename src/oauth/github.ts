@@ -37,7 +37,10 @@ export function githubMetadata(settings: Settings): AuthServerMetadata {
 export function githubClient(settings: Settings): ClientCredentials {
   const clientId = settings.get('GITHUB_CLIENT_ID')
   if (!clientId) {
-    throw usageError('GITHUB_CLIENT_ID is not set.', 'Create a GitHub OAuth App or GitHub App for the gateway and put its client id (and GITHUB_CLIENT_SECRET) in .env.')
+    throw usageError(
+      'GITHUB_CLIENT_ID is not set.',
+      'Create a GitHub OAuth App or GitHub App for the gateway and put its client id (and GITHUB_CLIENT_SECRET) in .env.',
+    )
   }
   return {client_id: clientId, client_secret: settings.get('GITHUB_CLIENT_SECRET')}
 }

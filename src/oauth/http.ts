@@ -46,7 +46,11 @@ export async function requestOAuth(url: URL | string, request: OAuthRequest, opt
     if (response.status >= 300 && response.status < 400 && location) {
       await response.body?.cancel()
       // Only a GET may follow a redirect: re-posting a code or a refresh token elsewhere would spend or leak it.
-      if (init.method !== 'GET') throw unreachableError(`${describe(target)} answered a redirect (HTTP ${response.status}) to a POST.`, 'Check the server URL: it should name the OAuth server itself.')
+      if (init.method !== 'GET')
+        throw unreachableError(
+          `${describe(target)} answered a redirect (HTTP ${response.status}) to a POST.`,
+          'Check the server URL: it should name the OAuth server itself.',
+        )
       target = redirectTarget(target, location)
       continue
     }
@@ -113,7 +117,10 @@ async function parseBody(url: URL, response: Response, timeoutMs: number): Promi
     throw describeFetchFailure(url, error, timeoutMs)
   }
   if (response.status >= 500) {
-    throw unreachableError(`${describe(url)} answered HTTP ${response.status} (a server error).`, 'The OAuth server is failing: try again later or check its logs.')
+    throw unreachableError(
+      `${describe(url)} answered HTTP ${response.status} (a server error).`,
+      'The OAuth server is failing: try again later or check its logs.',
+    )
   }
   if (response.status === 204 || text.trim() === '') return {}
   // A missing well-known document is an answer (try the next one), whatever its body looks like.
@@ -122,7 +129,10 @@ async function parseBody(url: URL, response: Response, timeoutMs: number): Promi
   const type = response.headers.get('content-type') ?? ''
   if (type.includes('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(text))
   if (type.includes('text/html') || /^\s*</.test(text)) {
-    throw unreachableError(`${describe(url)} answered an HTML page (HTTP ${response.status}) instead of JSON.`, 'Check the URL: it should name the OAuth server, not a login page or a proxy.')
+    throw unreachableError(
+      `${describe(url)} answered an HTML page (HTTP ${response.status}) instead of JSON.`,
+      'Check the URL: it should name the OAuth server, not a login page or a proxy.',
+    )
   }
   let parsed: unknown
   try {
@@ -138,7 +148,11 @@ async function parseBody(url: URL, response: Response, timeoutMs: number): Promi
 
 /** The body as text, given up on (and the connection dropped) past MAX_BODY_BYTES. */
 async function readLimitedText(url: URL, response: Response): Promise<string> {
-  const tooLarge = () => unreachableError(`${describe(url)} answered more than ${MAX_BODY_BYTES / 1024 / 1024} MB (HTTP ${response.status}); that is no OAuth answer.`, 'Check the URL: it should name the OAuth server.')
+  const tooLarge = () =>
+    unreachableError(
+      `${describe(url)} answered more than ${MAX_BODY_BYTES / 1024 / 1024} MB (HTTP ${response.status}); that is no OAuth answer.`,
+      'Check the URL: it should name the OAuth server.',
+    )
   if (Number(response.headers.get('content-length')) > MAX_BODY_BYTES) {
     await response.body?.cancel()
     throw tooLarge()

@@ -101,7 +101,15 @@ export async function runOAuthLogin(options: LoginOptions): Promise<LoginResult>
       options.notify(`Registered client ${client.client_id} for the ${keys.label} login at ${metadata.issuer}; saved in ${options.envFilePath}.`)
     }
     const tokens = options.device
-      ? await runDeviceFlow({deviceEndpoint: metadata.device_authorization_endpoint!, tokenEndpoint: metadata.token_endpoint, client, scope, http: options.http, notify: options.notify, overallTimeoutMs: options.loginTimeoutMs})
+      ? await runDeviceFlow({
+          deviceEndpoint: metadata.device_authorization_endpoint!,
+          tokenEndpoint: metadata.token_endpoint,
+          client,
+          scope,
+          http: options.http,
+          notify: options.notify,
+          overallTimeoutMs: options.loginTimeoutMs,
+        })
       : await runAuthorizationCodeFlow({
           metadata,
           client,
@@ -172,7 +180,8 @@ export function tokenExpiresAt(tokens: TokenSet, now: number): number | null {
 
 /** A client saved long ago may have been deleted at the server (oauth-delete-registration, CLIENT_LIFETIME). */
 function withStaleClientHint(error: unknown, keys: LoginKeys): unknown {
-  if (!(error instanceof McpAuthError) || !['invalid_client', 'unauthorized_client', 'invalid_redirect_uri', 'invalid_request'].includes(error.code)) return error
+  if (!(error instanceof McpAuthError) || !['invalid_client', 'unauthorized_client', 'invalid_redirect_uri', 'invalid_request'].includes(error.code))
+    return error
   return new McpAuthError(error.message, {
     code: error.code,
     exitCode: ExitCode.unreachable,

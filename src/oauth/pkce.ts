@@ -48,7 +48,9 @@ export async function startLoopbackReceiver(): Promise<LoopbackReceiver> {
       return
     }
     response.writeHead(200, {'Content-Type': 'text/html; charset=utf-8'})
-    response.end('<!doctype html><title>mcpauth</title><p>mcpauth received the answer of the authorization server. You can close this tab and return to the terminal.</p>')
+    response.end(
+      '<!doctype html><title>mcpauth</title><p>mcpauth received the answer of the authorization server. You can close this tab and return to the terminal.</p>',
+    )
     deliver(url.searchParams)
   })
   await new Promise<void>((resolve, reject) => {
@@ -70,7 +72,11 @@ export async function startLoopbackReceiver(): Promise<LoopbackReceiver> {
 export async function runAuthorizationCodeFlow(options: AuthorizationCodeOptions): Promise<TokenSet> {
   const {metadata, client, receiver} = options
   if (!metadata.authorization_endpoint) {
-    throw new McpAuthError(`${metadata.issuer} has no authorization_endpoint.`, {code: 'no_authorization_endpoint', exitCode: ExitCode.unreachable, hint: 'Try the device flow with --device.'})
+    throw new McpAuthError(`${metadata.issuer} has no authorization_endpoint.`, {
+      code: 'no_authorization_endpoint',
+      exitCode: ExitCode.unreachable,
+      hint: 'Try the device flow with --device.',
+    })
   }
   const verifier = randomBytes(32).toString('base64url')
   const state = randomBytes(16).toString('base64url')
@@ -110,11 +116,24 @@ export async function runAuthorizationCodeFlow(options: AuthorizationCodeOptions
   const error = answer.get('error')
   if (error) {
     const description = answer.get('error_description')
-    throw new McpAuthError(`The authorization server refused the sign-in (${error}${description ? `: ${description}` : ''}).`, {code: error, exitCode: ExitCode.unreachable})
+    throw new McpAuthError(`The authorization server refused the sign-in (${error}${description ? `: ${description}` : ''}).`, {
+      code: error,
+      exitCode: ExitCode.unreachable,
+    })
   }
   const code = answer.get('code')
-  if (!code) throw new McpAuthError('The redirect carried no code.', {code: 'no_code', exitCode: ExitCode.unreachable, hint: 'Paste the whole URL the browser was redirected to.'})
-  return requestToken(metadata.token_endpoint, client, {grant_type: 'authorization_code', code, redirect_uri: receiver.redirectUri, code_verifier: verifier}, options.http)
+  if (!code)
+    throw new McpAuthError('The redirect carried no code.', {
+      code: 'no_code',
+      exitCode: ExitCode.unreachable,
+      hint: 'Paste the whole URL the browser was redirected to.',
+    })
+  return requestToken(
+    metadata.token_endpoint,
+    client,
+    {grant_type: 'authorization_code', code, redirect_uri: receiver.redirectUri, code_verifier: verifier},
+    options.http,
+  )
 }
 
 /** Where a browser can be opened: macOS, Windows, and Linux with a display. */
@@ -155,12 +174,21 @@ async function firstAnswer(receiver: LoopbackReceiver, pasted: PastedInput | und
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new McpAuthError(`No sign-in within ${Math.round(timeoutMs / 1000)}s.`, {code: 'login_timeout', exitCode: ExitCode.unreachable, hint: 'Run the command again; use --no-browser to paste the redirect URL on a machine without a browser.'})),
+      () =>
+        reject(
+          new McpAuthError(`No sign-in within ${Math.round(timeoutMs / 1000)}s.`, {
+            code: 'login_timeout',
+            exitCode: ExitCode.unreachable,
+            hint: 'Run the command again; use --no-browser to paste the redirect URL on a machine without a browser.',
+          }),
+        ),
       timeoutMs,
     )
   })
   // End of input is not an answer: the loopback redirect may still arrive.
-  const pastedAnswer = pasted ? pasted.read().then((text) => (text === undefined ? new Promise<never>(() => {}) : parsePasted(text))) : new Promise<never>(() => {})
+  const pastedAnswer = pasted
+    ? pasted.read().then((text) => (text === undefined ? new Promise<never>(() => {}) : parsePasted(text)))
+    : new Promise<never>(() => {})
   try {
     return await Promise.race([receiver.callback, pastedAnswer, timeout])
   } finally {

@@ -86,10 +86,16 @@ export async function* scanKeyBuffers(client: RedisClient, match: string, count:
  */
 export async function runCommands(client: RedisClient, commands: RedisCommand[], options: {ignoreWrongType?: boolean} = {}): Promise<unknown[]> {
   if (commands.length === 0) return []
-  const results: Array<[Error | null, unknown]> =
-    isCluster(client)
-      ? await Promise.all(commands.map(([method, ...args]) => callMethod(client, method, args).then((reply) => [null, reply] as [null, unknown], (error: Error) => [error, null] as [Error, null])))
-      : ((await client.pipeline(commands).exec()) ?? [])
+  const results: Array<[Error | null, unknown]> = isCluster(client)
+    ? await Promise.all(
+        commands.map(([method, ...args]) =>
+          callMethod(client, method, args).then(
+            (reply) => [null, reply] as [null, unknown],
+            (error: Error) => [error, null] as [Error, null],
+          ),
+        ),
+      )
+    : ((await client.pipeline(commands).exec()) ?? [])
   return results.map(([error, reply]) => {
     if (!error) return reply
     if (options.ignoreWrongType && error.message.startsWith('WRONGTYPE')) return WRONG_TYPE
@@ -161,7 +167,14 @@ function serverOptions(target: RedisTarget): RedisOptions {
     disableClientInfo: true,
   }
   if (target.mode === 'sentinel') {
-    return {...common, sentinels: target.nodes, name: target.sentinelName, sentinelPassword: target.sentinelPassword, sentinelRetryStrategy: () => null, enableOfflineQueue: true}
+    return {
+      ...common,
+      sentinels: target.nodes,
+      name: target.sentinelName,
+      sentinelPassword: target.sentinelPassword,
+      sentinelRetryStrategy: () => null,
+      enableOfflineQueue: true,
+    }
   }
   return {...common, host: target.host, port: target.port}
 }
@@ -207,11 +220,19 @@ function explainConnectionFailure(target: RedisTarget, error: Error): Error {
     return unreachableError(`Cannot connect to Redis at ${where}: connection refused.`, 'Is Redis running and is its port published to this machine?', error)
   }
   if (/certificate|self.signed|unable to verify/i.test(message)) {
-    return unreachableError(`TLS to Redis at ${where} failed: ${message}.`, 'Point --redis-ca-file (or REDIS_TLS_CA_FILE) at the CA that signed the server certificate.', error)
+    return unreachableError(
+      `TLS to Redis at ${where} failed: ${message}.`,
+      'Point --redis-ca-file (or REDIS_TLS_CA_FILE) at the CA that signed the server certificate.',
+      error,
+    )
   }
   if (message === 'Command timed out') {
     const seconds = (target.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS) / 1000
-    return unreachableError(`Redis at ${where} accepted the connection but did not answer within ${seconds}s.`, 'Is it paused, overloaded or still loading its data? REDIS_COMMAND_TIMEOUT sets how long to wait.', error)
+    return unreachableError(
+      `Redis at ${where} accepted the connection but did not answer within ${seconds}s.`,
+      'Is it paused, overloaded or still loading its data? REDIS_COMMAND_TIMEOUT sets how long to wait.',
+      error,
+    )
   }
   if (code === 'ETIMEDOUT' || /timeout/i.test(message)) {
     return unreachableError(`Redis at ${where} did not answer within ${CONNECT_TIMEOUT_MS / 1000}s.`, undefined, error)

@@ -111,11 +111,14 @@ function parseRedisUrl(url: string): RedisTarget {
 }
 
 function parseNodeList(text: string, name: string): RedisNode[] {
-  const nodes = text.split(/[\s,]+/).filter(Boolean).map((entry) => {
-    const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(entry)
-    if (!match) throw usageError(`${name} must list host:port pairs separated by commas, not "${entry}".`)
-    return {host: match[1], port: parsePort(match[2])}
-  })
+  const nodes = text
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map((entry) => {
+      const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(entry)
+      if (!match) throw usageError(`${name} must list host:port pairs separated by commas, not "${entry}".`)
+      return {host: match[1], port: parsePort(match[2])}
+    })
   if (nodes.length === 0) throw usageError(`${name} is empty.`)
   return nodes
 }

@@ -103,7 +103,9 @@ async function refreshOne(settings: Settings, keys: LoginKeys, before: EnvFile, 
     const now = Math.floor(Date.now() / 1000)
     const tokens = await requestToken(tokenEndpoint, client, {grant_type: 'refresh_token', refresh_token: seenRefreshToken!}, options.http)
     const rotated = tokens.refresh_token !== undefined && tokens.refresh_token !== seenRefreshToken
-    const expiresAt = looksLikeJwt(tokens.access_token) ? savedExpiry(new Map([[keys.accessToken, tokens.access_token]]), keys.accessToken) : tokenExpiresAt(tokens, now)
+    const expiresAt = looksLikeJwt(tokens.access_token)
+      ? savedExpiry(new Map([[keys.accessToken, tokens.access_token]]), keys.accessToken)
+      : tokenExpiresAt(tokens, now)
     result = {...outcome(keys, 'refreshed', expiresAt), refresh_token_rotated: rotated}
     return tokenUpdates(keys, tokens, now)
   })
@@ -136,10 +138,19 @@ function failure(keys: LoginKeys, error: McpAuthError): RefreshOutcome {
   const reason = spent
     ? `${keys.refreshToken} was refused (${error.code}): it expired, was revoked or was already used; a new login is needed`
     : error.message.replace(/\.$/, '')
-  return {name: keys.accessToken, status: 'failed', expires_at: null, refresh_token_rotated: false, reason, login_command: needsLogin ? keys.loginCommand : null}
+  return {
+    name: keys.accessToken,
+    status: 'failed',
+    expires_at: null,
+    refresh_token_rotated: false,
+    reason,
+    login_command: needsLogin ? keys.loginCommand : null,
+  }
 }
 
 function missingClient(keys: LoginKeys): McpAuthError {
-  return new McpAuthError(`${keys.refreshToken} is set but ${keys.clientId} is not: the refresh needs the client it was issued to`, {code: 'missing_client', exitCode: ExitCode.unreachable})
+  return new McpAuthError(`${keys.refreshToken} is set but ${keys.clientId} is not: the refresh needs the client it was issued to`, {
+    code: 'missing_client',
+    exitCode: ExitCode.unreachable,
+  })
 }
-

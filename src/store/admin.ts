@@ -49,11 +49,7 @@ export async function deleteClientRegistration(store: TokenStore, clientId: stri
 }
 
 /** The client and everything issued to it: access and refresh tokens, codes, states, index entries. */
-export async function deleteClientComplete(
-  store: TokenStore,
-  clientId: string,
-  options: WalkOptions = {},
-): Promise<DeleteClientCompleteResult> {
+export async function deleteClientComplete(store: TokenStore, clientId: string, options: WalkOptions = {}): Promise<DeleteClientCompleteResult> {
   const summary = await deleteMatching(store, (stored) => stored.record?.client_id === clientId, options)
   const registrationDeleted = (await store.unlinkKeys([clientKey(clientId)])) > 0
   return {client_id: clientId, registration_deleted: registrationDeleted, ...summary}
@@ -102,9 +98,7 @@ async function deleteMatching(
 
 async function deleteBatch(store: TokenStore, doomed: MatchableRecord[], summary: CascadeSummary): Promise<void> {
   if (doomed.length === 0) return
-  const indexEntries = doomed.flatMap((stored) =>
-    stored.kind === 'token' && stored.record ? [{username: stored.record.username, jti: stored.id}] : [],
-  )
+  const indexEntries = doomed.flatMap((stored) => (stored.kind === 'token' && stored.record ? [{username: stored.record.username, jti: stored.id}] : []))
   // Index entries first: a run cut off in between leaves tokens that a second run finds and deletes, whereas
   // entries left behind by tokens already gone would be found by nothing.
   summary.index_entries += await store.removeIndexEntries(indexEntries)

@@ -39,11 +39,7 @@ export interface ClientView {
 }
 
 /** Access tokens matching the filter, in batches, with client names resolved. */
-export async function* listAccessTokens(
-  store: TokenStore,
-  filter: AccessTokenFilter = {},
-  options: WalkOptions = {},
-): AsyncGenerator<AccessTokenView[]> {
+export async function* listAccessTokens(store: TokenStore, filter: AccessTokenFilter = {}, options: WalkOptions = {}): AsyncGenerator<AccessTokenView[]> {
   const now = filter.now ?? Date.now() / 1000
   for await (const batch of store.walk(['token'], options)) {
     const views = (batch as StoredRecord<'token'>[]).map((stored) => toAccessTokenView(stored, now)).filter((view) => matchesFilter(view, filter))

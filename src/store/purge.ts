@@ -83,17 +83,13 @@ function planFor(stored: StringStoredRecord, now: number, refreshTokenLifetime: 
   }
   if (stored.kind === 'client' && stored.record) {
     const secretExpiry = stored.record.client_secret_expires_at
-    return secretExpiry > 0 && secretExpiry <= now
-      ? {action: 'delete', reason: 'expired', expiryField: 'client_secret_expires_at', lifetime: ''}
-      : undefined
+    return secretExpiry > 0 && secretExpiry <= now ? {action: 'delete', reason: 'expired', expiryField: 'client_secret_expires_at', lifetime: ''} : undefined
   }
   if (!missingTtl) return undefined
   const createdAt = stored.kind === 'refresh' ? stored.record?.created_at : undefined
   if (createdAt === undefined) return {action: 'delete', reason: 'missing_ttl', expiryField: '', lifetime: ''}
   const expiresAt = createdAt + refreshTokenLifetime
-  return expiresAt <= now
-    ? {action: 'delete', reason: 'missing_ttl', expiryField: '', lifetime: refreshTokenLifetime}
-    : {action: 'restore_ttl', expiresAt}
+  return expiresAt <= now ? {action: 'delete', reason: 'missing_ttl', expiryField: '', lifetime: refreshTokenLifetime} : {action: 'restore_ttl', expiresAt}
 }
 
 async function applyPlans(store: TokenStore, planned: PlannedChange[], result: PurgeResult, dryRun: boolean): Promise<void> {
@@ -120,8 +116,13 @@ async function applyPlans(store: TokenStore, planned: PlannedChange[], result: P
 async function applyInRedis(store: TokenStore, planned: PlannedChange[]): Promise<{outcomes: number[]; indexEntriesRemoved: number}> {
   const deletes = planned.filter((change) => change.plan.action === 'delete')
   // NX: only when the key still has no TTL, so a concurrent rewrite keeps its own.
-  const restores = planned.flatMap(({stored, plan}): RedisCommand[] => (plan.action === 'restore_ttl' ? [['expireat', stored.key, Math.ceil(plan.expiresAt), 'NX']] : []))
-  const [restoreOutcomes, {outcomes: deleteOutcomes, indexEntriesRemoved}] = await Promise.all([runCommands(store.redis, restores), deleteIfStillExpired(store, deletes)])
+  const restores = planned.flatMap(({stored, plan}): RedisCommand[] =>
+    plan.action === 'restore_ttl' ? [['expireat', stored.key, Math.ceil(plan.expiresAt), 'NX']] : [],
+  )
+  const [restoreOutcomes, {outcomes: deleteOutcomes, indexEntriesRemoved}] = await Promise.all([
+    runCommands(store.redis, restores),
+    deleteIfStillExpired(store, deletes),
+  ])
   let nextDelete = 0
   let nextRestore = 0
   const outcomes = planned.map(({plan}) => Number(plan.action === 'delete' ? deleteOutcomes[nextDelete++] : restoreOutcomes[nextRestore++]))
@@ -142,13 +143,23 @@ async function deleteIfStillExpired(store: TokenStore, deletes: PlannedChange[])
     return [expiryField, String(lifetime), reason === 'missing_ttl' ? '1' : '', ...index]
   }
   if (!cluster) {
-    const [outcomes, indexEntriesRemoved] = (await runScript(store.redis, DELETE_IF_STILL_EXPIRED, deletes.map(({stored}) => stored.key), deletes.flatMap(scriptArgs))) as [number[], number]
+    const [outcomes, indexEntriesRemoved] = (await runScript(
+      store.redis,
+      DELETE_IF_STILL_EXPIRED,
+      deletes.map(({stored}) => stored.key),
+      deletes.flatMap(scriptArgs),
+    )) as [number[], number]
     return {outcomes, indexEntriesRemoved}
   }
   defineScript(store.redis, DELETE_IF_STILL_EXPIRED)
-  const replies = (await runCommands(store.redis, deletes.map((change): RedisCommand => [DELETE_IF_STILL_EXPIRED.name, 1, change.stored.key, ...scriptArgs(change)]))) as Array<[number[], number]>
+  const replies = (await runCommands(
+    store.redis,
+    deletes.map((change): RedisCommand => [DELETE_IF_STILL_EXPIRED.name, 1, change.stored.key, ...scriptArgs(change)]),
+  )) as Array<[number[], number]>
   const outcomes = replies.map(([[outcome]]) => outcome)
-  const indexEntries = deletes.flatMap(({stored}, position) => (stored.kind === 'token' && stored.record && outcomes[position] === 1 ? [{username: stored.record.username, jti: stored.id}] : []))
+  const indexEntries = deletes.flatMap(({stored}, position) =>
+    stored.kind === 'token' && stored.record && outcomes[position] === 1 ? [{username: stored.record.username, jti: stored.id}] : [],
+  )
   return {outcomes, indexEntriesRemoved: await store.removeIndexEntries(indexEntries)}
 }
 

@@ -122,22 +122,38 @@ export async function findOrphanEntries(
 ): Promise<Array<{username: string; jti: string}>> {
   if (indexes.length === 0) return []
   if (!isCluster(store.redis)) {
-    const pairs = (await runScript(store.redis, FIND_ORPHAN_ENTRIES, indexes.map((index) => index.key), options.remove ? ['remove'] : [])) as Array<number | string>
+    const pairs = (await runScript(
+      store.redis,
+      FIND_ORPHAN_ENTRIES,
+      indexes.map((index) => index.key),
+      options.remove ? ['remove'] : [],
+    )) as Array<number | string>
     const orphans: Array<{username: string; jti: string}> = []
     for (let i = 0; i < pairs.length; i += 2) orphans.push({username: indexes[Number(pairs[i]) - 1].id, jti: String(pairs[i + 1])})
     return orphans
   }
   // On a cluster the index and its tokens live in different slots: ask per key.
-  const memberLists = await runCommands(store.redis, indexes.map((index) => ['smembers', index.key]), {ignoreWrongType: true})
+  const memberLists = await runCommands(
+    store.redis,
+    indexes.map((index) => ['smembers', index.key]),
+    {ignoreWrongType: true},
+  )
   const entries = indexes.flatMap((index, position) => {
     const members = memberLists[position]
     return Array.isArray(members) ? members.map((jti: string) => ({username: index.id, jti})) : []
   })
   if (entries.length === 0) return []
-  const existence = await runCommands(store.redis, entries.map(({jti}) => ['exists', accessTokenKey(jti)]))
+  const existence = await runCommands(
+    store.redis,
+    entries.map(({jti}) => ['exists', accessTokenKey(jti)]),
+  )
   const orphans = entries.filter((_, position) => existence[position] === 0)
   if (!options.remove || orphans.length === 0) return orphans
-  const removed = await runCommands(store.redis, orphans.map(({username, jti}) => ['srem', userIndexKey(username), jti]), {ignoreWrongType: true})
+  const removed = await runCommands(
+    store.redis,
+    orphans.map(({username, jti}) => ['srem', userIndexKey(username), jti]),
+    {ignoreWrongType: true},
+  )
   return orphans.filter((_, position) => removed[position] === 1)
 }
 

@@ -120,7 +120,10 @@ export class TokenStore {
   /** Deletes keys (UNLINK) in pipelined batches; returns how many existed. */
   async unlinkKeys(keys: readonly string[]): Promise<number> {
     if (keys.length === 0) return 0
-    const results = await runCommands(this.redis, keys.map((key) => ['unlink', key]))
+    const results = await runCommands(
+      this.redis,
+      keys.map((key) => ['unlink', key]),
+    )
     return results.reduce<number>((sum, removed) => sum + Number(removed), 0)
   }
 
@@ -150,22 +153,27 @@ export class TokenStore {
   /** One script call on a single server; per-key commands on a cluster, where a script sees one slot only. */
   private async readValuesAndTtls(located: ReadonlyArray<{key: string; kind: RecordKind}>): Promise<unknown[]> {
     if (isCluster(this.redis)) {
-      const commands = located.flatMap(({key, kind}): RedisCommand[] => [[kind === 'user_tokens' ? 'scard' : 'get', key], ['pttl', key]])
+      const commands = located.flatMap(({key, kind}): RedisCommand[] => [
+        [kind === 'user_tokens' ? 'scard' : 'get', key],
+        ['pttl', key],
+      ])
       return runCommands(this.redis, commands, {ignoreWrongType: true})
     }
     const keys = located.map(({key}) => key)
-    const replies = (await runScript(this.redis, READ_RECORDS, keys, located.map(({kind}) => (kind === 'user_tokens' ? 'set' : 'string')))) as unknown[]
+    const replies = (await runScript(
+      this.redis,
+      READ_RECORDS,
+      keys,
+      located.map(({kind}) => (kind === 'user_tokens' ? 'set' : 'string')),
+    )) as unknown[]
     // The script answers false (null) for a key of the wrong type that still exists.
     return replies.map((reply, position) => (position % 2 === 0 && reply === null && replies[position + 1] !== -2 ? WRONG_TYPE : reply))
   }
-
 }
 
 function toStoredRecord(kind: RecordKind, key: string, id: string, ttlSeconds: number | null, value: unknown): AnyStoredRecord {
   if (kind === 'user_tokens') {
-    return value === WRONG_TYPE
-      ? {kind, key, id, ttlSeconds, problem: 'wrong Redis type: expected a set'}
-      : {kind, key, id, ttlSeconds, size: value as number}
+    return value === WRONG_TYPE ? {kind, key, id, ttlSeconds, problem: 'wrong Redis type: expected a set'} : {kind, key, id, ttlSeconds, size: value as number}
   }
   if (value === WRONG_TYPE) return {kind, key, id, ttlSeconds, problem: 'wrong Redis type: expected a string'} as AnyStoredRecord
   const parsed = parseRecord(kind, value as string)

@@ -47,7 +47,7 @@ describe('oauth-restore with a damaged or foreign file', () => {
     const file = await backupFile()
     const lines = (await readFile(file, 'utf8')).split('\n')
     assert.match(lines.at(-2)!, /^\{"end":"mcpauth-backup"/)
-    await writeFile(file, lines.slice(0, -2).join('\n') + '\n')
+    await writeFile(file, `${lines.slice(0, -2).join('\n')}\n`)
     await assertRefused(file, /is truncated: it ends after 13 records, before its trailer/)
   })
 
@@ -87,34 +87,56 @@ describe('oauth-restore with a damaged or foreign file', () => {
 
   it('rejects an unknown record type and a key outside oauth: even when the checksum is right', async () => {
     const dir = await tempDir()
-    await writeSignedBackup(join(dir, 'zset.jsonl'), [
-      {key: 'oauth:client:a', type: 'string', value: '{}', expires_at_ms: null},
-      {key: 'oauth:rank:a', type: 'zset', value: [['a', '1']], expires_at_ms: null},
-    ], {kinds: {client: 1, other: 1}, types: {string: 2}})
+    await writeSignedBackup(
+      join(dir, 'zset.jsonl'),
+      [
+        {key: 'oauth:client:a', type: 'string', value: '{}', expires_at_ms: null},
+        {key: 'oauth:rank:a', type: 'zset', value: [['a', '1']], expires_at_ms: null},
+      ],
+      {kinds: {client: 1, other: 1}, types: {string: 2}},
+    )
     await assertRefused(join(dir, 'zset.jsonl'), /line 3: unknown record type "zset"/)
 
-    await writeSignedBackup(join(dir, 'outside.jsonl'), [
-      {key: 'oauth:client:a', type: 'string', value: '{}', expires_at_ms: null},
-      {key: 'config:admin', type: 'string', value: 'x', expires_at_ms: null},
-    ], {kinds: {client: 1, other: 1}, types: {string: 2}})
+    await writeSignedBackup(
+      join(dir, 'outside.jsonl'),
+      [
+        {key: 'oauth:client:a', type: 'string', value: '{}', expires_at_ms: null},
+        {key: 'config:admin', type: 'string', value: 'x', expires_at_ms: null},
+      ],
+      {kinds: {client: 1, other: 1}, types: {string: 2}},
+    )
     await assertRefused(join(dir, 'outside.jsonl'), /line 3: key "config:admin" lies outside oauth:/)
 
-    await writeSignedBackup(join(dir, 'counts.jsonl'), [{key: 'oauth:client:a', type: 'string', value: '{}', expires_at_ms: null}], {kinds: {client: 2}, types: {string: 1}})
+    await writeSignedBackup(join(dir, 'counts.jsonl'), [{key: 'oauth:client:a', type: 'string', value: '{}', expires_at_ms: null}], {
+      kinds: {client: 2},
+      types: {string: 1},
+    })
     await assertRefused(join(dir, 'counts.jsonl'), /its counts do not match its records/)
   })
 })
 
-describe('oauth-restore of the gateway\'s older JSON backups', () => {
+describe("oauth-restore of the gateway's older JSON backups", () => {
   const ctx = useRedis()
 
   /** A file as the gateway's backup script wrote it: json.dump(indent=2, sort_keys=True), TTLs in seconds. */
   async function legacyFile(timestamp: unknown): Promise<string> {
-    const token = {sub: '1001', username: 'alice', email: null, name: 'Alice', scope: 'openid', client_id: 'client_abc', created_at: nowSeconds() - 100, expires_at: nowSeconds() + 3500}
+    const token = {
+      sub: '1001',
+      username: 'alice',
+      email: null,
+      name: 'Alice',
+      scope: 'openid',
+      client_id: 'client_abc',
+      created_at: nowSeconds() - 100,
+      expires_at: nowSeconds() + 3500,
+    }
     const document = {
       codes: {},
       metadata: {total_registrations: 1, total_sessions: 1, total_refresh_tokens: 0, total_tokens: 2},
       refresh_tokens: {},
-      registrations: {client_abc: {parsed: {client_id: 'client_abc'}, ttl: -1, type: 'string', value: pythonJson({client_id: 'client_abc', client_name: 'Old'})}},
+      registrations: {
+        client_abc: {parsed: {client_id: 'client_abc'}, ttl: -1, type: 'string', value: pythonJson({client_id: 'client_abc', client_name: 'Old'})},
+      },
       sessions: {'xyz:state': {ttl: 300, type: 'string', value: '{}'}},
       states: {gone: {ttl: 60, type: 'string', value: '{}'}},
       timestamp,
@@ -130,7 +152,7 @@ describe('oauth-restore of the gateway\'s older JSON backups', () => {
     return file
   }
 
-  it('restores strings, sets, lists and hashes with TTLs counted from the file\'s timestamp', async () => {
+  it("restores strings, sets, lists and hashes with TTLs counted from the file's timestamp", async () => {
     const takenAt = new Date(Date.now() - 100_000).toISOString().replace('Z', '123+00:00')
     const result = await ctx.cli(['oauth-restore', await legacyFile(takenAt), '--json'])
     assert.equal(result.code, 0, result.stderr)
@@ -164,7 +186,14 @@ describe('oauth-restore of the gateway\'s older JSON backups', () => {
 
   it('rejects an entry of an unknown type, naming it, with Redis untouched', async () => {
     const file = join(await tempDir(), 'oauth-backup-20250620-103000.json')
-    await writeFile(file, JSON.stringify({timestamp: '2025-06-20T10:30:00+00:00', metadata: {}, tokens: {a: {type: 'string', value: '{}', ttl: 60}, b: {type: 'stream', value: '[]', ttl: -1}}}))
+    await writeFile(
+      file,
+      JSON.stringify({
+        timestamp: '2025-06-20T10:30:00+00:00',
+        metadata: {},
+        tokens: {a: {type: 'string', value: '{}', ttl: 60}, b: {type: 'stream', value: '[]', ttl: -1}},
+      }),
+    )
     await ctx.redis.set('oauth:client:sentinel', 'x')
     const result = await ctx.cli(['oauth-restore', file])
     assert.equal(result.code, 2)

@@ -19,7 +19,13 @@ async function fillMany(redis: Redis): Promise<void> {
     const pipeline = redis.pipeline()
     for (let n = start; n < start + 1000; n++) {
       if (n % 2500 === 0) pipeline.sadd(`oauth:user_tokens:user${n}`, ...Array.from({length: 2000}, (_, member) => `jti-${n}-${member}`))
-      else pipeline.set(`oauth:token:jti${n}`, JSON.stringify({username: `user${n % 97}`, client_id: 'client_x', expires_at: 2e9, note: 'x'.repeat(120)}), 'EX', 86_400)
+      else
+        pipeline.set(
+          `oauth:token:jti${n}`,
+          JSON.stringify({username: `user${n % 97}`, client_id: 'client_x', expires_at: 2e9, note: 'x'.repeat(120)}),
+          'EX',
+          86_400,
+        )
     }
     await pipeline.exec()
   }
@@ -118,20 +124,72 @@ describe('oauth-backup-list', () => {
     await backup('oauth-backup-20250103-000000.jsonl.gz.enc', ['--gzip', '--encrypt'], PASSPHRASE)
     await backup('oauth-backup-20250104-000000.jsonl')
     await truncateFile(join(dir, 'oauth-backup-20250104-000000.jsonl'), -10)
-    await writeFile(join(dir, 'oauth-backup-20250620-103000.json'), JSON.stringify({timestamp: '2025-06-20T10:30:00+00:00', metadata: {}, tokens: {a: {type: 'string', value: '{}', ttl: 60}}}))
+    await writeFile(
+      join(dir, 'oauth-backup-20250620-103000.json'),
+      JSON.stringify({timestamp: '2025-06-20T10:30:00+00:00', metadata: {}, tokens: {a: {type: 'string', value: '{}', ttl: 60}}}),
+    )
     await writeFile(join(dir, 'README.txt'), 'not a backup, not listed')
 
     const down = `redis://127.0.0.1:${await freePort()}/0`
-    const list = async (env: Record<string, string> = {}): Promise<CliResult> => runCli(['oauth-backup-list', '--dir', dir, '--json'], {env: {REDIS_URL: down, ...env}})
+    const list = async (env: Record<string, string> = {}): Promise<CliResult> =>
+      runCli(['oauth-backup-list', '--dir', dir, '--json'], {env: {REDIS_URL: down, ...env}})
     const locked = await list()
     assert.equal(locked.code, 0, locked.stderr)
-    const rows = parseJson<any[]>(locked).map(({file, format, gzip, encrypted, status, records, created_at}) => ({file, format, gzip, encrypted, status, records, created_at}))
+    const rows = parseJson<any[]>(locked).map(({file, format, gzip, encrypted, status, records, created_at}) => ({
+      file,
+      format,
+      gzip,
+      encrypted,
+      status,
+      records,
+      created_at,
+    }))
     assert.deepEqual(rows, [
-      {file: 'oauth-backup-20250620-103000.json', format: 'gateway-json', gzip: false, encrypted: false, status: 'complete', records: 1, created_at: '2025-06-20T10:30:00.000Z'},
-      {file: 'oauth-backup-20250104-000000.jsonl', format: null, gzip: false, encrypted: false, status: 'damaged', records: null, created_at: '2025-01-04T00:00:00.000Z'},
-      {file: 'oauth-backup-20250103-000000.jsonl.gz.enc', format: null, gzip: true, encrypted: true, status: 'locked', records: null, created_at: '2025-01-03T00:00:00.000Z'},
-      {file: 'oauth-backup-20250102-000000.jsonl.gz', format: 'mcpauth-backup/1', gzip: true, encrypted: false, status: 'complete', records: 13, created_at: rows[3].created_at},
-      {file: 'oauth-backup-20250101-000000.jsonl', format: 'mcpauth-backup/1', gzip: false, encrypted: false, status: 'complete', records: 13, created_at: rows[4].created_at},
+      {
+        file: 'oauth-backup-20250620-103000.json',
+        format: 'gateway-json',
+        gzip: false,
+        encrypted: false,
+        status: 'complete',
+        records: 1,
+        created_at: '2025-06-20T10:30:00.000Z',
+      },
+      {
+        file: 'oauth-backup-20250104-000000.jsonl',
+        format: null,
+        gzip: false,
+        encrypted: false,
+        status: 'damaged',
+        records: null,
+        created_at: '2025-01-04T00:00:00.000Z',
+      },
+      {
+        file: 'oauth-backup-20250103-000000.jsonl.gz.enc',
+        format: null,
+        gzip: true,
+        encrypted: true,
+        status: 'locked',
+        records: null,
+        created_at: '2025-01-03T00:00:00.000Z',
+      },
+      {
+        file: 'oauth-backup-20250102-000000.jsonl.gz',
+        format: 'mcpauth-backup/1',
+        gzip: true,
+        encrypted: false,
+        status: 'complete',
+        records: 13,
+        created_at: rows[3].created_at,
+      },
+      {
+        file: 'oauth-backup-20250101-000000.jsonl',
+        format: 'mcpauth-backup/1',
+        gzip: false,
+        encrypted: false,
+        status: 'complete',
+        records: 13,
+        created_at: rows[4].created_at,
+      },
     ])
     assert.ok(Date.now() - Date.parse(rows[4].created_at) < 60_000, 'a complete backup shows the time in its header')
     assert.match(parseJson<any[]>(locked)[1].problem, /^is damaged: line 15 is not a JSON object$/)

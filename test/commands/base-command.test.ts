@@ -102,7 +102,7 @@ describe('Redis connection failures', () => {
     it('uses REDIS_PASSWORD and never prints it', async () => {
       const ok = await runCli(['oauth-stats', '--json'], {env: {REDIS_URL: server.url, REDIS_PASSWORD: password}})
       assert.equal(ok.code, 0, ok.stderr)
-      const wrong = await runCli(['oauth-stats'], {env: {REDIS_URL: `redis://:${'not-' + password}@127.0.0.1:${server.port}/0`}})
+      const wrong = await runCli(['oauth-stats'], {env: {REDIS_URL: `redis://:${`not-${password}`}@127.0.0.1:${server.port}/0`}})
       assert.equal(wrong.code, 4)
       assert.match(wrong.stderr, /refused the credentials/)
       assert.match(wrong.stderr, /redis:\/\/:\*\*\*@127\.0\.0\.1/)

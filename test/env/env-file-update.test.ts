@@ -24,13 +24,30 @@ function exited(child: ChildProcess): Promise<number | null> {
 describe('.env updates', () => {
   it('changes only the given keys and keeps comments, blank lines, order, quoting and export', async () => {
     const path = join(await tempDir(), '.env')
-    const original = ['# Gateway', '', 'export BASE_DOMAIN=example.com', "GATEWAY_JWT_SECRET='old' # rotate me", 'REDIS_URL="redis://redis:6379/0"', 'UNTOUCHED=1', ''].join('\n')
+    const original = [
+      '# Gateway',
+      '',
+      'export BASE_DOMAIN=example.com',
+      "GATEWAY_JWT_SECRET='old' # rotate me",
+      'REDIS_URL="redis://redis:6379/0"',
+      'UNTOUCHED=1',
+      '',
+    ].join('\n')
     await writeFile(path, original)
     const result = await updateEnvFile(path, () => ({GATEWAY_JWT_SECRET: 'new-secret', BASE_DOMAIN: 'example.org', NEW_KEY: 'has space'}))
     assert.deepEqual(result.changed.sort(), ['BASE_DOMAIN', 'GATEWAY_JWT_SECRET', 'NEW_KEY'])
     assert.equal(
       await readFile(path, 'utf8'),
-      ['# Gateway', '', 'export BASE_DOMAIN=example.org', "GATEWAY_JWT_SECRET='new-secret' # rotate me", 'REDIS_URL="redis://redis:6379/0"', 'UNTOUCHED=1', "NEW_KEY='has space'", ''].join('\n'),
+      [
+        '# Gateway',
+        '',
+        'export BASE_DOMAIN=example.org',
+        "GATEWAY_JWT_SECRET='new-secret' # rotate me",
+        'REDIS_URL="redis://redis:6379/0"',
+        'UNTOUCHED=1',
+        "NEW_KEY='has space'",
+        '',
+      ].join('\n'),
     )
   })
 

@@ -38,7 +38,10 @@ describe('.env parsing', () => {
     const text = 'A=1\n# keep me\nA=2\n'
     const {values, lines} = parseEnvText(text)
     assert.equal(values.get('A'), '2')
-    assert.deepEqual(lines.map((line) => line.raw), ['A=1', '# keep me', 'A=2'])
+    assert.deepEqual(
+      lines.map((line) => line.raw),
+      ['A=1', '# keep me', 'A=2'],
+    )
   })
 
   it('reports unterminated quotes and lines that are not assignments', () => {

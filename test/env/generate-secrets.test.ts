@@ -32,11 +32,14 @@ describe('generate-all-secrets', () => {
     assert.equal(first.code, 0, first.stderr)
     const body = parseJson(first)
     assert.equal(body.created_env_file, true)
-    assert.deepEqual(body.secrets.map((secret: any) => [secret.name, secret.action]), [
-      ['GATEWAY_JWT_SECRET', 'created'],
-      ['JWT_PRIVATE_KEY_B64', 'created'],
-      ['REDIS_PASSWORD', 'created'],
-    ])
+    assert.deepEqual(
+      body.secrets.map((secret: any) => [secret.name, secret.action]),
+      [
+        ['GATEWAY_JWT_SECRET', 'created'],
+        ['JWT_PRIVATE_KEY_B64', 'created'],
+        ['REDIS_PASSWORD', 'created'],
+      ],
+    )
     const values = await envValues(dir)
     assert.match(values.get('GATEWAY_JWT_SECRET')!, /^[A-Za-z0-9_-]{64}$/)
     assert.match(values.get('REDIS_PASSWORD')!, /^[A-Za-z0-9]{48}$/)
@@ -50,16 +53,22 @@ describe('generate-all-secrets', () => {
     const before = await readFile(join(dir, '.env'), 'utf8')
     const second = await runCli(['generate-all-secrets', '--json'], {cwd: dir})
     assert.equal(second.code, 0, second.stderr)
-    assert.deepEqual(parseJson(second).secrets.map((secret: any) => secret.action), ['kept', 'kept', 'kept'])
+    assert.deepEqual(
+      parseJson(second).secrets.map((secret: any) => secret.action),
+      ['kept', 'kept', 'kept'],
+    )
     assert.equal(await readFile(join(dir, '.env'), 'utf8'), before)
   })
 
   it('fills only the placeholders and keeps usable values', async () => {
     const dir = await gatewayDir()
-    await writeFile(join(dir, '.env'), '# mine\nGATEWAY_JWT_SECRET=' + 'k'.repeat(40) + '\nREDIS_PASSWORD=your_redis_password_here\n')
+    await writeFile(join(dir, '.env'), `# mine\nGATEWAY_JWT_SECRET=${'k'.repeat(40)}\nREDIS_PASSWORD=your_redis_password_here\n`)
     const result = await runCli(['generate-all-secrets', '--json'], {cwd: dir})
     assert.equal(result.code, 0, result.stderr)
-    assert.deepEqual(parseJson(result).secrets.map((secret: any) => secret.action), ['kept', 'created', 'created'])
+    assert.deepEqual(
+      parseJson(result).secrets.map((secret: any) => secret.action),
+      ['kept', 'created', 'created'],
+    )
     const text = await readFile(join(dir, '.env'), 'utf8')
     assert.ok(text.startsWith(`# mine\nGATEWAY_JWT_SECRET=${'k'.repeat(40)}\nREDIS_PASSWORD=`))
     assert.doesNotMatch(text, /your_redis_password_here/)
@@ -84,7 +93,10 @@ describe('generate-all-secrets', () => {
     assert.equal(result.code, 0, result.stderr)
     const values = await envValues(dir)
     const masked = result.stdout.trim().split('\n')
-    assert.deepEqual(masked, ['GATEWAY_JWT_SECRET', 'JWT_PRIVATE_KEY_B64', 'REDIS_PASSWORD'].map((name) => `::add-mask::${values.get(name)}`))
+    assert.deepEqual(
+      masked,
+      ['GATEWAY_JWT_SECRET', 'JWT_PRIVATE_KEY_B64', 'REDIS_PASSWORD'].map((name) => `::add-mask::${values.get(name)}`),
+    )
     const exported = await readFile(githubEnv, 'utf8')
     assert.ok(exported.startsWith('EARLIER=1\n'))
     assert.match(exported, new RegExp(`REDIS_PASSWORD<<(MCPAUTH_EOF_\\d+)\\n${values.get('REDIS_PASSWORD')}\\n\\1\\n`))

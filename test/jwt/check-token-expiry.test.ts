@@ -25,10 +25,13 @@ describe('check-token-expiry', () => {
     assert.deepEqual(Object.keys(report), ['env_file', 'within_seconds', 'checked_at', 'ok', 'tokens'])
     assert.equal(report.within_seconds, 1800)
     assert.equal(report.ok, true)
-    assert.deepEqual(report.tokens.map((token: any) => [token.name, token.kind, token.status]), [
-      ['GATEWAY_OAUTH_ACCESS_TOKEN', 'jwt', 'ok'],
-      ['GITHUB_PAT', 'opaque', 'ok'],
-    ])
+    assert.deepEqual(
+      report.tokens.map((token: any) => [token.name, token.kind, token.status]),
+      [
+        ['GATEWAY_OAUTH_ACCESS_TOKEN', 'jwt', 'ok'],
+        ['GITHUB_PAT', 'opaque', 'ok'],
+      ],
+    )
     const [jwt, github] = report.tokens
     assert.deepEqual(Object.keys(jwt), ['name', 'kind', 'issued_at', 'expires_at', 'seconds_left', 'status', 'problem'])
     assert.equal(jwt.issued_at, '2023-11-14T22:13:20.000Z')
@@ -57,7 +60,13 @@ describe('check-token-expiry', () => {
     assert.equal(result.code, 3)
     const report = parseJson(result)
     assert.equal(report.ok, false)
-    assert.deepEqual(report.tokens.map((token: any) => [token.name, token.status]), [['MCP_CLIENT_ACCESS_TOKEN', 'expired'], ['OTHER_TOKEN', 'expired']])
+    assert.deepEqual(
+      report.tokens.map((token: any) => [token.name, token.status]),
+      [
+        ['MCP_CLIENT_ACCESS_TOKEN', 'expired'],
+        ['OTHER_TOKEN', 'expired'],
+      ],
+    )
     assert.ok(report.tokens[0].seconds_left <= -600)
   })
 
@@ -100,7 +109,10 @@ describe('check-token-expiry', () => {
   })
 
   it('parses durations as operators type them', () => {
-    assert.deepEqual(['3600', '90m', '2h', '1d', '1h30m', '45s'].map((text) => parseDuration(text, '--within')), [3600, 5400, 7200, 86_400, 5400, 45])
+    assert.deepEqual(
+      ['3600', '90m', '2h', '1d', '1h30m', '45s'].map((text) => parseDuration(text, '--within')),
+      [3600, 5400, 7200, 86_400, 5400, 45],
+    )
     assert.throws(() => parseDuration('-5m', '--within'), {exitCode: 2})
     assert.throws(() => parseDuration('2 hours', '--within'), {exitCode: 2})
   })

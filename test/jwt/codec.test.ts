@@ -83,7 +83,10 @@ describe('src/jwt: verifying like the gateway', () => {
   })
 
   it('refuses another issuer and a token without jti or exp', async () => {
-    assert.equal(await reasonFor(handSignedRs256(gatewayClaims({iss: 'https://auth.other.test'}), gatewayKeys.privateKey)), `iss is "https://auth.other.test", expected "${ISSUER}"`)
+    assert.equal(
+      await reasonFor(handSignedRs256(gatewayClaims({iss: 'https://auth.other.test'}), gatewayKeys.privateKey)),
+      `iss is "https://auth.other.test", expected "${ISSUER}"`,
+    )
     assert.equal(await reasonFor(handSignedRs256(gatewayClaims({jti: undefined}), gatewayKeys.privateKey)), 'no jti claim')
     assert.equal(await reasonFor(handSignedRs256(gatewayClaims({exp: undefined}), gatewayKeys.privateKey)), 'no exp claim')
   })
@@ -94,7 +97,7 @@ describe('src/jwt: verifying like the gateway', () => {
     assert.equal(await reasonFor(handSignedRs256(gatewayClaims({iss: 'http://127.0.0.1:8080'}), gatewayKeys.privateKey), custom), 'accepted')
   })
 
-  it('verifies with the gateway\'s JWKS (kid in the JWKS, none in the token)', async () => {
+  it("verifies with the gateway's JWKS (kid in the JWKS, none in the token)", async () => {
     const server = await startJwksServer({keys: [{...publicJwk(gatewayKeys.privateKey), kid: 'blessed-key-1'}]})
     try {
       const key = await gatewayVerificationKey(settings({BASE_DOMAIN}), {jwksUrl: `${server.url}/jwks`})
@@ -171,9 +174,18 @@ describe('src/jwt: signing like the gateway', () => {
 
   it('says exactly what is wrong with an unusable key, under the name it was read from (exit 4)', () => {
     const truncated = gatewayKeys.privateKeyB64.slice(0, 400)
-    assert.throws(() => gatewaySigningKey(settings({OAUTH_JWT_PRIVATE_KEY_B64: truncated})), {exitCode: 4, message: /^OAUTH_JWT_PRIVATE_KEY_B64 cannot be used: /})
-    assert.throws(() => gatewaySigningKey(settings({JWT_PRIVATE_KEY_B64: 'not base64 at all!'})), {exitCode: 4, message: 'JWT_PRIVATE_KEY_B64 cannot be used: not valid base64.'})
-    assert.throws(() => gatewaySigningKey(settings({JWT_ALGORITHM: 'HS256', GATEWAY_JWT_SECRET: 'your_jwt_secret_here'})), {exitCode: 4, message: /GATEWAY_JWT_SECRET is not set/})
+    assert.throws(() => gatewaySigningKey(settings({OAUTH_JWT_PRIVATE_KEY_B64: truncated})), {
+      exitCode: 4,
+      message: /^OAUTH_JWT_PRIVATE_KEY_B64 cannot be used: /,
+    })
+    assert.throws(() => gatewaySigningKey(settings({JWT_PRIVATE_KEY_B64: 'not base64 at all!'})), {
+      exitCode: 4,
+      message: 'JWT_PRIVATE_KEY_B64 cannot be used: not valid base64.',
+    })
+    assert.throws(() => gatewaySigningKey(settings({JWT_ALGORITHM: 'HS256', GATEWAY_JWT_SECRET: 'your_jwt_secret_here'})), {
+      exitCode: 4,
+      message: /GATEWAY_JWT_SECRET is not set/,
+    })
     assert.throws(() => gatewaySigningKey(settings({JWT_ALGORITHM: 'ES256'})), {exitCode: 2, message: /RS256 or HS256/})
   })
 })

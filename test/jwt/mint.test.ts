@@ -61,12 +61,33 @@ describe('mcp-client-token', () => {
     assert.deepEqual(Object.keys(claims), ['sub', 'username', 'email', 'name', 'scope', 'client_id', 'jti', 'iat', 'exp', 'iss', 'aud'])
     assert.deepEqual(
       {...claims, iat: 0, exp: 0},
-      {sub: '98765', username: 'ci-bot', email: 'ci@example.com', name: null, scope: 'openid profile email', client_id: 'mcpauth-mint', jti: report.jti, iat: 0, exp: 0, iss: ISSUER, aud: ISSUER},
+      {
+        sub: '98765',
+        username: 'ci-bot',
+        email: 'ci@example.com',
+        name: null,
+        scope: 'openid profile email',
+        client_id: 'mcpauth-mint',
+        jti: report.jti,
+        iat: 0,
+        exp: 0,
+        iss: ISSUER,
+        aud: ISSUER,
+      },
     )
     assert.equal(claims.exp - claims.iat, 600)
     assert.match(claims.jti, /^[A-Za-z0-9_-]{22}$/)
 
-    const record = {sub: '98765', username: 'ci-bot', email: 'ci@example.com', name: null, scope: 'openid profile email', client_id: 'mcpauth-mint', created_at: claims.iat, expires_at: claims.exp}
+    const record = {
+      sub: '98765',
+      username: 'ci-bot',
+      email: 'ci@example.com',
+      name: null,
+      scope: 'openid profile email',
+      client_id: 'mcpauth-mint',
+      created_at: claims.iat,
+      expires_at: claims.exp,
+    }
     assert.equal(await ctx.redis.get(`oauth:token:${claims.jti}`), pythonJson(record))
     const ttl = await ctx.redis.ttl(`oauth:token:${claims.jti}`)
     assert.ok(ttl > 590 && ttl <= 600, String(ttl))
@@ -79,10 +100,16 @@ describe('mcp-client-token', () => {
     assert.equal(minted.code, 0, minted.stderr)
     const validated = await ctx.cli(['validate-tokens', '--json'], {cwd})
     assert.equal(validated.code, 0, validated.stdout + validated.stderr)
-    assert.deepEqual(parseJson(validated).tokens.map((t: any) => [t.name, t.valid, t.username]), [['MCP_CLIENT_ACCESS_TOKEN', true, 'alice']])
+    assert.deepEqual(
+      parseJson(validated).tokens.map((t: any) => [t.name, t.valid, t.username]),
+      [['MCP_CLIENT_ACCESS_TOKEN', true, 'alice']],
+    )
     const listed = await ctx.cli(['oauth-list-tokens', '--json'], {cwd})
     const rows = parseJson<any[]>(listed)
-    assert.deepEqual(rows.map((row) => [row.jti, row.username, row.client_id, row.problem]), [[parseJson(minted).jti, 'alice', 'client_ci', null]])
+    assert.deepEqual(
+      rows.map((row) => [row.jti, row.username, row.client_id, row.problem]),
+      [[parseJson(minted).jti, 'alice', 'client_ci', null]],
+    )
   })
 
   it('--print writes the token on stdout and changes nothing in .env', async () => {

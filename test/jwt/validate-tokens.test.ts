@@ -40,8 +40,7 @@ describe('validate-tokens', () => {
     return {token: sign(claims), jti: String(claims.jti)}
   }
 
-  const validate = async (lines: string[], args: string[] = [], input?: string) =>
-    ctx.cli(['validate-tokens', ...args], {cwd: await envDir(lines), input})
+  const validate = async (lines: string[], args: string[] = [], input?: string) => ctx.cli(['validate-tokens', ...args], {cwd: await envDir(lines), input})
 
   it('accepts a valid RS256 token and shows one row with user and result', async () => {
     const {token} = await issuedToken()
@@ -98,7 +97,10 @@ describe('validate-tokens', () => {
       BAD_BASE64: 'payload segment is not valid base64url',
     })
     assert.match(EXPIRED, /^expired 1h( \d+s)? ago \(\d{4}-/)
-    const table = await validate(lines, names.flatMap((name) => ['--token-env', name]))
+    const table = await validate(
+      lines,
+      names.flatMap((name) => ['--token-env', name]),
+    )
     assert.equal(table.code, 3)
     assert.match(table.stdout, /CONFUSED[^\n]*INVALID[^\n]*signed with HS256/)
     assert.match(table.stderr, /5 tokens checked: 0 valid, 5 invalid/)
@@ -129,7 +131,10 @@ describe('validate-tokens', () => {
     const {token} = await issuedToken()
     const result = await validate([...rs256Settings(keys), 'MCP_CLIENT_ACCESS_TOKEN=not-a-jwt'], ['--stdin', '--json'], `${token}\n`)
     assert.equal(result.code, 0, result.stderr)
-    assert.deepEqual(parseJson(result).tokens.map((t: any) => [t.name, t.valid]), [['stdin', true]])
+    assert.deepEqual(
+      parseJson(result).tokens.map((t: any) => [t.name, t.valid]),
+      [['stdin', true]],
+    )
     assertNoLeak(result, token)
   })
 
@@ -139,7 +144,7 @@ describe('validate-tokens', () => {
     assert.match(result.stdout, /NOT_THERE[^\n]*INVALID[^\n]*not set/)
   })
 
-  it('verifies against the gateway\'s JWKS with --jwks-url', async () => {
+  it("verifies against the gateway's JWKS with --jwks-url", async () => {
     const server = await startJwksServer({keys: [{...publicJwk(keys.privateKey), kid: 'blessed-key-1'}]})
     try {
       const {token} = await issuedToken()
@@ -147,7 +152,13 @@ describe('validate-tokens', () => {
       const lines = ['BASE_DOMAIN=gateway.test', `GOOD=${token}`, `FORGED=${forged.token}`]
       const result = await validate(lines, ['--token-env', 'GOOD', '--token-env', 'FORGED', '--jwks-url', `${server.url}/jwks`, '--json'])
       assert.equal(result.code, 3, result.stderr)
-      assert.deepEqual(parseJson(result).tokens.map((t: any) => [t.name, t.valid]), [['GOOD', true], ['FORGED', false]])
+      assert.deepEqual(
+        parseJson(result).tokens.map((t: any) => [t.name, t.valid]),
+        [
+          ['GOOD', true],
+          ['FORGED', false],
+        ],
+      )
     } finally {
       await server.close()
     }
@@ -184,7 +195,7 @@ describe('validate-tokens', () => {
       }
     })
 
-    it('asks GitHub\'s /user with --online: the login for a good token, 401 for a bad one', async () => {
+    it("asks GitHub's /user with --online: the login for a good token, 401 for a bad one", async () => {
       const github = await startGithubApi({[GITHUB_TOKEN]: 'octocat'})
       try {
         const env = {GITHUB_API_URL: github.url}

@@ -14,7 +14,11 @@ const DOCS = 'https://docs.example.com/mcp'
 const SERVERS = ['--server', `fetch=${FETCH}`, '--server', `docs=${DOCS} noauth`]
 const BEARER = `Bearer ${TOKEN}`
 
-const exists = async (path: string): Promise<boolean> => access(path).then(() => true, () => false)
+const exists = async (path: string): Promise<boolean> =>
+  access(path).then(
+    () => true,
+    () => false,
+  )
 
 function assertOneErrorLine(stderr: string, pattern: RegExp): void {
   const errors = stderr.split('\n').filter((line) => line.startsWith('Error: '))
@@ -28,7 +32,19 @@ describe('mcp-config', function () {
 
   it('writes each client its documented shape, the token only in headers (or the bridge env), mode 0600', async () => {
     const ws = await mcpWorkspace(tokenLines(TOKEN))
-    const result = await ws.run(['mcp-config', '--client', 'claude-code,vscode,cursor', '--client', 'windsurf', '--client', 'roo', '--client', 'claude-desktop', ...SERVERS, '--json'])
+    const result = await ws.run([
+      'mcp-config',
+      '--client',
+      'claude-code,vscode,cursor',
+      '--client',
+      'windsurf',
+      '--client',
+      'roo',
+      '--client',
+      'claude-desktop',
+      ...SERVERS,
+      '--json',
+    ])
     assert.equal(result.code, 0, result.stderr)
     assert.ok(!result.stdout.includes(TOKEN) && !result.stderr.includes(TOKEN), 'the token was printed')
 
@@ -43,8 +59,12 @@ describe('mcp-config', function () {
     assert.deepEqual(parseJson(result), {
       files: Object.entries(paths).map(([client, path]) => ({client, path, servers: ['fetch', 'docs'], token: 'literal', status: 'created'})),
     })
-    assert.deepEqual(await ws.readJson(paths['claude-code']), {mcpServers: {fetch: {type: 'http', url: FETCH, headers: {Authorization: BEARER}}, docs: {type: 'http', url: DOCS}}})
-    assert.deepEqual(await ws.readJson(paths.vscode), {servers: {fetch: {type: 'http', url: FETCH, headers: {Authorization: BEARER}}, docs: {type: 'http', url: DOCS}}})
+    assert.deepEqual(await ws.readJson(paths['claude-code']), {
+      mcpServers: {fetch: {type: 'http', url: FETCH, headers: {Authorization: BEARER}}, docs: {type: 'http', url: DOCS}},
+    })
+    assert.deepEqual(await ws.readJson(paths.vscode), {
+      servers: {fetch: {type: 'http', url: FETCH, headers: {Authorization: BEARER}}, docs: {type: 'http', url: DOCS}},
+    })
     assert.deepEqual(await ws.readJson(paths.cursor), {mcpServers: {fetch: {url: FETCH, headers: {Authorization: BEARER}}, docs: {url: DOCS}}})
     assert.deepEqual(await ws.readJson(paths.windsurf), {mcpServers: {fetch: {serverUrl: FETCH, headers: {Authorization: BEARER}}, docs: {serverUrl: DOCS}}})
     assert.deepEqual(await ws.readJson(paths.roo), {
@@ -107,17 +127,23 @@ describe('mcp-config', function () {
 
   it('keeps the tools a Roo Code user always allows and a server they disabled', async () => {
     const ws = await mcpWorkspace(tokenLines(TOKEN))
-    await ws.writeText('.roo/mcp.json', JSON.stringify({mcpServers: {fetch: {type: 'streamable-http', url: 'https://old.example.com/mcp', alwaysAllow: ['search'], disabled: true}}}))
+    await ws.writeText(
+      '.roo/mcp.json',
+      JSON.stringify({mcpServers: {fetch: {type: 'streamable-http', url: 'https://old.example.com/mcp', alwaysAllow: ['search'], disabled: true}}}),
+    )
     assert.equal((await ws.run(['mcp-config', '--client', 'roo', ...SERVERS])).code, 0)
     const {mcpServers} = await ws.readJson('.roo/mcp.json')
     assert.deepEqual(mcpServers.fetch, {type: 'streamable-http', url: FETCH, headers: {Authorization: BEARER}, alwaysAllow: ['search'], disabled: true})
   })
 
-  it('--env-ref writes each client\'s own variable syntax and no token, and needs none in .env', async () => {
+  it("--env-ref writes each client's own variable syntax and no token, and needs none in .env", async () => {
     const ws = await mcpWorkspace([])
     const result = await ws.run(['mcp-config', '--client', 'claude-code,vscode,cursor,windsurf,roo', '--env-ref', ...SERVERS, '--json'])
     assert.equal(result.code, 0, result.stderr)
-    assert.deepEqual(parseJson(result).files.map((file: any) => file.token), ['env-ref', 'env-ref', 'env-ref', 'env-ref', 'env-ref'])
+    assert.deepEqual(
+      parseJson(result).files.map((file: any) => file.token),
+      ['env-ref', 'env-ref', 'env-ref', 'env-ref', 'env-ref'],
+    )
     const header = async (path: string, key = 'mcpServers') => (await ws.readJson(path))[key].fetch.headers.Authorization
     assert.equal(await header('.mcp.json'), 'Bearer ${MCP_CLIENT_ACCESS_TOKEN}')
     assert.equal(await header('.vscode/mcp.json', 'servers'), 'Bearer ${env:MCP_CLIENT_ACCESS_TOKEN}')
@@ -155,9 +181,9 @@ describe('mcp-config', function () {
     const notJson = await ws.run(['mcp-config', '--client', 'claude-code,cursor', ...SERVERS])
     assert.equal(notJson.code, 2)
     assertOneErrorLine(notJson.stderr, /\.cursor\/mcp\.json is not valid JSON at line 2, column 1; mcpauth leaves it alone\./)
-    assert.ok(!notJson.stderr.includes('my-secret-value'), 'the file\'s content was shown')
+    assert.ok(!notJson.stderr.includes('my-secret-value'), "the file's content was shown")
     assert.equal(await ws.readText('.cursor/mcp.json'), broken)
-    assert.equal(await exists(join(ws.cwd, '.mcp.json')), false, 'another client\'s file was written before the refusal')
+    assert.equal(await exists(join(ws.cwd, '.mcp.json')), false, "another client's file was written before the refusal")
     assert.equal(await exists(join(ws.cwd, '.env.mcp-clients.json')), false)
 
     const commented = await ws.run(['mcp-config', '--client', 'vscode', ...SERVERS, '--json'])
@@ -178,9 +204,17 @@ describe('mcp-config', function () {
       ['a URL that is not one', ['--client', 'cursor', '--server', 'fetch=https://'], /the URL of fetch is not a valid URL: "https:\/\/"/],
       ['words after the URL', ['--client', 'cursor', '--server', 'fetch=https://x.example.com/mcp please'], /is not NAME=URL \(or NAME=URL noauth\)/],
       ['a scheme other than http(s)', ['--client', 'cursor', '--server', 'fetch=ftp://x.example.com/mcp'], /must be http or https, not ftp:/],
-      ['a token over plain http off loopback', ['--client', 'cursor', '--server', 'fetch=http://mcp.example.com/mcp'], /must use https \(plain http is only allowed on loopback\)/],
+      [
+        'a token over plain http off loopback',
+        ['--client', 'cursor', '--server', 'fetch=http://mcp.example.com/mcp'],
+        /must use https \(plain http is only allowed on loopback\)/,
+      ],
       ['credentials in the URL', ['--client', 'cursor', '--server', 'fetch=https://user:pw@x.example.com/mcp'], /holds a user or password/],
-      ['a name given twice', ['--client', 'cursor', '--server', 'a=https://x.example.com/mcp', '--server', 'a=https://y.example.com/mcp'], /"a" is given twice/],
+      [
+        'a name given twice',
+        ['--client', 'cursor', '--server', 'a=https://x.example.com/mcp', '--server', 'a=https://y.example.com/mcp'],
+        /"a" is given twice/,
+      ],
       ['an unknown client', ['--client', 'emacs', '--server', `fetch=${FETCH}`], /Unknown client "emacs"/],
       ['no client', ['--server', `fetch=${FETCH}`], /Say which client to configure with --client/],
       ['--output with two clients', ['--client', 'cursor,vscode', '--output', 'x.json', '--server', `fetch=${FETCH}`], /--output names one file/],
@@ -230,7 +264,9 @@ describe('mcp-config', function () {
     const ws = await mcpWorkspace(tokenLines(TOKEN))
     const result = await ws.run(['mcp-config', '--client', 'vscode', ...SERVERS, '--stdout'])
     assert.equal(result.code, 0, result.stderr)
-    assert.deepEqual(JSON.parse(result.stdout), {servers: {fetch: {type: 'http', url: FETCH, headers: {Authorization: BEARER}}, docs: {type: 'http', url: DOCS}}})
+    assert.deepEqual(JSON.parse(result.stdout), {
+      servers: {fetch: {type: 'http', url: FETCH, headers: {Authorization: BEARER}}, docs: {type: 'http', url: DOCS}},
+    })
     assert.equal(await exists(join(ws.cwd, '.vscode')), false)
     assert.equal(await exists(join(ws.cwd, '.env.mcp-clients.json')), false)
   })
@@ -238,9 +274,12 @@ describe('mcp-config', function () {
   describe('rewriteRecordedConfigs (what refresh-tokens --watch calls after a refresh)', () => {
     const NEW_TOKEN = 'mcp-client-token-after-refresh-ZYXWVUTSRQPON'
 
-    it('puts the new token into the files written with the literal token, and only into mcpauth\'s entries', async () => {
+    it("puts the new token into the files written with the literal token, and only into mcpauth's entries", async () => {
       const ws = await mcpWorkspace(tokenLines(TOKEN))
-      await ws.writeText('.cursor/mcp.json', JSON.stringify({mcpServers: {mine: {url: 'https://mine.example.com/mcp', headers: {Authorization: 'Bearer my-own'}}}, keep: 1}))
+      await ws.writeText(
+        '.cursor/mcp.json',
+        JSON.stringify({mcpServers: {mine: {url: 'https://mine.example.com/mcp', headers: {Authorization: 'Bearer my-own'}}}, keep: 1}),
+      )
       assert.equal((await ws.run(['mcp-config', '--client', 'cursor,claude-code', ...SERVERS])).code, 0)
       assert.equal((await ws.run(['mcp-config', '--client', 'vscode', '--env-ref', ...SERVERS])).code, 0)
       const manifest = await ws.readText('.env.mcp-clients.json')
@@ -257,12 +296,19 @@ describe('mcp-config', function () {
       ])
       const cursor = await ws.readJson('.cursor/mcp.json')
       assert.deepEqual(cursor, {
-        mcpServers: {mine: {url: 'https://mine.example.com/mcp', headers: {Authorization: 'Bearer my-own'}}, fetch: {url: FETCH, headers: {Authorization: `Bearer ${NEW_TOKEN}`}}, docs: {url: DOCS}},
+        mcpServers: {
+          mine: {url: 'https://mine.example.com/mcp', headers: {Authorization: 'Bearer my-own'}},
+          fetch: {url: FETCH, headers: {Authorization: `Bearer ${NEW_TOKEN}`}},
+          docs: {url: DOCS},
+        },
         keep: 1,
       })
       assert.equal((await ws.readJson('.mcp.json')).mcpServers.fetch.headers.Authorization, `Bearer ${NEW_TOKEN}`)
       assert.equal(await ws.readText('.vscode/mcp.json'), vscodeBefore)
-      assert.deepEqual((await rewriteRecordedConfigs(settings)).map((result) => result.status), ['unchanged', 'unchanged'])
+      assert.deepEqual(
+        (await rewriteRecordedConfigs(settings)).map((result) => result.status),
+        ['unchanged', 'unchanged'],
+      )
     })
 
     it('changes only the token in an entry: headers the user added, an edited URL and a pinned bridge stay', async () => {
@@ -280,29 +326,53 @@ describe('mcp-config', function () {
 
       await updateEnvFile(join(ws.cwd, '.env'), () => ({MCP_CLIENT_ACCESS_TOKEN: NEW_TOKEN}))
       const results = await rewriteRecordedConfigs(await loadSettings(join(ws.cwd, '.env'), {}))
-      assert.deepEqual(results.map((result) => result.status), ['rewritten', 'rewritten'])
-      assert.deepEqual((await ws.readJson('.cursor/mcp.json')).mcpServers.fetch, {url: 'https://edited.example.com/mcp', headers: {Authorization: `Bearer ${NEW_TOKEN}`, 'X-Tenant': 'blue'}})
+      assert.deepEqual(
+        results.map((result) => result.status),
+        ['rewritten', 'rewritten'],
+      )
+      assert.deepEqual((await ws.readJson('.cursor/mcp.json')).mcpServers.fetch, {
+        url: 'https://edited.example.com/mcp',
+        headers: {Authorization: `Bearer ${NEW_TOKEN}`, 'X-Tenant': 'blue'},
+      })
       const bridge = (await ws.readJson(desktopPath)).mcpServers.fetch
       assert.equal(bridge.args[1], 'mcp-remote@0.14.5')
       assert.deepEqual(bridge.env, {AUTH_HEADER: `Bearer ${NEW_TOKEN}`, NODE_EXTRA_CA_CERTS: '/etc/ssl/corp.pem'})
     })
 
-    it('keeps one record per .env: a staging .env beside the production one never gets its token into production\'s files', async () => {
+    it("keeps one record per .env: a staging .env beside the production one never gets its token into production's files", async () => {
       const ws = await mcpWorkspace(tokenLines(TOKEN))
       const stagingToken = 'staging-token-0123456789abcdefghijklmnopqrs'
       await ws.writeText('.env.staging', `${tokenLines(stagingToken).join('\n')}\n`, 0o600)
       assert.equal((await ws.run(['mcp-config', '--client', 'cursor', '--server', 'prod=https://prod.example.com/mcp'])).code, 0)
-      assert.equal((await ws.run(['mcp-config', '--env-file', '.env.staging', '--client', 'cursor', '--output', 'staging-cursor.json', '--server', 'stg=https://stg.example.com/mcp'])).code, 0)
+      assert.equal(
+        (
+          await ws.run([
+            'mcp-config',
+            '--env-file',
+            '.env.staging',
+            '--client',
+            'cursor',
+            '--output',
+            'staging-cursor.json',
+            '--server',
+            'stg=https://stg.example.com/mcp',
+          ])
+        ).code,
+        0,
+      )
       assert.ok(await exists(join(ws.cwd, '.env.mcp-clients.json')))
       assert.ok(await exists(join(ws.cwd, '.env.staging.mcp-clients.json')))
 
       await updateEnvFile(join(ws.cwd, '.env'), () => ({MCP_CLIENT_ACCESS_TOKEN: NEW_TOKEN}))
       const results = await rewriteRecordedConfigs(await loadSettings(join(ws.cwd, '.env'), {}))
-      assert.deepEqual(results.map((result) => [result.path, result.status]), [[join(ws.cwd, '.cursor', 'mcp.json'), 'rewritten']])
+      assert.deepEqual(
+        results.map((result) => [result.path, result.status]),
+        [[join(ws.cwd, '.cursor', 'mcp.json'), 'rewritten']],
+      )
       assert.equal((await ws.readJson('staging-cursor.json')).mcpServers.stg.headers.Authorization, `Bearer ${stagingToken}`)
     })
 
-    it('run as root, keeps the owner of a user\'s file it rewrites, so the user\'s client can still read it', async function () {
+    it("run as root, keeps the owner of a user's file it rewrites, so the user's client can still read it", async function () {
       // Only root can hand a file to another user; CI and the daemon under systemd run as root.
       if (process.getuid?.() !== 0) this.skip()
       const ws = await mcpWorkspace(tokenLines(TOKEN))
@@ -323,7 +393,14 @@ describe('mcp-config', function () {
       await ws.writeText('.roo/mcp.json', '{"mcpServers": {')
       await updateEnvFile(join(ws.cwd, '.env'), () => ({MCP_CLIENT_ACCESS_TOKEN: NEW_TOKEN}))
       const results = await rewriteRecordedConfigs(await loadSettings(join(ws.cwd, '.env'), {}))
-      assert.deepEqual(results.map(({client, status}) => [client, status]), [['cursor', 'unchanged'], ['claude-code', 'unchanged'], ['roo', 'failed']])
+      assert.deepEqual(
+        results.map(({client, status}) => [client, status]),
+        [
+          ['cursor', 'unchanged'],
+          ['claude-code', 'unchanged'],
+          ['roo', 'failed'],
+        ],
+      )
       assert.match(results[0].reason!, /the file is gone; not recreated/)
       assert.match(results[1].reason!, /entries were removed/)
       assert.match(results[2].reason!, /is not valid JSON/)
@@ -331,7 +408,10 @@ describe('mcp-config', function () {
       assert.equal(await ws.readText('.roo/mcp.json'), '{"mcpServers": {')
 
       await ws.writeText('.env.mcp-clients.json', 'garbage')
-      assert.deepEqual((await rewriteRecordedConfigs(await loadSettings(join(ws.cwd, '.env'), {}))).map((result) => result.status), ['failed'])
+      assert.deepEqual(
+        (await rewriteRecordedConfigs(await loadSettings(join(ws.cwd, '.env'), {}))).map((result) => result.status),
+        ['failed'],
+      )
     })
 
     it('forgets files with mcp-config --forget, which leaves them alone', async () => {
@@ -342,7 +422,10 @@ describe('mcp-config', function () {
       assert.deepEqual(parseJson(forget), {forgotten: [{client: 'cursor', path: join(ws.cwd, '.cursor', 'mcp.json')}]})
       assert.ok(await exists(join(ws.cwd, '.cursor', 'mcp.json')))
       await updateEnvFile(join(ws.cwd, '.env'), () => ({MCP_CLIENT_ACCESS_TOKEN: NEW_TOKEN}))
-      assert.deepEqual((await rewriteRecordedConfigs(await loadSettings(join(ws.cwd, '.env'), {}))).map((result) => result.client), ['claude-code'])
+      assert.deepEqual(
+        (await rewriteRecordedConfigs(await loadSettings(join(ws.cwd, '.env'), {}))).map((result) => result.client),
+        ['claude-code'],
+      )
       assert.equal((await ws.readJson('.cursor/mcp.json')).mcpServers.fetch.headers.Authorization, BEARER)
     })
   })

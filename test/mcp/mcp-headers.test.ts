@@ -12,7 +12,9 @@ import {type TestOAuthProvider, mcpClientLoginLines, startOAuthProvider} from '.
 
 /** The saved expiry a minute away: due under the default one-hour buffer. */
 const dueSoon = (lines: string[]): string[] =>
-  lines.map((line) => (line.startsWith('MCP_CLIENT_ACCESS_TOKEN_EXPIRES_AT=') ? `MCP_CLIENT_ACCESS_TOKEN_EXPIRES_AT=${Math.floor(Date.now() / 1000) + 60}` : line))
+  lines.map((line) =>
+    line.startsWith('MCP_CLIENT_ACCESS_TOKEN_EXPIRES_AT=') ? `MCP_CLIENT_ACCESS_TOKEN_EXPIRES_AT=${Math.floor(Date.now() / 1000) + 60}` : line,
+  )
 
 const savedValues = async (cwd: string) => parseEnvText(await readFile(join(cwd, '.env'), 'utf8')).values
 
@@ -100,7 +102,11 @@ describe('mcp-headers', function () {
 
     const expired = lines.map((line) => (line.startsWith('MCP_CLIENT_ACCESS_TOKEN_EXPIRES_AT=') ? 'MCP_CLIENT_ACCESS_TOKEN_EXPIRES_AT=1000' : line))
     await writeFile(join(ws.cwd, '.env'), `${expired.join('\n')}\n`)
-    assertFailedQuietly(await ws.run(['mcp-headers']), 4, /^Error: MCP_CLIENT_ACCESS_TOKEN expired and could not be refreshed: .*invalid_grant.*\nHint: Run mcpauth mcp-client-token --force\n$/)
+    assertFailedQuietly(
+      await ws.run(['mcp-headers']),
+      4,
+      /^Error: MCP_CLIENT_ACCESS_TOKEN expired and could not be refreshed: .*invalid_grant.*\nHint: Run mcpauth mcp-client-token --force\n$/,
+    )
   })
 
   describe('writes nothing on stdout when it fails', () => {
@@ -111,12 +117,20 @@ describe('mcp-headers', function () {
 
     it('no token (exit 4), naming mcp-client-token', async () => {
       const ws = await mcpWorkspace(['BASE_DOMAIN=example.com'])
-      assertFailedQuietly(await ws.run(['mcp-headers']), 4, /^Error: There is no MCP_CLIENT_ACCESS_TOKEN in \.env or the environment\.\nHint: Run mcpauth mcp-client-token first/)
+      assertFailedQuietly(
+        await ws.run(['mcp-headers']),
+        4,
+        /^Error: There is no MCP_CLIENT_ACCESS_TOKEN in \.env or the environment\.\nHint: Run mcpauth mcp-client-token first/,
+      )
     })
 
     it('an expired token and no refresh token (exit 4)', async () => {
       const ws = await mcpWorkspace(tokenLines('expired-opaque-token-0123456789', -60))
-      assertFailedQuietly(await ws.run(['mcp-headers']), 4, /^Error: MCP_CLIENT_ACCESS_TOKEN in \.env expired at .* and there is no MCP_CLIENT_REFRESH_TOKEN to refresh it\./)
+      assertFailedQuietly(
+        await ws.run(['mcp-headers']),
+        4,
+        /^Error: MCP_CLIENT_ACCESS_TOKEN in \.env expired at .* and there is no MCP_CLIENT_REFRESH_TOKEN to refresh it\./,
+      )
     })
 
     it('--json, which it does not take (exit 2): its output is always the header object', async () => {

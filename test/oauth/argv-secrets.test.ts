@@ -78,7 +78,12 @@ describe('no secret in the argv of any process', function () {
   it('mcp-client-token gives the browser opener the authorization URL only, and no process ever holds a secret in its argv', async () => {
     const client = await registerClient(await discoverAuthServer(provider.url), {clientName: 'argv test', redirectUris: ['http://127.0.0.1/callback']})
     const cwd = await mkdtemp(join(tmpdir(), 'mcpauth-argv-'))
-    const envLines = [`MCP_SERVER_URL=${provider.url}`, `MCP_CLIENT_ID=${client.client_id}`, `MCP_CLIENT_SECRET=${client.client_secret}`, ...Object.entries(OTHER_SECRETS).map(([name, value]) => `${name}=${value}`)]
+    const envLines = [
+      `MCP_SERVER_URL=${provider.url}`,
+      `MCP_CLIENT_ID=${client.client_id}`,
+      `MCP_CLIENT_SECRET=${client.client_secret}`,
+      ...Object.entries(OTHER_SECRETS).map(([name, value]) => `${name}=${value}`),
+    ]
     await writeFile(join(cwd, '.env'), `${envLines.join('\n')}\n`, {mode: 0o600})
     const opener = await fakeOpenerDir()
     const watcher = watchCommandLines()
@@ -97,7 +102,8 @@ describe('no secret in the argv of any process', function () {
     assert.equal(authorization.searchParams.get('client_id'), client.client_id)
     assert.equal(authorization.searchParams.get('code_challenge_method'), 'S256')
     assert.ok(authorization.searchParams.get('state') && authorization.searchParams.get('code_challenge'))
-    for (const forbidden of ['client_secret', 'code_verifier', 'refresh_token', 'access_token']) assert.equal(authorization.searchParams.has(forbidden), false, `${forbidden} in the URL`)
+    for (const forbidden of ['client_secret', 'code_verifier', 'refresh_token', 'access_token'])
+      assert.equal(authorization.searchParams.has(forbidden), false, `${forbidden} in the URL`)
 
     const redirected = await signInThroughPages(printedUrl, {stopAt: authorization.searchParams.get('redirect_uri')!})
     assert.equal((await fetch(redirected)).status, 200)
@@ -115,7 +121,10 @@ describe('no secret in the argv of any process', function () {
     }
     assert.ok(secrets.MCP_CLIENT_ACCESS_TOKEN && secrets.MCP_CLIENT_REFRESH_TOKEN, 'the sign-in saved its tokens')
     assertNoSecretIn(calls.flat(), secrets)
-    assert.ok([...commandLines].some((line) => line.includes('mcp-client-token')), 'the watch saw the command itself')
+    assert.ok(
+      [...commandLines].some((line) => line.includes('mcp-client-token')),
+      'the watch saw the command itself',
+    )
     assertNoSecretIn(commandLines, secrets)
   })
 
@@ -123,12 +132,19 @@ describe('no secret in the argv of any process', function () {
     const github = await startFakeGithub()
     try {
       const cwd = await mkdtemp(join(tmpdir(), 'mcpauth-argv-'))
-      const envLines = [`GITHUB_BASE_URL=${github.url}`, 'GITHUB_CLIENT_ID=Iv1.argvtestclient', ...Object.entries(OTHER_SECRETS).map(([name, value]) => `${name}=${value}`)]
+      const envLines = [
+        `GITHUB_BASE_URL=${github.url}`,
+        'GITHUB_CLIENT_ID=Iv1.argvtestclient',
+        ...Object.entries(OTHER_SECRETS).map(([name, value]) => `${name}=${value}`),
+      ]
       await writeFile(join(cwd, '.env'), `${envLines.join('\n')}\n`, {mode: 0o600})
       const opener = await fakeOpenerDir()
       const watcher = watchCommandLines()
       // Nobody signs in: the command gives up after --login-timeout, having opened the browser.
-      const result = await runCli(['generate-github-token', '--github-only', '--browser', '--force', '--login-timeout', '3s'], {cwd, env: {PATH: `${opener.path}:${process.env.PATH}`, DISPLAY: ':0'}})
+      const result = await runCli(['generate-github-token', '--github-only', '--browser', '--force', '--login-timeout', '3s'], {
+        cwd,
+        env: {PATH: `${opener.path}:${process.env.PATH}`, DISPLAY: ':0'},
+      })
       const commandLines = await watcher.stop()
       assert.equal(result.code, 4, result.stderr)
       assert.match(result.stderr, /No sign-in within 3s/)

@@ -38,7 +38,10 @@ describe('generate-github-token', function () {
       assert.ok(Math.abs(Number(values.get('GITHUB_PAT_EXPIRES_AT')) - (Date.now() / 1000 + GITHUB_TOKEN_LIFETIME)) < 30)
       assert.ok(values.get('GITHUB_REFRESH_TOKEN_EXPIRES_AT'))
       assert.equal(github.polls, 3)
-      assert.ok(github.acceptHeaders.every((accept) => accept === 'application/json'), github.acceptHeaders.join())
+      assert.ok(
+        github.acceptHeaders.every((accept) => accept === 'application/json'),
+        github.acceptHeaders.join(),
+      )
       assert.ok(!result.stdout.includes(values.get('GITHUB_PAT')!) && !result.stderr.includes(values.get('GITHUB_PAT')!))
 
       const kept = await runCli(['generate-github-token', '--github-only', '--json'], {cwd})
@@ -89,7 +92,7 @@ describe('generate-github-token', function () {
     }
   })
 
-  it('reads GitHub\'s form-encoded answers too', async () => {
+  it("reads GitHub's form-encoded answers too", async () => {
     const {requestOAuth} = await import('../../src/oauth/http.js')
     const github = await startFakeGithub()
     try {
@@ -112,16 +115,25 @@ describe('generate-github-token', function () {
       const first = await envValues(cwd)
       const refreshed = await runCli(['refresh-tokens', '--force', '--json'], {cwd})
       assert.equal(refreshed.code, 0, refreshed.stderr)
-      assert.deepEqual(parseJson(refreshed).tokens.map((token: any) => [token.name, token.status, token.refresh_token_rotated]), [['GITHUB_PAT', 'refreshed', true]])
+      assert.deepEqual(
+        parseJson(refreshed).tokens.map((token: any) => [token.name, token.status, token.refresh_token_rotated]),
+        [['GITHUB_PAT', 'refreshed', true]],
+      )
       const second = await envValues(cwd)
       assert.notEqual(second.get('GITHUB_PAT'), first.get('GITHUB_PAT'))
       assert.notEqual(second.get('GITHUB_REFRESH_TOKEN'), first.get('GITHUB_REFRESH_TOKEN'))
 
-      await writeFile(join(cwd, '.env'), (await readFile(join(cwd, '.env'), 'utf8')).replace(second.get('GITHUB_REFRESH_TOKEN')!, first.get('GITHUB_REFRESH_TOKEN')!))
+      await writeFile(
+        join(cwd, '.env'),
+        (await readFile(join(cwd, '.env'), 'utf8')).replace(second.get('GITHUB_REFRESH_TOKEN')!, first.get('GITHUB_REFRESH_TOKEN')!),
+      )
       const before = await readFile(join(cwd, '.env'), 'utf8')
       const spent = await runCli(['refresh-tokens', '--force'], {cwd})
       assert.equal(spent.code, 4)
-      assert.match(spent.stderr, /GITHUB_REFRESH_TOKEN was refused \(bad_refresh_token\).*a new login is needed\.\nHint: run mcpauth generate-github-token --force/)
+      assert.match(
+        spent.stderr,
+        /GITHUB_REFRESH_TOKEN was refused \(bad_refresh_token\).*a new login is needed\.\nHint: run mcpauth generate-github-token --force/,
+      )
       assert.equal(await readFile(join(cwd, '.env'), 'utf8'), before)
       assert.equal(github.refreshGrants, 2)
     } finally {
@@ -144,7 +156,14 @@ describe('generate-github-token', function () {
       assert.equal(report.gateway.status, 'signed_in')
       assert.equal(report.gateway.client_registered, true)
       const values = await envValues(cwd)
-      for (const key of ['GATEWAY_OAUTH_CLIENT_ID', 'GATEWAY_OAUTH_CLIENT_SECRET', 'GATEWAY_OAUTH_ACCESS_TOKEN', 'GATEWAY_OAUTH_REFRESH_TOKEN', 'GATEWAY_OAUTH_REGISTRATION_TOKEN', 'GATEWAY_OAUTH_REGISTRATION_URI']) {
+      for (const key of [
+        'GATEWAY_OAUTH_CLIENT_ID',
+        'GATEWAY_OAUTH_CLIENT_SECRET',
+        'GATEWAY_OAUTH_ACCESS_TOKEN',
+        'GATEWAY_OAUTH_REFRESH_TOKEN',
+        'GATEWAY_OAUTH_REGISTRATION_TOKEN',
+        'GATEWAY_OAUTH_REGISTRATION_URI',
+      ]) {
         assert.ok(values.get(key), `${key} was not saved`)
       }
       assert.equal(await gateway.isActiveAccessToken(values.get('GATEWAY_OAUTH_ACCESS_TOKEN')!), true)

@@ -32,16 +32,29 @@ const corpusDir = join(repoRoot, 'test', 'fixtures', 'hostile', 'oauth')
 const TIMEOUT = ['--timeout', '2s']
 const STACK_TRACE = /\n\s+at [^\n]+:\d+:\d+/
 // Read when the suite is defined, so that each case is a test of its own.
-const CORPUS = readdirSync(corpusDir).filter((file) => file.endsWith('.json')).sort()
+const CORPUS = readdirSync(corpusDir)
+  .filter((file) => file.endsWith('.json'))
+  .sort()
 
 /** The commands that talk to an OAuth server, each set up so that its first request goes to the hostile server. */
 const OAUTH_COMMANDS: Array<{command: string; firstRequest: 'GET' | 'POST'; env: (url: string) => string[]; args: string[]}> = [
   {command: 'mcp-client-token', firstRequest: 'GET', env: (url) => [`MCP_SERVER_URL=${url}/mcp`], args: ['--no-browser']},
-  {command: 'generate-github-token', firstRequest: 'POST', env: (url) => [`GITHUB_BASE_URL=${url}`, 'GITHUB_CLIENT_ID=Iv1.hostilecase'], args: ['--github-only']},
+  {
+    command: 'generate-github-token',
+    firstRequest: 'POST',
+    env: (url) => [`GITHUB_BASE_URL=${url}`, 'GITHUB_CLIENT_ID=Iv1.hostilecase'],
+    args: ['--github-only'],
+  },
   {
     command: 'refresh-tokens',
     firstRequest: 'GET',
-    env: (url) => [`GATEWAY_AUTH_URL=${url}`, 'GATEWAY_OAUTH_CLIENT_ID=client_a', 'GATEWAY_OAUTH_ACCESS_TOKEN=opaque', 'GATEWAY_OAUTH_ACCESS_TOKEN_EXPIRES_AT=1', 'GATEWAY_OAUTH_REFRESH_TOKEN=refresh-value'],
+    env: (url) => [
+      `GATEWAY_AUTH_URL=${url}`,
+      'GATEWAY_OAUTH_CLIENT_ID=client_a',
+      'GATEWAY_OAUTH_ACCESS_TOKEN=opaque',
+      'GATEWAY_OAUTH_ACCESS_TOKEN_EXPIRES_AT=1',
+      'GATEWAY_OAUTH_REFRESH_TOKEN=refresh-value',
+    ],
     args: [],
   },
 ]
@@ -114,7 +127,15 @@ describe('hostile OAuth servers (test/fixtures/hostile/oauth)', function () {
   const ctx = useRedis()
 
   it('has a case for each way a server can fail', () => {
-    for (const wanted of ['html-login-page.json', 'truncated-json.json', 'endless-redirects.json', 'no-answer.json', 'connection-refused.json', 'huge-body.json', 'wrong-content-type.json']) {
+    for (const wanted of [
+      'html-login-page.json',
+      'truncated-json.json',
+      'endless-redirects.json',
+      'no-answer.json',
+      'connection-refused.json',
+      'huge-body.json',
+      'wrong-content-type.json',
+    ]) {
       assert.ok(CORPUS.includes(wanted), `${wanted} is missing from the corpus`)
     }
   })

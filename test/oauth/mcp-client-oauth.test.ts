@@ -62,7 +62,14 @@ describe('mcp-client-token OAuth sign-in', function () {
     assert.equal(report.client_registered, true)
     assert.equal(report.has_refresh_token, true)
     const values = await envValues(cwd)
-    for (const key of ['MCP_CLIENT_ACCESS_TOKEN', 'MCP_CLIENT_REFRESH_TOKEN', 'MCP_CLIENT_ID', 'MCP_CLIENT_SECRET', 'MCP_CLIENT_REGISTRATION_TOKEN', 'MCP_CLIENT_REGISTRATION_URI']) {
+    for (const key of [
+      'MCP_CLIENT_ACCESS_TOKEN',
+      'MCP_CLIENT_REFRESH_TOKEN',
+      'MCP_CLIENT_ID',
+      'MCP_CLIENT_SECRET',
+      'MCP_CLIENT_REGISTRATION_TOKEN',
+      'MCP_CLIENT_REGISTRATION_URI',
+    ]) {
       assert.ok(values.get(key), `${key} was not saved`)
     }
     assert.equal(report.client_id, values.get('MCP_CLIENT_ID'))
@@ -113,7 +120,8 @@ describe('mcp-client-token OAuth sign-in', function () {
 
   it('signs in with the device flow approved elsewhere, finding the auth server through protected resource metadata', async () => {
     const mcpServer = await startLoopbackServer((request, response) => {
-      if (request.url === '/.well-known/oauth-protected-resource/mcp') return sendJson(response, 200, {resource: 'http://127.0.0.1/mcp', authorization_servers: [provider.url]})
+      if (request.url === '/.well-known/oauth-protected-resource/mcp')
+        return sendJson(response, 200, {resource: 'http://127.0.0.1/mcp', authorization_servers: [provider.url]})
       sendJson(response, 404, {detail: 'Not Found'})
     })
     try {

@@ -70,7 +70,12 @@ describe('Redis failing in the middle of a long command (100,000 records)', func
   }
 
   /** Starts the command, strikes Redis once `midway` holds, and returns how the command ended. */
-  async function strikeMidway(args: string[], fault: Fault, midway: () => Promise<boolean>, timeoutSeconds: number | null = PAUSE_TIMEOUT_SECONDS): Promise<CliResult & {secondsAfterFault: number}> {
+  async function strikeMidway(
+    args: string[],
+    fault: Fault,
+    midway: () => Promise<boolean>,
+    timeoutSeconds: number | null = PAUSE_TIMEOUT_SECONDS,
+  ): Promise<CliResult & {secondsAfterFault: number}> {
     const {result} = await spawnCli(args, {env: cliEnv(timeoutSeconds)})
     let finished = false
     void result.then(() => (finished = true))
@@ -97,7 +102,12 @@ describe('Redis failing in the middle of a long command (100,000 records)', func
     }
     server.resume()
     // What the command sent before it gave up is still applied: wait for it, so the counts below are final.
-    while (String(await redis.client('LIST')).trim().split('\n').length > 1) await sleep(20)
+    while (
+      String(await redis.client('LIST'))
+        .trim()
+        .split('\n').length > 1
+    )
+      await sleep(20)
   }
 
   function assertFailedInOneLine(result: CliResult & {secondsAfterFault: number}, fault: Fault, timeoutSeconds = PAUSE_TIMEOUT_SECONDS): void {
@@ -152,7 +162,8 @@ describe('Redis failing in the middle of a long command (100,000 records)', func
         await fillAccessTokens(redis, tokens)
         await fillRefreshTokens(redis, {prefix: 'r', count: 10_000, users: USERS, clients: CLIENTS})
         await fillCodes(redis, {prefix: 'c', count: 2000, users: USERS, clients: CLIENTS})
-        for (const clientId of CLIENTS) await redis.set(`oauth:client:${clientId}`, pythonJson({client_id: clientId, client_name: clientId, client_secret_expires_at: 0}), 'EX', 7_776_000)
+        for (const clientId of CLIENTS)
+          await redis.set(`oauth:client:${clientId}`, pythonJson({client_id: clientId, client_name: clientId, client_secret_expires_at: 0}), 'EX', 7_776_000)
         const recordsOf = async (where: (index: number) => boolean) =>
           (await countExisting(redis, RECORDS, tokenKey('d'), where)) +
           (await countExisting(redis, 10_000, (index) => `oauth:refresh:${bulkSecret('r', index)}`, where)) +
@@ -199,7 +210,10 @@ describe('Redis failing in the middle of a long command (100,000 records)', func
         assert.equal(again.code, 0, again.stderr)
         assert.equal(parseJson(again).records, keys)
         const listed = await runCli(['oauth-backup-list', '--dir', dir, '--json'])
-        assert.deepEqual(parseJson<any[]>(listed).map(({status, records}) => ({status, records})), [{status: 'complete', records: keys}])
+        assert.deepEqual(
+          parseJson<any[]>(listed).map(({status, records}) => ({status, records})),
+          [{status: 'complete', records: keys}],
+        )
       })
 
       it('oauth-restore exits 4 in one line leaving only complete keys; a second run restores the rest', async () => {
@@ -233,7 +247,10 @@ describe('Redis failing in the middle of a long command (100,000 records)', func
     const result = await runCli(['oauth-stats'], {env: cliEnv()})
     const seconds = (Date.now() - startedAt) / 1000
     assert.equal(result.code, 4, result.stderr)
-    assert.match(result.stderr, /^Error: Redis at redis:\/\/127\.0\.0\.1:\d+\/0 accepted the connection but did not answer within 5s\.\nHint: .*REDIS_COMMAND_TIMEOUT/)
+    assert.match(
+      result.stderr,
+      /^Error: Redis at redis:\/\/127\.0\.0\.1:\d+\/0 accepted the connection but did not answer within 5s\.\nHint: .*REDIS_COMMAND_TIMEOUT/,
+    )
     assert.ok(seconds < PAUSE_TIMEOUT_SECONDS + 4.5, `exit after ${seconds}s`)
   })
 

@@ -44,7 +44,10 @@ describe('Redis behind Sentinel', () => {
     redis.disconnect()
     const result = await runCli(['oauth-list-tokens', '--json'], {env: {REDIS_SENTINELS: `127.0.0.1:${sentinelPort}`, REDIS_SENTINEL_NAME: 'gateway'}})
     assert.equal(result.code, 0, result.stderr)
-    assert.deepEqual(parseJson<any[]>(result).map((row) => row.username), ['alice'])
+    assert.deepEqual(
+      parseJson<any[]>(result).map((row) => row.username),
+      ['alice'],
+    )
   })
 
   it('exits 4 when the sentinels do not know the master name', async () => {
@@ -65,9 +68,36 @@ describe('Redis over TLS', () => {
     openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=mcpauth test CA')
     openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1')
     await writeFile(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n')
-    openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '1', '-extfile', 'san.ext')
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.crt',
+      '-days',
+      '1',
+      '-extfile',
+      'san.ext',
+    )
     port = await freePort()
-    const tlsArgs = ['--tls-port', String(port), '--tls-cert-file', 'server.crt', '--tls-key-file', 'server.key', '--tls-ca-cert-file', 'ca.crt', '--tls-auth-clients', 'no']
+    const tlsArgs = [
+      '--tls-port',
+      String(port),
+      '--tls-cert-file',
+      'server.crt',
+      '--tls-key-file',
+      'server.key',
+      '--tls-ca-cert-file',
+      'ca.crt',
+      '--tls-auth-clients',
+      'no',
+    ]
     server = spawn('redis-server', ['--port', '0', '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...tlsArgs], {cwd: dir, stdio: 'ignore'})
     await waitForRedis(port, {tls: {ca: readFileSync(join(dir, 'ca.crt'))}})
   })

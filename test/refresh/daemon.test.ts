@@ -67,7 +67,8 @@ describe('refresh-tokens --watch', function () {
     const cwd = await mkdtemp(join(tmpdir(), 'mcpauth-daemon-'))
     const envPath = join(cwd, '.env')
     await writeFile(envPath, [...(await mcpClientLoginLines(provider)), ''].join('\n'), {mode: 0o600})
-    const secrets = async () => [...parseEnvText(await readFile(envPath, 'utf8')).values.values()].filter((value) => value.length > 20 && !value.startsWith('http'))
+    const secrets = async () =>
+      [...parseEnvText(await readFile(envPath, 'utf8')).values.values()].filter((value) => value.length > 20 && !value.startsWith('http'))
     return {cwd, envPath, logPath: join(cwd, 'refresh.log'), secrets}
   }
 
@@ -93,11 +94,14 @@ describe('refresh-tokens --watch', function () {
 
     const log = await readFile(logPath, 'utf8')
     assert.equal((await stat(logPath)).mode & 0o777, 0o600)
-    assert.match(log, /^\S+Z INFO  started: PID \d+, .*\.env, every 1s, refreshing what expires within 2s$/m)
-    assert.match(log, /INFO  check: 1 refreshable, 1 due$/m)
-    assert.match(log, /INFO  refreshed MCP_CLIENT_ACCESS_TOKEN: valid until \S+Z, refresh token rotated$/m)
+    assert.match(log, /^\S+Z INFO {2}started: PID \d+, .*\.env, every 1s, refreshing what expires within 2s$/m)
+    assert.match(log, /INFO {2}check: 1 refreshable, 1 due$/m)
+    assert.match(log, /INFO {2}refreshed MCP_CLIENT_ACCESS_TOKEN: valid until \S+Z, refresh token rotated$/m)
     // SIGTERM may land in the middle of a check: its lines can come between these two.
-    assert.match(log, /INFO  SIGTERM received: stopping after the current step[^\n]*\n(?:.*\n)*.*INFO  stopped \(SIGTERM\) after \d+ checks, \d+ refreshes, 0 failures\n$/)
+    assert.match(
+      log,
+      /INFO {2}SIGTERM received: stopping after the current step[^\n]*\n(?:.*\n)*.*INFO {2}stopped \(SIGTERM\) after \d+ checks, \d+ refreshes, 0 failures\n$/,
+    )
     assert.doesNotMatch(log, /DEBUG/, 'debug lines are below the default level')
     for (const secret of seenSecrets) {
       assert.ok(![log, result.stdout, result.stderr].some((text) => text.includes(secret)), 'a token or secret was logged')
@@ -118,7 +122,7 @@ describe('refresh-tokens --watch', function () {
     assert.equal(await authorization(), `Bearer ${firstToken}`)
 
     const daemon = await startCli(DAEMON_ARGS, {cwd})
-    await daemon.waitForStderr(/INFO  rewrote the cursor configuration \S+ with the new token/)
+    await daemon.waitForStderr(/INFO {2}rewrote the cursor configuration \S+ with the new token/)
     const result = await stop(daemon)
     assert.equal(result.code, 0, result.stderr)
     const currentToken = await savedToken()
@@ -133,11 +137,13 @@ describe('refresh-tokens --watch', function () {
     const {cwd} = await loggedInDirectory()
     providerDown = true
     const daemon = await startCli([...DAEMON_ARGS, '--log-level', 'debug'], {cwd})
-    await daemon.waitForStderr(/WARN  refreshing MCP_CLIENT_ACCESS_TOKEN failed, will retry: .*\n(?:.*\n)*?.*WARN  refreshing MCP_CLIENT_ACCESS_TOKEN failed, will retry/)
+    await daemon.waitForStderr(
+      /WARN {2}refreshing MCP_CLIENT_ACCESS_TOKEN failed, will retry: .*\n(?:.*\n)*?.*WARN {2}refreshing MCP_CLIENT_ACCESS_TOKEN failed, will retry/,
+    )
     assert.match(daemon.stderrSoFar(), /DEBUG next check in 1s/)
     const grantsWhileDown = provider.refreshGrants
     providerDown = false
-    await waitFor('a refresh after the provider came back', () => /INFO  refreshed MCP_CLIENT_ACCESS_TOKEN/.test(daemon.stderrSoFar()))
+    await waitFor('a refresh after the provider came back', () => /INFO {2}refreshed MCP_CLIENT_ACCESS_TOKEN/.test(daemon.stderrSoFar()))
     assert.ok(provider.refreshGrants > grantsWhileDown)
     const result = await stop(daemon, 'SIGINT')
     assert.equal(result.code, 0, result.stderr)
@@ -163,13 +169,16 @@ describe('refresh-tokens --watch', function () {
     const {cwd, envPath} = await loggedInDirectory()
     tokenEndpointDelayMs = 20_000
     const requestsBefore = tokenRequestsSeen
-    const daemon = await startCli(DAEMON_ARGS.map((arg) => (arg === '2s' ? '30s' : arg)), {cwd})
+    const daemon = await startCli(
+      DAEMON_ARGS.map((arg) => (arg === '2s' ? '30s' : arg)),
+      {cwd},
+    )
     await waitFor('the token request', () => tokenRequestsSeen > requestsBefore)
     daemon.kill('SIGTERM')
     await daemon.waitForStderr(/SIGTERM received: stopping after the current step/)
     const result = await stop(daemon)
     assert.equal(result.code, 130, result.stderr)
-    assert.match(result.stderr, /WARN  SIGTERM received again: stopping now; a refresh under way is abandoned/)
+    assert.match(result.stderr, /WARN {2}SIGTERM received again: stopping now; a refresh under way is abandoned/)
     await assert.rejects(stat(`${envPath}.refresh.pid`), {code: 'ENOENT'})
   })
 
@@ -186,10 +195,12 @@ describe('refresh-tokens --watch', function () {
 
     await rename(logDirectory, `${logDirectory}.gone`)
     daemon.kill('SIGHUP')
-    await waitFor('the warning in the file still open', async () => (await readFile(join(`${logDirectory}.gone`, 'refresh.log'), 'utf8')).includes('WARN  could not reopen'))
+    await waitFor('the warning in the file still open', async () =>
+      (await readFile(join(`${logDirectory}.gone`, 'refresh.log'), 'utf8')).includes('WARN  could not reopen'),
+    )
     const result = await stop(daemon)
     assert.equal(result.code, 0, result.stderr)
-    assert.match(await readFile(join(`${logDirectory}.gone`, 'refresh.log'), 'utf8'), /INFO  stopped \(SIGTERM\)/)
+    assert.match(await readFile(join(`${logDirectory}.gone`, 'refresh.log'), 'utf8'), /INFO {2}stopped \(SIGTERM\)/)
   })
 
   it('refuses a second daemon on the same .env, and takes over a PID file whose process is gone', async () => {
@@ -198,11 +209,14 @@ describe('refresh-tokens --watch', function () {
     await writeFile(`${envPath}.refresh.pid`, `${stalePid}\n`)
     const first = await startCli(DAEMON_ARGS, {cwd})
     await first.waitForStderr(new RegExp(`WARN  took over .*\\.env\\.refresh\\.pid from PID ${stalePid}, which is no longer running`))
-    await first.waitForStderr(/INFO  started/)
+    await first.waitForStderr(/INFO {2}started/)
 
     const second = await runCli(DAEMON_ARGS, {cwd})
     assert.equal(second.code, 4)
-    assert.equal(second.stderr, `Error: Another refresh daemon (PID ${first.pid}) is already running for this .env: ${envPath}.refresh.pid is held.\nHint: Stop it first (kill ${first.pid}), or give this one its own .env.\n`)
+    assert.equal(
+      second.stderr,
+      `Error: Another refresh daemon (PID ${first.pid}) is already running for this .env: ${envPath}.refresh.pid is held.\nHint: Stop it first (kill ${first.pid}), or give this one its own .env.\n`,
+    )
     assert.equal((await readFile(`${envPath}.refresh.pid`, 'utf8')).trim(), String(first.pid))
 
     assert.equal((await stop(first)).code, 0)
@@ -244,8 +258,17 @@ describe('refresh-tokens --watch', function () {
 
 describe('refresh daemon backoff', () => {
   it('retries after 10 s, then doubles, never waiting longer than the interval', () => {
-    assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map((failures) => retryDelay(failures, 300)), [10, 20, 40, 80, 160, 300, 300])
-    assert.deepEqual([1, 2, 3].map((failures) => retryDelay(failures, 25)), [10, 20, 25])
-    assert.deepEqual([1, 5].map((failures) => retryDelay(failures, 1)), [1, 1])
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6, 7].map((failures) => retryDelay(failures, 300)),
+      [10, 20, 40, 80, 160, 300, 300],
+    )
+    assert.deepEqual(
+      [1, 2, 3].map((failures) => retryDelay(failures, 25)),
+      [10, 20, 25],
+    )
+    assert.deepEqual(
+      [1, 5].map((failures) => retryDelay(failures, 1)),
+      [1, 1],
+    )
   })
 })

@@ -19,7 +19,9 @@ const envValues = async (cwd: string): Promise<Map<string, string>> => parseEnvT
 
 /** An access token due for refresh: its saved expiry is a minute away. */
 function dueSoon(lines: string[]): string[] {
-  return lines.map((line) => (line.startsWith('MCP_CLIENT_ACCESS_TOKEN_EXPIRES_AT=') ? `MCP_CLIENT_ACCESS_TOKEN_EXPIRES_AT=${Math.floor(Date.now() / 1000) + 60}` : line))
+  return lines.map((line) =>
+    line.startsWith('MCP_CLIENT_ACCESS_TOKEN_EXPIRES_AT=') ? `MCP_CLIENT_ACCESS_TOKEN_EXPIRES_AT=${Math.floor(Date.now() / 1000) + 60}` : line,
+  )
 }
 
 function fakeJwt(claims: Record<string, unknown>): string {
@@ -45,7 +47,10 @@ describe('refresh-tokens', function () {
     const report = parseJson(result)
     assert.deepEqual(Object.keys(report), ['env_file', 'buffer_seconds', 'refreshed', 'failed', 'tokens'])
     assert.equal(report.buffer_seconds, 3600)
-    assert.deepEqual(report.tokens.map((token: any) => [token.name, token.status, token.refresh_token_rotated]), [['MCP_CLIENT_ACCESS_TOKEN', 'refreshed', true]])
+    assert.deepEqual(
+      report.tokens.map((token: any) => [token.name, token.status, token.refresh_token_rotated]),
+      [['MCP_CLIENT_ACCESS_TOKEN', 'refreshed', true]],
+    )
     assert.equal(provider.refreshGrants, grantsBefore + 1)
     const after = await envValues(cwd)
     assert.notEqual(after.get('MCP_CLIENT_ACCESS_TOKEN'), before.get('MCP_CLIENT_ACCESS_TOKEN'))
@@ -79,14 +84,17 @@ describe('refresh-tokens', function () {
     const spent = await readEnv(cwd)
     const result = await runCli(['refresh-tokens'], {cwd})
     assert.equal(result.code, 4, result.stderr)
-    assert.match(result.stderr, /^Error: MCP_CLIENT_ACCESS_TOKEN: MCP_CLIENT_REFRESH_TOKEN was refused \(invalid_grant\): .*a new login is needed\.\nHint: run mcpauth mcp-client-token --force\n$/)
+    assert.match(
+      result.stderr,
+      /^Error: MCP_CLIENT_ACCESS_TOKEN: MCP_CLIENT_REFRESH_TOKEN was refused \(invalid_grant\): .*a new login is needed\.\nHint: run mcpauth mcp-client-token --force\n$/,
+    )
     assert.equal(await readEnv(cwd), spent)
     const json = await runCli(['refresh-tokens', '--json'], {cwd})
     assert.equal(json.code, 4)
-    assert.deepEqual(
-      (({status, login_command}) => ({status, login_command}))(parseJson(json).tokens[0]),
-      {status: 'failed', login_command: 'mcpauth mcp-client-token --force'},
-    )
+    assert.deepEqual((({status, login_command}) => ({status, login_command}))(parseJson(json).tokens[0]), {
+      status: 'failed',
+      login_command: 'mcpauth mcp-client-token --force',
+    })
   })
 
   it('refreshes once when 8 processes race, and all of them end with the working token', async () => {
@@ -110,12 +118,21 @@ describe('refresh-tokens', function () {
     it('keeps the saved refresh token (never writes null) and drops the stale expiry of a JWT access token', async () => {
       const exp = Math.floor(Date.now() / 1000) + 86_400
       const gateway = await startLoopbackServer((request, response) => {
-        if (request.url === '/.well-known/oauth-authorization-server') return sendJson(response, 200, {issuer: 'http://gw', token_endpoint: `${gateway.url}/token`})
-        if (request.url === '/token') return sendJson(response, 200, {access_token: fakeJwt({exp, jti: 'j1'}), token_type: 'Bearer', expires_in: 86_400, refresh_token: null})
+        if (request.url === '/.well-known/oauth-authorization-server')
+          return sendJson(response, 200, {issuer: 'http://gw', token_endpoint: `${gateway.url}/token`})
+        if (request.url === '/token')
+          return sendJson(response, 200, {access_token: fakeJwt({exp, jti: 'j1'}), token_type: 'Bearer', expires_in: 86_400, refresh_token: null})
         sendJson(response, 404, {detail: 'Not Found'})
       })
       try {
-        const cwd = await envDirWith([`GATEWAY_AUTH_URL=${gateway.url}`, 'GATEWAY_OAUTH_CLIENT_ID=client_a', 'GATEWAY_OAUTH_CLIENT_SECRET=s3cret-value-of-client', 'GATEWAY_OAUTH_ACCESS_TOKEN=old-opaque-token-value', `GATEWAY_OAUTH_ACCESS_TOKEN_EXPIRES_AT=${Math.floor(Date.now() / 1000) - 10}`, 'GATEWAY_OAUTH_REFRESH_TOKEN=the-gateway-refresh-token-43-chars-long-xyz'])
+        const cwd = await envDirWith([
+          `GATEWAY_AUTH_URL=${gateway.url}`,
+          'GATEWAY_OAUTH_CLIENT_ID=client_a',
+          'GATEWAY_OAUTH_CLIENT_SECRET=s3cret-value-of-client',
+          'GATEWAY_OAUTH_ACCESS_TOKEN=old-opaque-token-value',
+          `GATEWAY_OAUTH_ACCESS_TOKEN_EXPIRES_AT=${Math.floor(Date.now() / 1000) - 10}`,
+          'GATEWAY_OAUTH_REFRESH_TOKEN=the-gateway-refresh-token-43-chars-long-xyz',
+        ])
         const result = await runCli(['refresh-tokens', '--json'], {cwd})
         assert.equal(result.code, 0, result.stderr)
         assert.equal(parseJson(result).tokens[0].refresh_token_rotated, false)

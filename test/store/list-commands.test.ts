@@ -36,9 +36,15 @@ describeOnEachRedis('oauth-list-tokens', (ctx) => {
     const byUser = parseJson<any[]>(await ctx.cli(['oauth-list-tokens', '--json', '--user', 'bob']))
     assert.deepEqual(byUser.map((row) => row.jti).sort(), [bobs.jti, expired.jti].sort())
     const byClient = parseJson<any[]>(await ctx.cli(['oauth-list-tokens', '--json', '--client', cursor.clientId]))
-    assert.deepEqual(byClient.map((row) => row.jti), [bobs.jti])
+    assert.deepEqual(
+      byClient.map((row) => row.jti),
+      [bobs.jti],
+    )
     const onlyExpired = parseJson<any[]>(await ctx.cli(['oauth-list-tokens', '--json', '--expired']))
-    assert.deepEqual(onlyExpired.map((row) => row.jti), [expired.jti])
+    assert.deepEqual(
+      onlyExpired.map((row) => row.jti),
+      [expired.jti],
+    )
     assert.equal(onlyExpired[0].expired, true)
   })
 

@@ -3,7 +3,7 @@ import {strict as assert} from 'node:assert'
 import type {Redis} from 'ioredis'
 
 import {type BulkTokens, bulkId, bulkJti, bulkUser, countExisting, countIndexed, fillAccessTokens, isBulkExpired} from '../support/bulk-fill.js'
-import {parseJson} from '../support/cli.js'
+import {type CliResult, parseJson} from '../support/cli.js'
 import {useRedis} from '../support/context.js'
 import type {GatewayFixtures} from '../support/gateway-fixtures.js'
 
@@ -77,7 +77,7 @@ describe('oauth-purge-expired while the gateway keeps issuing and revoking token
 
     const gateway = new BusyGateway(redis, ctx.gateway)
     gateway.start()
-    let result
+    let result: CliResult
     try {
       result = await ctx.cli(['oauth-purge-expired', '--yes', '--json'])
     } finally {

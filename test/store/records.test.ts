@@ -13,7 +13,10 @@ describe('gateway records', () => {
   })
 
   it('decodes the JSON arrays the gateway stores as strings inside client records', () => {
-    const parsed = parseRecord('client', pythonJson({client_id: 'client_x', redirect_uris: pythonJson(['http://a/cb', 'http://b/cb']), grant_types: ['authorization_code']}))
+    const parsed = parseRecord(
+      'client',
+      pythonJson({client_id: 'client_x', redirect_uris: pythonJson(['http://a/cb', 'http://b/cb']), grant_types: ['authorization_code']}),
+    )
     assert.ok(parsed.ok)
     assert.deepEqual(parsed.record.redirect_uris, ['http://a/cb', 'http://b/cb'])
     assert.deepEqual(parsed.record.grant_types, ['authorization_code'])

@@ -48,12 +48,19 @@ export async function snapshot(redis: RedisClient): Promise<Map<string, KeySnaps
         if (type === 'string') return redis.getBuffer(key).then((value) => hex(value!))
         if (type === 'set') return redis.smembersBuffer(key).then((members) => members.map(hex).sort())
         if (type === 'list') return redis.lrangeBuffer(key, 0, -1).then((members) => members.map(hex))
-        if (type === 'hash') return redis.hgetallBuffer(key).then((fields) => Object.entries(fields).map(([field, item]) => [field, hex(item)]).sort())
+        if (type === 'hash')
+          return redis.hgetallBuffer(key).then((fields) =>
+            Object.entries(fields)
+              .map(([field, item]) => [field, hex(item)])
+              .sort(),
+          )
         return Promise.resolve(type)
       }),
     )
     const ttls = await Promise.all(chunk.map((key) => redis.pttl(key)))
-    chunk.forEach((key, index) => result.set(key.toString('utf8'), {type: types[index], value: values[index], pttl: ttls[index]}))
+    chunk.forEach((key, index) => {
+      result.set(key.toString('utf8'), {type: types[index], value: values[index], pttl: ttls[index]})
+    })
   }
   return result
 }
@@ -85,7 +92,7 @@ export async function fillGateway(gateway: GatewayFixtures, redis: RedisClient) 
   await gateway.code({clientId: vscode.clientId, username: 'alice'})
   await gateway.state({clientId: vscode.clientId})
   await redis.rpush('oauth:queue:pending', 'first', 'second', 'first')
-  await redis.hset('oauth:meta:gateway', {version: '2.1', 'ünïcode': 'välue'})
+  await redis.hset('oauth:meta:gateway', {version: '2.1', ünïcode: 'välue'})
   await redis.set('oauth:blob:binary', Buffer.from([0xff, 0x00, 0xfe, 0x80, 0x0a]), 'EX', 5000)
   return {vscode, eternal, tokens}
 }

@@ -15,7 +15,10 @@ export async function signInThroughPages(authorizationUrl: string, options: {log
       method,
       body,
       redirect: 'manual',
-      headers: {cookie: [...cookies].map(([name, value]) => `${name}=${value}`).join('; '), ...(body ? {'content-type': 'application/x-www-form-urlencoded'} : {})},
+      headers: {
+        cookie: [...cookies].map(([name, value]) => `${name}=${value}`).join('; '),
+        ...(body ? {'content-type': 'application/x-www-form-urlencoded'} : {}),
+      },
     })
     for (const setCookie of response.headers.getSetCookie()) {
       const [pair] = setCookie.split(';')

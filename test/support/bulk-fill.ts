@@ -41,7 +41,16 @@ export const isBulkExpired = (index: number, expiredEvery = 0): boolean => expir
 
 /** Access tokens `oauth:token:{jti}` and their entries in `oauth:user_tokens:{username}`. */
 export async function fillAccessTokens(redis: Redis, options: BulkTokens): Promise<void> {
-  await inScriptCalls(redis, options.count, (first, last) => ['token', options.prefix, JTI_LENGTH, first, last, options.users, options.expiredEvery ?? 0, ...options.clients])
+  await inScriptCalls(redis, options.count, (first, last) => [
+    'token',
+    options.prefix,
+    JTI_LENGTH,
+    first,
+    last,
+    options.users,
+    options.expiredEvery ?? 0,
+    ...options.clients,
+  ])
 }
 
 /** Refresh tokens `oauth:refresh:{token}`, 30 days to live. */
@@ -55,7 +64,12 @@ export async function fillCodes(redis: Redis, options: BulkGrants): Promise<void
 }
 
 /** How many of the keys `keyOf(0..count-1)` exist, in pipelined batches. */
-export async function countExisting(redis: Redis, count: number, keyOf: (index: number) => string, where: (index: number) => boolean = () => true): Promise<number> {
+export async function countExisting(
+  redis: Redis,
+  count: number,
+  keyOf: (index: number) => string,
+  where: (index: number) => boolean = () => true,
+): Promise<number> {
   let existing = 0
   for (let start = 0; start < count; start += PER_SCRIPT_CALL) {
     const pipeline = redis.pipeline()
@@ -94,7 +108,9 @@ export async function fingerprints(redis: Redis): Promise<Map<string, string>> {
   for await (const keys of redis.scanStream({match: 'oauth:*', count: 1000}) as AsyncIterable<string[]>) {
     if (keys.length === 0) continue
     const replies = (await redis.eval(FINGERPRINT_SCRIPT, keys.length, ...keys)) as string[]
-    keys.forEach((key, index) => result.set(key, replies[index]))
+    keys.forEach((key, index) => {
+      result.set(key, replies[index])
+    })
   }
   return result
 }

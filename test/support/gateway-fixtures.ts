@@ -13,7 +13,9 @@ export const nowSeconds = (): number => Math.floor(Date.now() / 1000)
 export function pythonJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(pythonJson).join(', ')}]`
   if (value && typeof value === 'object') {
-    return `{${Object.entries(value).map(([key, item]) => `${JSON.stringify(key)}: ${pythonJson(item)}`).join(', ')}}`
+    return `{${Object.entries(value)
+      .map(([key, item]) => `${JSON.stringify(key)}: ${pythonJson(item)}`)
+      .join(', ')}}`
   }
   return JSON.stringify(value ?? null)
 }
@@ -44,11 +46,22 @@ export class GatewayFixtures {
   }
 
   /** An access token record plus its user index entry; `refreshed` omits email and name as the gateway does. */
-  async accessToken(options: {username: string; clientId: string; expiresIn?: number; ttl?: number | null; refreshed?: boolean; email?: string | null; index?: boolean; jti?: string}) {
+  async accessToken(options: {
+    username: string
+    clientId: string
+    expiresIn?: number
+    ttl?: number | null
+    refreshed?: boolean
+    email?: string | null
+    index?: boolean
+    jti?: string
+  }) {
     const jti = options.jti ?? newJti()
     const now = nowSeconds()
     const expiresIn = options.expiresIn ?? 86_400
-    const identity = options.refreshed ? {} : {email: options.email === undefined ? `${options.username}@example.com` : options.email, name: `${options.username} Example`}
+    const identity = options.refreshed
+      ? {}
+      : {email: options.email === undefined ? `${options.username}@example.com` : options.email, name: `${options.username} Example`}
     const record = {
       sub: String(1000 + options.username.length),
       username: options.username,
@@ -65,7 +78,13 @@ export class GatewayFixtures {
 
   async refreshToken(options: {username: string; clientId: string; ttl?: number | null; createdAt?: number}) {
     const token = newSecret()
-    const record = {user_id: '1001', username: options.username, client_id: options.clientId, scope: 'openid profile email', created_at: options.createdAt ?? nowSeconds()}
+    const record = {
+      user_id: '1001',
+      username: options.username,
+      client_id: options.clientId,
+      scope: 'openid profile email',
+      created_at: options.createdAt ?? nowSeconds(),
+    }
     await this.set(`oauth:refresh:${token}`, record, options.ttl === undefined ? 2_592_000 : options.ttl)
     return {token, record}
   }
@@ -90,7 +109,14 @@ export class GatewayFixtures {
 
   async state(options: {clientId: string; ttl?: number | null}) {
     const state = urlSafeId(16)
-    const record = {client_id: options.clientId, redirect_uri: 'http://127.0.0.1:8080/callback', scope: 'openid', state, code_challenge: urlSafeId(32), code_challenge_method: 'S256'}
+    const record = {
+      client_id: options.clientId,
+      redirect_uri: 'http://127.0.0.1:8080/callback',
+      scope: 'openid',
+      state,
+      code_challenge: urlSafeId(32),
+      code_challenge_method: 'S256',
+    }
     await this.set(`oauth:state:${state}`, record, options.ttl === undefined ? 300 : options.ttl)
     return {state, record}
   }

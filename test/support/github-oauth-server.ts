@@ -45,25 +45,38 @@ export async function startFakeGithub(options: FakeGithubOptions = {}): Promise<
       const answer = (body: Record<string, unknown>, status = 200) => respond(request, response, status, body)
       if (request.url === '/login/device/code' && request.method === 'POST') {
         if (form.client_id !== clientId) return answer({error: 'Not Found'}, 404)
-        if (options.deviceFlowDisabled) return answer({error: 'device_flow_disabled', error_description: 'Device Flow must be explicitly enabled for this App', error_uri: 'https://docs.github.com'}, 400)
-        return answer({device_code: 'dc_3584d83530557fdd1f46af8289938c8ef79f9dc5', user_code: 'WDJB-MJHT', verification_uri: `${fake.url}/login/device`, expires_in: 900, interval})
+        if (options.deviceFlowDisabled)
+          return answer(
+            {error: 'device_flow_disabled', error_description: 'Device Flow must be explicitly enabled for this App', error_uri: 'https://docs.github.com'},
+            400,
+          )
+        return answer({
+          device_code: 'dc_3584d83530557fdd1f46af8289938c8ef79f9dc5',
+          user_code: 'WDJB-MJHT',
+          verification_uri: `${fake.url}/login/device`,
+          expires_in: 900,
+          interval,
+        })
       }
       if (request.url === '/login/oauth/access_token' && request.method === 'POST') {
         fake.acceptHeaders.push(String(request.headers.accept))
-        if (form.client_id !== clientId) return answer({error: 'incorrect_client_credentials', error_description: 'The client_id and/or client_secret passed are incorrect.'})
+        if (form.client_id !== clientId)
+          return answer({error: 'incorrect_client_credentials', error_description: 'The client_id and/or client_secret passed are incorrect.'})
         if (form.grant_type === 'urn:ietf:params:oauth:grant-type:device_code') {
           fake.polls++
           if (fake.polls === options.slowDownAtPoll) {
             interval += 5
             return answer({error: 'slow_down', error_description: 'Too many requests have been made in the same timeframe.', interval})
           }
-          if (fake.polls <= (options.pendingPolls ?? 0)) return answer({error: 'authorization_pending', error_description: 'The authorization request is still pending.'})
+          if (fake.polls <= (options.pendingPolls ?? 0))
+            return answer({error: 'authorization_pending', error_description: 'The authorization request is still pending.'})
           return answer(issueTokens(liveRefreshTokens))
         }
         if (form.grant_type === 'refresh_token') {
           fake.refreshGrants++
           if (options.clientSecret && form.client_secret !== options.clientSecret) return answer({error: 'incorrect_client_credentials'})
-          if (!liveRefreshTokens.delete(form.refresh_token)) return answer({error: 'bad_refresh_token', error_description: 'The refresh token passed is incorrect or expired.'})
+          if (!liveRefreshTokens.delete(form.refresh_token))
+            return answer({error: 'bad_refresh_token', error_description: 'The refresh token passed is incorrect or expired.'})
           return answer(issueTokens(liveRefreshTokens))
         }
         return answer({error: 'unsupported_grant_type'})

@@ -59,7 +59,11 @@ export function handSignedRs256(claims: Record<string, unknown>, privateKey: Key
   return `${signingInput}.${signature.toString('base64url')}`
 }
 
-export function handSignedHs256(claims: Record<string, unknown>, secret: string | Buffer, header: Record<string, unknown> = {alg: 'HS256', typ: 'JWT'}): string {
+export function handSignedHs256(
+  claims: Record<string, unknown>,
+  secret: string | Buffer,
+  header: Record<string, unknown> = {alg: 'HS256', typ: 'JWT'},
+): string {
   const signingInput = `${segment(header)}.${segment(claims)}`
   return `${signingInput}.${createHmac('sha256', secret).update(signingInput).digest('base64url')}`
 }

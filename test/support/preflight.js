@@ -5,6 +5,8 @@ const versionFlags = {'redis-server': '--version', 'redis-cli': '--version', tmu
 const missing = Object.keys(versionFlags).filter((tool) => spawnSync(tool, [versionFlags[tool]], {stdio: 'ignore'}).error)
 if (missing.length > 0) {
   const packages = [...new Set(missing.map((tool) => (tool === 'tmux' ? 'tmux' : 'redis-server')))].join(' ')
-  console.error(`${missing.join(', ')} not on PATH: the tests start their own Redis, and drive a real terminal with tmux. Install with "apt-get install -y ${packages}" (Debian/Ubuntu) or "brew install ${packages.replace('redis-server', 'redis')}".`)
+  console.error(
+    `${missing.join(', ')} not on PATH: the tests start their own Redis, and drive a real terminal with tmux. Install with "apt-get install -y ${packages}" (Debian/Ubuntu) or "brew install ${packages.replace('redis-server', 'redis')}".`,
+  )
   process.exit(1)
 }

@@ -23,7 +23,20 @@ export class TestRedisServer {
   async start(extraArgs: string[] = []): Promise<this> {
     this.dir ??= await mkdtemp(join(tmpdir(), 'mcpauth-redis-'))
     this.port ||= await freePort()
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'no', ...(this.password ? ['--requirepass', this.password] : []), ...extraArgs]
+    const args = [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      this.dir,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      ...(this.password ? ['--requirepass', this.password] : []),
+      ...extraArgs,
+    ]
     this.process = spawn('redis-server', args, {stdio: 'ignore'})
     await waitForRedis(this.port, {password: this.password})
     return this

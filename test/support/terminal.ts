@@ -25,7 +25,9 @@ export class TestTerminal {
   /** Starts `mcpauth ...args` in a fresh 100x30 pane, in `cwd`, with only PATH, HOME, TERM and `env` set. */
   async start(args: string[], options: {cwd: string; env?: Record<string, string>}): Promise<void> {
     this.dir = await mkdtemp(join(tmpdir(), 'mcpauth-terminal-'))
-    const settings = Object.entries({HOME: options.cwd, PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...options.env}).map(([name, value]) => `${name}=${quote(value)}`)
+    const settings = Object.entries({HOME: options.cwd, PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...options.env}).map(
+      ([name, value]) => `${name}=${quote(value)}`,
+    )
     const script = [
       // Ctrl-C reaches the whole foreground group: the shell must outlive it to record the status (a trap is reset for the command).
       "trap 'true' INT",
