@@ -3,6 +3,7 @@ import {Flags} from '@oclif/core'
 import {type CheckStatus, type DoctorReport, runDoctor} from '../src/doctor.js'
 import {parseDuration} from '../src/time.js'
 import {readEnvFile} from '../src/env/env-file.js'
+import {MESSAGE_LIMIT, safeForTerminal} from '../src/output.js'
 import {BaseCommand, redisFlags} from './_shared/base-command.js'
 import {httpOptions, oauthHttpFlags} from './_shared/oauth-flags.js'
 
@@ -46,8 +47,9 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
     for (const check of report.checks) {
       const status = check.status.padEnd(4)
       const label = color ? `${STATUS_COLORS[check.status]}${status}\u001B[0m` : status
-      this.log(`${label}  ${check.check.padEnd(width)}  ${check.detail}`)
-      if (check.hint && check.status !== 'ok') this.log(`${' '.repeat(6 + width)}  → ${check.hint}`)
+      // Details quote Redis and OAuth servers' answers: escaped like every untrusted text.
+      this.log(`${label}  ${check.check.padEnd(width)}  ${safeForTerminal(check.detail, {limit: MESSAGE_LIMIT})}`)
+      if (check.hint && check.status !== 'ok') this.log(`${' '.repeat(6 + width)}  → ${safeForTerminal(check.hint, {limit: MESSAGE_LIMIT})}`)
     }
     const {ok, warn, fail} = report.summary
     this.log(`\n${ok} ok, ${warn} warning${warn === 1 ? '' : 's'}, ${fail} failed${fail === 0 ? ': healthy.' : '.'}`)

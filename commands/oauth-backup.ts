@@ -6,6 +6,7 @@ import {PASSPHRASE_ENV, requirePassphraseToEncrypt} from '../src/backup/crypto.j
 import {defaultBackupName} from '../src/backup/format.js'
 import {type BackupResult, writeBackup} from '../src/backup/writer.js'
 import {describeRedisTarget} from '../src/redis/client.js'
+import {safeForTerminal} from '../src/output.js'
 import {BaseCommand, redisFlags} from './_shared/base-command.js'
 import {withInterrupt} from './_shared/interrupt.js'
 import {describeKinds} from './_shared/backup-summaries.js'
@@ -46,7 +47,7 @@ export default class OauthBackup extends BaseCommand<typeof OauthBackup> {
     )
     if (result.skipped_unsupported > 0) {
       this.note(
-        `Left out ${result.skipped_unsupported} key(s) of a type a backup does not hold: ${result.skipped_keys.join(', ')}${result.skipped_unsupported > result.skipped_keys.length ? ', …' : ''}`,
+        `Left out ${result.skipped_unsupported} key(s) of a type a backup does not hold: ${result.skipped_keys.map((key) => safeForTerminal(key)).join(', ')}${result.skipped_unsupported > result.skipped_keys.length ? ', …' : ''}`,
       )
     }
     this.log(result.file)

@@ -1,6 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {type DeleteTokenResult, deleteAccessToken} from '../src/store/admin.js'
+import {safeForTerminal} from '../src/output.js'
 import {BaseCommand, confirmFlags, redisFlags} from './_shared/base-command.js'
 import {requireExactId} from './_shared/arguments.js'
 
@@ -21,7 +22,11 @@ export default class OauthDeleteToken extends BaseCommand<typeof OauthDeleteToke
     const store = await this.tokenStore()
     await this.confirm(`Revoke access token ${jti}?`)
     const result = await deleteAccessToken(store, jti)
-    this.note(result.deleted ? `Revoked access token ${jti}${result.username ? ` of ${result.username}` : ''}.` : `No access token ${jti}: nothing to do.`)
+    this.note(
+      result.deleted
+        ? `Revoked access token ${jti}${result.username ? ` of ${safeForTerminal(result.username)}` : ''}.`
+        : `No access token ${jti}: nothing to do.`,
+    )
     return result
   }
 }

@@ -1,8 +1,10 @@
 import {Flags} from '@oclif/core'
 
 import {type ClientView, listClients} from '../src/store/list.js'
-import {formatDuration, formatTime, isoTime, redact, renderTable, takeForTable} from '../src/output.js'
+import {formatCount, formatDuration, formatTime, isoTime, redact, takeForTable} from '../src/output.js'
+import {type Cell, TableWriter} from '../src/table.js'
 import {BaseCommand, redisFlags} from './_shared/base-command.js'
+import {plural} from './_shared/summaries.js'
 
 export default class OauthListRegistrations extends BaseCommand<typeof OauthListRegistrations> {
   static override summary = 'List the OAuth clients registered with the gateway'
@@ -33,7 +35,7 @@ export default class OauthListRegistrations extends BaseCommand<typeof OauthList
     }
     const {shown, total} = await takeForTable(batches, this.flags.limit)
     progress.done()
-    this.renderTable(shown, total)
+    await this.renderTable(shown, total)
   }
 
   private toJsonRow(client: ClientView) {
@@ -46,26 +48,35 @@ export default class OauthListRegistrations extends BaseCommand<typeof OauthList
     }
   }
 
-  private renderTable(shown: ClientView[], total: number): void {
+  private async renderTable(shown: ClientView[], total: number): Promise<void> {
     if (total === 0) {
       this.note('No client registrations.')
       return
     }
     shown.sort((a, b) => (a.created_at ?? 0) - (b.created_at ?? 0))
-    const rows = shown.map((client) =>
-      client.problem
-        ? [client.client_id, `malformed: ${client.problem}`, '', '', '', '']
-        : [
-            client.client_id,
-            client.client_name ?? '-',
-            client.redirect_uris.join('\n') || '-',
-            formatTime(client.created_at),
-            client.ttl_seconds === null ? 'never' : `in ${formatDuration(client.ttl_seconds)}`,
-            this.flags.reveal ? (client.client_secret ?? '-') : (redact(client.client_secret) ?? '-'),
-          ],
-    )
-    this.log(renderTable(['client_id', 'name', 'redirect URIs', 'registered', 'record expires', 'secret'], rows))
-    const more = shown.length < total ? ` (${shown.length} shown; --limit 0 shows all)` : ''
-    this.note(`${total} client${total === 1 ? '' : 's'}${more}.`)
+    const table = new TableWriter(['client_id', 'name', 'redirect URIs', 'registered', 'record expires', 'secret'])
+    for (let start = 0; start < shown.length; start += TABLE_CHUNK) {
+      await table.write(shown.slice(start, start + TABLE_CHUNK).map((client) => this.clientRow(client)))
+    }
+    await table.end()
+    const more = shown.length < total ? ` (${formatCount(shown.length)} shown; --limit 0 shows all)` : ''
+    this.note(`${plural(total, 'client')}${more}.`)
+  }
+
+  private clientRow(client: ClientView): Cell[] {
+    if (client.problem) return [client.client_id, `malformed: ${client.problem}`, '', '', '', '']
+    return [
+      client.client_id,
+      client.client_name ?? '-',
+      client.redirect_uris.length > 0 ? client.redirect_uris.slice(0, MAX_URIS_SHOWN) : '-',
+      formatTime(client.created_at),
+      client.ttl_seconds === null ? 'never' : `in ${formatDuration(client.ttl_seconds)}`,
+      this.flags.reveal ? (client.client_secret ?? '-') : (redact(client.client_secret) ?? '-'),
+    ]
   }
 }
+
+/** Rows handed to the table at a time: output starts at once and memory stays flat. */
+const TABLE_CHUNK = 1000
+/** A client may list any number of redirect URIs; a table row shows the first few (--json has all). */
+const MAX_URIS_SHOWN = 5

@@ -1,8 +1,10 @@
 import {Flags} from '@oclif/core'
 
 import {type AccessTokenView, listAccessTokens} from '../src/store/list.js'
-import {formatRelative, formatTime, isoTime, renderTable, takeForTable} from '../src/output.js'
+import {formatCount, formatRelative, formatTime, isoTime, takeForTable} from '../src/output.js'
+import {type Cell, TableWriter} from '../src/table.js'
 import {BaseCommand, redisFlags} from './_shared/base-command.js'
+import {plural} from './_shared/summaries.js'
 
 export default class OauthListTokens extends BaseCommand<typeof OauthListTokens> {
   static override summary = 'List the access tokens the gateway keeps in Redis'
@@ -37,32 +39,39 @@ export default class OauthListTokens extends BaseCommand<typeof OauthListTokens>
     }
     const {shown, total, malformed} = await takeForTable(batches, this.flags.limit)
     progress.done()
-    this.renderTable(shown, total, malformed)
+    await this.renderTable(shown, total, malformed)
   }
 
-  private renderTable(shown: AccessTokenView[], total: number, malformed: number): void {
+  private async renderTable(shown: AccessTokenView[], total: number, malformed: number): Promise<void> {
     if (total === 0) {
       this.note('No access tokens match.')
       return
     }
     shown.sort((a, b) => (a.expires_at ?? 0) - (b.expires_at ?? 0))
     const now = Date.now() / 1000
-    const rows = shown.map((token) =>
-      token.problem
-        ? [token.jti, `malformed: ${token.problem}`, '', '', '', '']
-        : [
-            token.jti,
-            token.username ?? '-',
-            token.client_name ? `${token.client_name}\n${token.client_id}` : (token.client_id ?? '-'),
-            token.scope ?? '-',
-            formatTime(token.created_at),
-            `${formatTime(token.expires_at)}\n${token.expired ? 'EXPIRED ' : ''}${formatRelative(token.expires_at, now)}`,
-          ],
-    )
-    this.log(renderTable(['jti', 'user', 'client', 'scope', 'issued', 'expires'], rows))
-    const more = shown.length < total ? ` (${shown.length} shown; --limit 0 shows all)` : ''
-    this.note(`${total} token${total === 1 ? '' : 's'}${more}${malformed ? `, ${malformed} malformed` : ''}.`)
+    const table = new TableWriter(['jti', 'user', 'client', 'scope', 'issued', 'expires'])
+    for (let start = 0; start < shown.length; start += TABLE_CHUNK) {
+      await table.write(shown.slice(start, start + TABLE_CHUNK).map((token) => tokenRow(token, now)))
+    }
+    await table.end()
+    const more = shown.length < total ? ` (${formatCount(shown.length)} shown; --limit 0 shows all)` : ''
+    this.note(`${plural(total, 'token')}${more}${malformed ? `, ${formatCount(malformed)} malformed` : ''}.`)
   }
+}
+
+/** Rows handed to the table at a time: output starts at once and memory stays flat. */
+const TABLE_CHUNK = 1000
+
+function tokenRow(token: AccessTokenView, now: number): Cell[] {
+  if (token.problem) return [token.jti, `malformed: ${token.problem}`, '', '', '', '']
+  return [
+    token.jti,
+    token.username ?? '-',
+    token.client_name ? [token.client_name, token.client_id ?? '-'] : (token.client_id ?? '-'),
+    token.scope ?? '-',
+    formatTime(token.created_at),
+    [formatTime(token.expires_at), `${token.expired ? 'EXPIRED ' : ''}${formatRelative(token.expires_at, now)}`],
+  ]
 }
 
 function toJsonRow(token: AccessTokenView) {

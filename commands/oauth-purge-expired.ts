@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {describeRedisTarget} from '../src/redis/client.js'
 import {type PurgeResult, purgeExpired} from '../src/store/purge.js'
+import {safeForTerminal} from '../src/output.js'
 import {BaseCommand, confirmFlags, redisFlags} from './_shared/base-command.js'
 import {plural} from './_shared/summaries.js'
 
@@ -52,7 +53,7 @@ Each delete re-checks the record inside Redis (a Lua script using Redis's clock)
     if (result.kept_changed > 0) this.note(`Kept ${plural(result.kept_changed, 'record')} that became valid or changed during the purge.`)
     if (result.malformed > 0) {
       this.note(
-        `${plural(result.malformed, 'malformed record')} left alone: ${result.malformed_keys.join(', ')}${result.malformed > result.malformed_keys.length ? ', …' : ''}`,
+        `${plural(result.malformed, 'malformed record')} left alone: ${result.malformed_keys.map((key) => safeForTerminal(key)).join(', ')}${result.malformed > result.malformed_keys.length ? ', …' : ''}`,
       )
     }
   }

@@ -2,8 +2,10 @@ import {Flags} from '@oclif/core'
 
 import {expiryTimeline, renderBars} from '../src/charts.js'
 import {type TokenStats, collectStats} from '../src/store/stats.js'
-import {renderTable} from '../src/output.js'
+import {formatCount} from '../src/output.js'
+import {renderTable} from '../src/table.js'
 import {BaseCommand, redisFlags} from './_shared/base-command.js'
+import {plural} from './_shared/summaries.js'
 
 const KIND_LABELS = {client: 'clients', token: 'access tokens', refresh: 'refresh tokens', code: 'codes', state: 'states'} as const
 
@@ -37,12 +39,12 @@ export default class OauthStats extends BaseCommand<typeof OauthStats> {
   private render(stats: TokenStats): void {
     const kindRows = Object.entries(KIND_LABELS).map(([kind, label]) => {
       const counts = stats.kinds[kind as keyof typeof KIND_LABELS]
-      return [label, counts.count, counts.expired, counts.expiring_24h, counts.without_ttl, counts.malformed].map(String)
+      return [label, ...[counts.count, counts.expired, counts.expiring_24h, counts.without_ttl, counts.malformed].map(formatCount)]
     })
     const index = stats.user_index
-    kindRows.push(['user index sets', index.sets, '-', '-', index.without_ttl, index.malformed].map(String))
+    kindRows.push(['user index sets', formatCount(index.sets), '-', '-', formatCount(index.without_ttl), formatCount(index.malformed)])
     this.log(renderTable(['records', 'count', 'expired', 'expiring <24h', 'without TTL', 'malformed'], kindRows))
-    this.log(`User index: ${index.entries} entries, ${index.orphan_entries} orphan${index.orphan_entries === 1 ? '' : 's'} (token gone).`)
+    this.log(`User index: ${plural(index.entries, 'entry', 'entries')}, ${plural(index.orphan_entries, 'orphan')} (token gone).`)
     if (this.flags.chart ?? Boolean(process.stdout.isTTY)) this.renderCharts(stats)
     else this.renderTopTables(stats)
   }
@@ -76,7 +78,7 @@ export default class OauthStats extends BaseCommand<typeof OauthStats> {
       this.log(
         renderTable(
           ['user', 'tokens'],
-          stats.top_users.map((user) => [user.username, String(user.active_tokens)]),
+          stats.top_users.map((user) => [user.username, formatCount(user.active_tokens)]),
         ),
       )
     }
@@ -85,7 +87,7 @@ export default class OauthStats extends BaseCommand<typeof OauthStats> {
       this.log(
         renderTable(
           ['client', 'name', 'tokens'],
-          stats.top_clients.map((client) => [client.client_id, client.client_name ?? '-', String(client.active_tokens)]),
+          stats.top_clients.map((client) => [client.client_id, client.client_name ?? '-', formatCount(client.active_tokens)]),
         ),
       )
     }

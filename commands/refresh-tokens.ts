@@ -5,7 +5,8 @@ import type {Settings} from '../src/env/settings.js'
 import {LOG_LEVELS, openDaemonLog} from '../src/refresh/daemon-log.js'
 import {durationSetting} from '../src/time.js'
 import {McpAuthError, ExitCode, usageError} from '../src/errors.js'
-import {formatDuration, formatTime, isoTime, renderTable} from '../src/output.js'
+import {MESSAGE_LIMIT, formatDuration, formatTime, isoTime, safeForTerminal} from '../src/output.js'
+import {renderTable} from '../src/table.js'
 import {claimPidFile} from '../src/refresh/pid-file.js'
 import {type DaemonSummary, handleDaemonSignals, runRefreshDaemon} from '../src/refresh/daemon.js'
 import {NO_REFRESHABLE_TOKEN, type RefreshOutcome, type RefreshStatus, refreshDueTokens} from '../src/refresh/refresh.js'
@@ -142,7 +143,9 @@ export default class RefreshTokens extends BaseCommand<typeof RefreshTokens> {
       ),
     )
     for (const outcome of outcomes.filter((candidate) => candidate.status === 'failed')) {
-      this.note(`Error: ${outcome.name}: ${outcome.reason}.${outcome.login_command ? `\nHint: run ${outcome.login_command}` : ''}`)
+      this.note(
+        `Error: ${outcome.name}: ${safeForTerminal(outcome.reason, {limit: MESSAGE_LIMIT})}.${outcome.login_command ? `\nHint: run ${outcome.login_command}` : ''}`,
+      )
     }
   }
 }

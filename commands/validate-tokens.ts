@@ -5,7 +5,8 @@ import {ExitCode, usageError} from '../src/errors.js'
 import {DEFAULT_GITHUB_API_URL} from '../src/oauth/github-token.js'
 import type {VerificationKey} from '../src/jwt/codec.js'
 import {gatewayVerificationKey} from '../src/jwt/gateway-keys.js'
-import {formatRelative, formatTime, isoTime, renderTable} from '../src/output.js'
+import {formatRelative, formatTime, isoTime} from '../src/output.js'
+import {renderTable} from '../src/table.js'
 import {toEpochSeconds} from '../src/time.js'
 import {EXPIRES_AT_SUFFIX} from '../src/jwt/expiry.js'
 import {type NamedToken, type TokenValidation, validateToken} from '../src/jwt/validation.js'
@@ -106,7 +107,7 @@ export default class ValidateTokens extends BaseCommand<typeof ValidateTokens> {
     const rows = results.map((result) => [
       result.name,
       describeUser(result),
-      result.expires_at === null ? '-' : `${formatTime(result.expires_at)}\n${formatRelative(result.expires_at, now)}`,
+      result.expires_at === null ? '-' : [formatTime(result.expires_at), formatRelative(result.expires_at, now)],
       result.valid ? 'valid' : 'INVALID',
       result.valid ? `checked ${result.checks.join(', ')}` : (result.reason ?? ''),
     ])

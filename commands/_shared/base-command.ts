@@ -2,7 +2,7 @@ import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 
 import {type Settings, loadSettings} from '../../src/env/settings.js'
 import {McpAuthError, ExitCode, cancelledError, usageError} from '../../src/errors.js'
-import {JsonArrayWriter, Progress} from '../../src/output.js'
+import {JsonArrayWriter, MESSAGE_LIMIT, formatDuration, Progress, StdoutClosedError, isStdoutClosed, safeForTerminal, watchStdout} from '../../src/output.js'
 import {type RedisClient, type RedisTarget, closeRedis, connectRedis, resolveRedisTarget} from '../../src/redis/client.js'
 import {TokenStore} from '../../src/store/token-store.js'
 
@@ -10,6 +10,9 @@ export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(t
 export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
 
 const DEFAULT_ENV_FILE = '.env'
+const NOTHING_CHANGED = 'Nothing changed.'
+/** ioredis's commandTimeout when REDIS_COMMAND_TIMEOUT is not set (src/redis/client.ts). */
+const DEFAULT_REDIS_TIMEOUT_MS = 60_000
 
 /** Flags of every command that talks to Redis. The password is never a flag: it would sit in argv. */
 export const redisFlags = {
@@ -50,12 +53,15 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected flags!: CommandFlags<T>
   protected args!: CommandArgs<T>
   private redisClient?: RedisClient
+  private redisTimeoutMs?: number
   private cachedSettings?: Settings
   private cachedStore?: TokenStore
   /** Set once a streamed JSON array has begun on stdout: an error then goes to stderr only. */
   private streamingJson = false
 
   override async init(): Promise<void> {
+    // A reader that goes away (`| head`) ends the command quietly: stop talking to Redis at once.
+    watchStdout(() => this.redisClient?.disconnect())
     await super.init()
     const {args, flags} = await this.parse({
       args: this.ctor.args,
@@ -103,7 +109,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected async tokenStore(): Promise<TokenStore> {
     if (!this.cachedStore) {
-      this.redisClient = await connectRedis(await this.redisTarget())
+      const target = await this.redisTarget()
+      this.redisTimeoutMs = target.commandTimeoutMs
+      this.redisClient = await connectRedis(target)
       this.cachedStore = new TokenStore(this.redisClient)
     }
     return this.cachedStore
@@ -117,12 +125,16 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     }
     const {confirm} = await import('@inquirer/prompts')
     const accepted = await confirm({message: question, default: false}, {output: process.stderr})
-    if (!accepted) throw cancelledError()
+    if (!accepted) throw cancelledError(NOTHING_CHANGED)
   }
 
-  /** A message for the operator on stderr; stdout stays data only. */
+  /**
+   * A message for the operator on stderr; stdout stays data only. Messages
+   * quote names and reasons from Redis and OAuth servers, so they are escaped
+   * here once more (newlines kept) whatever the caller did.
+   */
   protected note(message: string): void {
-    process.stderr.write(`${message}\n`)
+    process.stderr.write(`${safeForTerminal(message, {keepNewlines: true, limit: MESSAGE_LIMIT})}\n`)
   }
 
   /** A JSON array streamed to stdout, for lists too long to hold in memory. */
@@ -140,14 +152,29 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected override async catch(error: Error & {exitCode?: number}): Promise<void> {
     if (error instanceof Errors.ExitError) throw error
-    const failure = describeFailure(error)
+    if (error instanceof StdoutClosedError || isStdoutClosed()) {
+      // The reader went away (`| head`): it has what it wanted, and nobody is left to read an error.
+      process.exitCode = ExitCode.ok
+      return
+    }
+    const failure = describeFailure(error, this.redisTimeoutSeconds())
+    const message = safeForTerminal(failure.message, {limit: MESSAGE_LIMIT})
+    const hint = failure.hint ? safeForTerminal(failure.hint, {limit: MESSAGE_LIMIT}) : undefined
     if (this.jsonEnabled() && !this.streamingJson) {
       this.logJson({error: {code: failure.code, message: failure.message, hint: failure.hint ?? null, exit_code: failure.exitCode}})
+      process.stderr.write(`${failure.exitCode === ExitCode.cancelled ? message : `Error: ${message}`}\n`)
+    } else if (failure.exitCode === ExitCode.cancelled) {
+      process.stderr.write(`${message}\n`)
     } else {
-      process.stderr.write(`Error: ${failure.message}\n${failure.hint ? `Hint: ${failure.hint}\n` : ''}`)
+      process.stderr.write(`Error: ${message}\n${hint ? `Hint: ${hint}\n` : ''}`)
       if (failure.exitCode === ExitCode.unexpected && process.env.MCPAUTH_DEBUG) process.stderr.write(`${error.stack}\n`)
     }
     process.exitCode = failure.exitCode
+  }
+
+  /** The command timeout in force, to quote it when Redis stops answering. */
+  private redisTimeoutSeconds(): number {
+    return (this.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS) / 1000
   }
 
   protected override async finally(error: Error | undefined): Promise<void> {
@@ -163,14 +190,20 @@ interface Failure {
   exitCode: number
 }
 
-const REDIS_CONNECTION_LOST =
-  /Connection is closed|Socket timeout|connection close|max retries per request|ECONNRESET|ECONNREFUSED|EPIPE|Stream isn't writeable|ETIMEDOUT|LOADING/
+/** What ioredis and Node say when a connection goes away mid-command, in mcpauth's words. */
+const REDIS_CONNECTION_LOST: Array<[RegExp, string]> = [
+  [/ECONNRESET|connection reset/i, 'Redis reset the connection'],
+  [/ECONNREFUSED/, 'Redis refused the connection'],
+  [/ETIMEDOUT|Socket timeout/i, 'the connection to Redis timed out'],
+  [/LOADING/, 'Redis is still loading its data'],
+  [/Connection is closed|connection close|Stream isn't writeable|EPIPE|max retries per request/i, 'the connection to Redis closed'],
+]
 const REDIS_ACCESS_DENIED = /^(NOPERM|NOAUTH|WRONGPASS)/
 
-function describeFailure(error: Error): Failure {
+function describeFailure(error: Error, redisTimeoutSeconds: number): Failure {
   if (error instanceof McpAuthError) return {code: error.code, message: error.message, hint: error.hint, exitCode: error.exitCode}
   if (error.name === 'ExitPromptError' || error.name === 'AbortPromptError') {
-    return {code: 'cancelled', message: 'Cancelled: nothing was changed.', exitCode: ExitCode.cancelled}
+    return {code: 'cancelled', message: NOTHING_CHANGED, exitCode: ExitCode.cancelled}
   }
   if (error instanceof Errors.CLIError) {
     return {code: 'usage', message: error.message, hint: usageHint(error.message), exitCode: error.oclif?.exit ?? ExitCode.usage}
@@ -178,16 +211,25 @@ function describeFailure(error: Error): Failure {
   if (error.message === 'Command timed out') {
     return {
       code: 'redis_timeout',
-      message: 'Redis stopped answering: a command got no reply within REDIS_COMMAND_TIMEOUT (60s unless set).',
+      message: `Redis stopped answering: a command got no reply within ${formatDuration(redisTimeoutSeconds)} (REDIS_COMMAND_TIMEOUT).`,
       hint: 'Is Redis paused or overloaded? Every batch finished before is complete and nothing is half-written: run the command again once Redis answers.',
       exitCode: ExitCode.unreachable,
     }
   }
-  if (REDIS_CONNECTION_LOST.test(error.message)) {
+  const lost = REDIS_CONNECTION_LOST.find(([pattern]) => pattern.test(error.message))
+  if (lost) {
     return {
       code: 'redis_lost',
-      message: `Lost the connection to Redis: ${error.message}.`,
+      message: `Lost the connection to Redis in the middle of the command: ${lost[1]}.`,
       hint: 'Every batch finished before the loss is complete and nothing is half-written: run the command again once Redis is back.',
+      exitCode: ExitCode.unreachable,
+    }
+  }
+  if (/^Protocol error/.test(error.message)) {
+    return {
+      code: 'redis_protocol',
+      message: 'What answers at the Redis address does not speak the Redis protocol (an HTTP server or a proxy?).',
+      hint: 'Check REDIS_URL (or --redis-url) and the port.',
       exitCode: ExitCode.unreachable,
     }
   }

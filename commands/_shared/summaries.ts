@@ -1,3 +1,4 @@
+import {formatCount} from '../../src/output.js'
 import type {CascadeSummary} from '../../src/store/admin.js'
 
 /** `3 access tokens, 1 refresh token, 0 codes, ...` for the cascade commands. */
@@ -14,5 +15,5 @@ export function describeCascade(summary: CascadeSummary): string {
 }
 
 export function plural(count: number, singular: string, pluralForm = `${singular}s`): string {
-  return `${count} ${count === 1 ? singular : pluralForm}`
+  return `${formatCount(count)} ${count === 1 ? singular : pluralForm}`
 }
