@@ -50,6 +50,20 @@ describe('in a real terminal (tmux)', function () {
     assert.deepEqual(await ctx.redis.smembers('oauth:user_tokens:alice'), [jti])
   })
 
+  it('answering "n" prints "Nothing changed.", exits 130 and revokes nothing', async () => {
+    const {clientId} = await ctx.gateway.client()
+    const {jti} = await ctx.gateway.accessToken({username: 'alice', clientId})
+    await terminal.start(['oauth-delete-token', '--', jti], {cwd, env: {REDIS_URL: ctx.server.url}})
+    await terminal.waitForScreen(/Revoke access token/)
+    await terminal.sendKeys('n', 'Enter')
+    assert.equal(await terminal.exitCode(), 130)
+    const after = await terminal.screen()
+    assertReadable(after)
+    assert.match(after, /^Nothing changed\.$/m)
+    assert.doesNotMatch(after, /Error|Cancelled/)
+    assert.equal(await ctx.redis.exists(`oauth:token:${jti}`), 1)
+  })
+
   it('oauth-delete-token revokes when the answer is yes (the prompt is live, not decoration)', async () => {
     const {clientId} = await ctx.gateway.client()
     const {jti} = await ctx.gateway.accessToken({username: 'alice', clientId})
