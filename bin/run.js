@@ -1,4 +1,6 @@
 #!/usr/bin/env -S node --
 import {execute} from '@oclif/core'
 
-await execute({dir: import.meta.url})
+import {normalizeArgv} from '../dist/commands/_shared/argv.js'
+
+await execute({dir: import.meta.url, args: normalizeArgv(process.argv.slice(2))})

@@ -5,6 +5,7 @@ import {McpAuthError, ExitCode, cancelledError, usageError} from '../../src/erro
 import {JsonArrayWriter, MESSAGE_LIMIT, formatDuration, Progress, StdoutClosedError, isStdoutClosed, safeForTerminal, watchStdout} from '../../src/output.js'
 import {type RedisClient, type RedisTarget, closeRedis, connectRedis, resolveRedisTarget} from '../../src/redis/client.js'
 import {TokenStore} from '../../src/store/token-store.js'
+import {closestName} from './closest.js'
 
 export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
@@ -157,7 +158,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       process.exitCode = ExitCode.ok
       return
     }
-    const failure = describeFailure(error, this.redisTimeoutSeconds())
+    const failure = describeFailure(error, {redisTimeoutSeconds: this.redisTimeoutSeconds(), command: this.usageShape()})
     const message = safeForTerminal(failure.message, {limit: MESSAGE_LIMIT})
     const hint = failure.hint ? safeForTerminal(failure.hint, {limit: MESSAGE_LIMIT}) : undefined
     if (this.jsonEnabled() && !this.streamingJson) {
@@ -170,6 +171,17 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       if (failure.exitCode === ExitCode.unexpected && process.env.MCPAUTH_DEBUG) process.stderr.write(`${error.stack}\n`)
     }
     process.exitCode = failure.exitCode
+  }
+
+  /** What a usage error needs to point the operator at the right form. */
+  private usageShape(): UsageShape {
+    const id = this.id ?? '<command>'
+    const args = Object.entries(this.ctor.args ?? {}).map(([name, arg]) => (arg.required ? ` <${name}>` : ` [${name}]`))
+    return {
+      id,
+      usage: `${this.config.bin} ${id}${args.join('')} [flags]`,
+      flagNames: [...Object.keys(this.ctor.flags ?? {}), ...Object.keys(BaseCommand.baseFlags), 'json', 'help'],
+    }
   }
 
   /** The command timeout in force, to quote it when Redis stops answering. */
@@ -200,13 +212,26 @@ const REDIS_CONNECTION_LOST: Array<[RegExp, string]> = [
 ]
 const REDIS_ACCESS_DENIED = /^(NOPERM|NOAUTH|WRONGPASS)/
 
-function describeFailure(error: Error, redisTimeoutSeconds: number): Failure {
+interface UsageShape {
+  id: string
+  usage: string
+  flagNames: string[]
+}
+
+function describeFailure(error: Error, context: {redisTimeoutSeconds: number; command: UsageShape}): Failure {
+  const {redisTimeoutSeconds} = context
   if (error instanceof McpAuthError) return {code: error.code, message: error.message, hint: error.hint, exitCode: error.exitCode}
   if (error.name === 'ExitPromptError' || error.name === 'AbortPromptError') {
     return {code: 'cancelled', message: NOTHING_CHANGED, exitCode: ExitCode.cancelled}
   }
   if (error instanceof Errors.CLIError) {
-    return {code: 'usage', message: error.message, hint: usageHint(error.message), exitCode: error.oclif?.exit ?? ExitCode.usage}
+    // One line: oclif's list of several errors joined, without its "See more help" (the hint says it better).
+    const message = error.message
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && line !== 'The following errors occurred:' && !line.startsWith('See more help with'))
+      .join('; ')
+    return {code: 'usage', message, hint: usageHint(message, context.command), exitCode: error.oclif?.exit ?? ExitCode.usage}
   }
   if (error.message === 'Command timed out') {
     return {
@@ -244,12 +269,16 @@ function describeFailure(error: Error, redisTimeoutSeconds: number): Failure {
   return {code: 'unexpected', message: `Unexpected error: ${error.message}`, hint: 'Set MCPAUTH_DEBUG=1 to see the stack trace.', exitCode: ExitCode.unexpected}
 }
 
-/** Identifiers are random url-safe text and may start with "-", which reads as a flag. */
-function usageHint(message: string): string {
+/**
+ * What to do about a usage error: an id that starts with "-" goes after `--`
+ * (ids are random url-safe text), a mistyped flag gets the nearest one, and
+ * otherwise the usage line.
+ */
+function usageHint(message: string, command: UsageShape): string {
   const dashed = /Nonexistent flags?: (-[^-\s,][^\s,]*)/.exec(message)?.[1]
-  if (dashed) {
-    const command = process.argv[2] ?? '<command>'
-    return `If ${dashed} is an id, put it after --: mcpauth ${command} -- ${dashed}`
-  }
-  return 'See --help for usage and examples.'
+  if (dashed) return `If ${dashed} is an id, put it after --: mcpauth ${command.id} -- ${dashed}`
+  const mistyped = /Nonexistent flags?: --([^\s,=]+)/.exec(message)?.[1]
+  const nearest = mistyped ? closestName(mistyped, command.flagNames) : undefined
+  if (nearest) return `Did you mean --${nearest}? Usage: ${command.usage}`
+  return `Usage: ${command.usage}. See mcpauth ${command.id} --help for examples.`
 }
