@@ -29,7 +29,7 @@ interface Measurement {
 
 const USAGE = `Usage: node dist/bench/scale.js [options]
   --tokens N             access tokens to fill (default 1000000); 0.3 N refresh tokens, 10,000 clients, 100,000 user sets
-  --only LIST            comma-separated subset of: ${['stats', 'list', 'backup', 'restore', 'purge'].join(', ')} (restore implies backup)
+  --only LIST            comma-separated subset of: ${['stats', 'list', 'table', 'backup', 'restore', 'purge'].join(', ')} (restore implies backup)
   --node-option FLAG     passed to node for each mcpauth run, e.g. --cpu-prof (repeatable)
   --redis-stats          print Redis INFO commandstats of the source server after each mcpauth run
 `
@@ -38,7 +38,7 @@ if (process.argv.includes('--help')) {
   process.exit(0)
 }
 const tokenCount = Number(argument('--tokens') ?? 1_000_000)
-const only = new Set(argument('--only')?.split(',') ?? ['stats', 'list', 'backup', 'restore', 'purge'])
+const only = new Set(argument('--only')?.split(',') ?? ['stats', 'list', 'table', 'backup', 'restore', 'purge'])
 if (only.has('restore')) only.add('backup')
 const nodeOptions = process.argv.flatMap((value, index) => (process.argv[index - 1] === '--node-option' ? [value] : []))
 const printRedisStats = process.argv.includes('--redis-stats')
@@ -54,6 +54,12 @@ try {
   log(`filled: ${JSON.stringify(shape)} (${shape.totalKeys.toLocaleString('en-US')} keys)`)
   if (only.has('stats')) await measure('oauth-stats', ['oauth-stats', '--json'], () => baselines.scanAndRead(redis, 'oauth:*'))
   if (only.has('list')) await measure('oauth-list-tokens --json', ['oauth-list-tokens', '--json'], () => baselines.scanAndRead(redis, 'oauth:token:*'))
+  // The whole list as a table for a person, against the same list as --json (issue 18: within 2x, under 300 MB).
+  if (only.has('table')) {
+    await measure('oauth-list-tokens --limit 0 (table; baseline: --json)', ['oauth-list-tokens', '--limit', '0'], () =>
+      runCommand(['oauth-list-tokens', '--json'], {REDIS_URL: source.url}),
+    )
+  }
   if (only.has('backup') && 'oauth-backup' in manifest.commands) {
     const backupFile = join(workDir, 'bench.jsonl')
     await measure('oauth-backup', ['oauth-backup', '--output', backupFile], () => baselines.dumpToFile(redis, join(workDir, 'baseline.jsonl')))

@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {type ClientView, listClients} from '../src/store/list.js'
 import {formatCount, formatDuration, formatTime, isoTime, redact, takeForTable} from '../src/output.js'
-import {type Cell, TableWriter} from '../src/table.js'
+import {type Cell, TableWriter, streamRows} from '../src/table.js'
 import {BaseCommand, redisFlags} from './_shared/base-command.js'
 import {plural} from './_shared/summaries.js'
 
@@ -19,11 +19,21 @@ export default class OauthListRegistrations extends BaseCommand<typeof OauthList
   static override flags = {
     ...redisFlags,
     reveal: Flags.boolean({summary: 'Show client secrets and registration tokens in full.'}),
-    limit: Flags.integer({summary: 'Rows shown in the table (0 = all). --json always lists all.', default: 200, min: 0}),
+    limit: Flags.integer({
+      summary: 'Rows shown in the table (0 = all, streamed in the order Redis returns them). --json always lists all.',
+      default: 200,
+      min: 0,
+    }),
   }
 
   async run(): Promise<void> {
     const store = await this.tokenStore()
+    if (!this.jsonEnabled() && this.flags.limit === 0) {
+      // Every client, in the order Redis hands them out: rows stream as they come, so memory stays flat at any size.
+      const {total} = await streamRows(listClients(store), new TableWriter(CLIENT_COLUMNS), (client) => this.clientRow(client))
+      this.summarize(total, total)
+      return
+    }
     const progress = await this.progress('Scanning clients')
     const batches = listClients(store, {onProgress: (seen) => progress.update(seen)})
     if (this.jsonEnabled()) {
@@ -49,17 +59,23 @@ export default class OauthListRegistrations extends BaseCommand<typeof OauthList
   }
 
   private async renderTable(shown: ClientView[], total: number): Promise<void> {
+    if (total > 0) {
+      shown.sort((a, b) => (a.created_at ?? 0) - (b.created_at ?? 0))
+      const table = new TableWriter(CLIENT_COLUMNS)
+      for (let start = 0; start < shown.length; start += TABLE_CHUNK) {
+        await table.write(shown.slice(start, start + TABLE_CHUNK).map((client) => this.clientRow(client)))
+      }
+      await table.end()
+    }
+    this.summarize(total, shown.length)
+  }
+
+  private summarize(total: number, shown: number): void {
     if (total === 0) {
       this.note('No client registrations.')
       return
     }
-    shown.sort((a, b) => (a.created_at ?? 0) - (b.created_at ?? 0))
-    const table = new TableWriter(['client_id', 'name', 'redirect URIs', 'registered', 'record expires', 'secret'])
-    for (let start = 0; start < shown.length; start += TABLE_CHUNK) {
-      await table.write(shown.slice(start, start + TABLE_CHUNK).map((client) => this.clientRow(client)))
-    }
-    await table.end()
-    const more = shown.length < total ? ` (${formatCount(shown.length)} shown; --limit 0 shows all)` : ''
+    const more = shown < total ? ` (${formatCount(shown)} shown; --limit 0 shows all)` : ''
     this.note(`${plural(total, 'client')}${more}.`)
   }
 
@@ -76,6 +92,7 @@ export default class OauthListRegistrations extends BaseCommand<typeof OauthList
   }
 }
 
+const CLIENT_COLUMNS = ['client_id', 'name', 'redirect URIs', 'registered', 'record expires', 'secret']
 /** Rows handed to the table at a time: output starts at once and memory stays flat. */
 const TABLE_CHUNK = 1000
 /** A client may list any number of redirect URIs; a table row shows the first few (--json has all). */

@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {type AccessTokenView, listAccessTokens} from '../src/store/list.js'
 import {formatCount, formatRelative, formatTime, isoTime, takeForTable} from '../src/output.js'
-import {type Cell, TableWriter} from '../src/table.js'
+import {type Cell, TableWriter, streamRows} from '../src/table.js'
 import {BaseCommand, redisFlags} from './_shared/base-command.js'
 import {plural} from './_shared/summaries.js'
 
@@ -22,12 +22,23 @@ export default class OauthListTokens extends BaseCommand<typeof OauthListTokens>
     user: Flags.string({summary: 'Only tokens of this GitHub username (exact).'}),
     client: Flags.string({summary: 'Only tokens issued to this client_id (exact).'}),
     expired: Flags.boolean({summary: 'Only tokens past their expires_at.'}),
-    limit: Flags.integer({summary: 'Rows shown in the table (0 = all). --json always lists all.', default: 200, min: 0}),
+    limit: Flags.integer({
+      summary: 'Rows shown in the table (0 = all, streamed in the order Redis returns them). --json always lists all.',
+      default: 200,
+      min: 0,
+    }),
   }
 
   async run(): Promise<void> {
     const store = await this.tokenStore()
     const filter = {username: this.flags.user, clientId: this.flags.client, expiredOnly: this.flags.expired}
+    if (!this.jsonEnabled() && this.flags.limit === 0) {
+      // Every token, in the order Redis hands them out: rows stream as they come, so memory stays flat at any size.
+      const now = Date.now() / 1000
+      const {total, malformed} = await streamRows(listAccessTokens(store, filter), new TableWriter(TOKEN_COLUMNS), (token) => tokenRow(token, now))
+      this.summarize(total, total, malformed)
+      return
+    }
     const progress = await this.progress('Scanning tokens')
     const batches = listAccessTokens(store, filter, {onProgress: (seen) => progress.update(seen)})
     if (this.jsonEnabled()) {
@@ -43,22 +54,29 @@ export default class OauthListTokens extends BaseCommand<typeof OauthListTokens>
   }
 
   private async renderTable(shown: AccessTokenView[], total: number, malformed: number): Promise<void> {
+    if (total > 0) {
+      shown.sort((a, b) => (a.expires_at ?? 0) - (b.expires_at ?? 0))
+      const now = Date.now() / 1000
+      const table = new TableWriter(TOKEN_COLUMNS)
+      for (let start = 0; start < shown.length; start += TABLE_CHUNK) {
+        await table.write(shown.slice(start, start + TABLE_CHUNK).map((token) => tokenRow(token, now)))
+      }
+      await table.end()
+    }
+    this.summarize(total, shown.length, malformed)
+  }
+
+  private summarize(total: number, shown: number, malformed: number): void {
     if (total === 0) {
       this.note('No access tokens match.')
       return
     }
-    shown.sort((a, b) => (a.expires_at ?? 0) - (b.expires_at ?? 0))
-    const now = Date.now() / 1000
-    const table = new TableWriter(['jti', 'user', 'client', 'scope', 'issued', 'expires'])
-    for (let start = 0; start < shown.length; start += TABLE_CHUNK) {
-      await table.write(shown.slice(start, start + TABLE_CHUNK).map((token) => tokenRow(token, now)))
-    }
-    await table.end()
-    const more = shown.length < total ? ` (${formatCount(shown.length)} shown; --limit 0 shows all)` : ''
+    const more = shown < total ? ` (${formatCount(shown)} shown; --limit 0 shows all)` : ''
     this.note(`${plural(total, 'token')}${more}${malformed ? `, ${formatCount(malformed)} malformed` : ''}.`)
   }
 }
 
+const TOKEN_COLUMNS = ['jti', 'user', 'client', 'scope', 'issued', 'expires']
 /** Rows handed to the table at a time: output starts at once and memory stays flat. */
 const TABLE_CHUNK = 1000
 

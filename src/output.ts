@@ -88,8 +88,11 @@ function escapeControl(char: string): string {
   return code < 0x100 ? `\\x${code.toString(16).toUpperCase().padStart(2, '0')}` : `\\u${code.toString(16).toUpperCase().padStart(4, '0')}`
 }
 
+const PRINTABLE_ASCII = /^[\x20-\x7E]*$/
+
 /** Columns a string takes on a terminal: wide (CJK, emoji) characters take two, combining marks none. */
 export function displayWidth(text: string): number {
+  if (PRINTABLE_ASCII.test(text)) return text.length
   let width = 0
   for (const char of text) width += charWidth(char.codePointAt(0)!)
   return width

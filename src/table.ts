@@ -66,12 +66,34 @@ export class TableWriter {
   }
 }
 
+/**
+ * Writes every item of a streamed list as a table row, in the order they
+ * come, holding one batch at a time: the way to show a whole keyspace
+ * (`--limit 0`) in flat memory. Counts the rows and the malformed ones.
+ */
+export async function streamRows<T extends {problem: string | null}>(
+  batches: AsyncIterable<T[]>,
+  table: TableWriter,
+  toRow: (item: T) => Cell[],
+): Promise<{total: number; malformed: number}> {
+  let total = 0
+  let malformed = 0
+  for await (const batch of batches) {
+    total += batch.length
+    for (const item of batch) if (item.problem) malformed++
+    await table.write(batch.map(toRow))
+  }
+  if (total > 0) await table.end()
+  return {total, malformed}
+}
+
 const BORDER_CELL_PADDING = 3
 const NARROWEST_COLUMN = 6
 
 class TableLayout {
   readonly widths: number[]
   private readonly color: boolean
+  private readonly separator: string
 
   constructor(
     private readonly head: readonly string[],
@@ -81,6 +103,7 @@ class TableLayout {
     this.color = options.color ?? useColor()
     const natural = head.map((title, column) => Math.max(displayWidth(title), ...sample.map((row) => widest(row[column] ?? []))))
     this.widths = shrinkToFit(natural, options.width ?? terminalColumns())
+    this.separator = this.border('├', '┼', '┤')
   }
 
   top(): string {
@@ -93,11 +116,10 @@ class TableLayout {
   rows(rows: ReadonlyArray<string[][]>, first: boolean): string[] {
     const out: string[] = []
     rows.forEach((row, index) => {
-      if (!(first && index === 0)) out.push(this.border('├', '┼', '┤'))
+      if (!(first && index === 0)) out.push(this.separator)
       const height = Math.max(1, ...row.map((cell) => cell.length))
       for (let lineIndex = 0; lineIndex < height; lineIndex++) {
-        const texts = this.widths.map((width, column) => fitWidth(row[column]?.[lineIndex] ?? '', width))
-        out.push(this.line(texts, texts.map(displayWidth)))
+        out.push(`│${this.widths.map((width, column) => ` ${pad(row[column]?.[lineIndex] ?? '', width)} `).join('│')}│`)
       }
     })
     return out
@@ -114,6 +136,14 @@ class TableLayout {
   private border(left: string, middle: string, right: string): string {
     return `${left}${this.widths.map((width) => '─'.repeat(width + 2)).join(middle)}${right}`
   }
+}
+
+/** Text shortened or padded to exactly `width` columns. */
+function pad(text: string, width: number): string {
+  const used = displayWidth(text)
+  if (used <= width) return text + ' '.repeat(width - used)
+  const fitted = fitWidth(text, width)
+  return fitted + ' '.repeat(Math.max(0, width - displayWidth(fitted)))
 }
 
 function toLines(row: readonly Cell[]): string[][] {
