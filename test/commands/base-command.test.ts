@@ -3,7 +3,7 @@ import {mkdtemp, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {parseJson, runCli} from '../support/cli.js'
+import {parseJson, runCli, spawnCli} from '../support/cli.js'
 import {useRedis} from '../support/context.js'
 import {TestRedisServer, freePort} from '../support/redis-server.js'
 
@@ -125,10 +125,15 @@ describe('Redis connection failures', () => {
     })
 
     it('exits 4 with one line and no stack trace', async () => {
-      const listing = runCli(['oauth-list-tokens', '--json'], {env: {REDIS_URL: server.url}})
-      await new Promise((resolve) => setTimeout(resolve, 700))
+      const {child, result: listing} = await spawnCli(['oauth-list-tokens', '--json'], {env: {REDIS_URL: server.url}})
+      // Strike on evidence, not on a clock: the first rows are out, so it is connected and mid-listing.
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.once('data', () => resolve())
+        child.once('exit', (code) => reject(new Error(`the listing ended (exit ${code}) before printing anything`)))
+      })
       await server.kill('SIGKILL')
       const result = await listing
+      assert.ok(!result.stdout.endsWith(']\n'), 'the listing finished before Redis was killed')
       assert.equal(result.code, 4, result.stderr)
       assert.equal(result.stderr.split('\n').filter((line) => line.startsWith('Error:')).length, 1, result.stderr)
       assert.doesNotMatch(result.stderr, /\n\s+at /)

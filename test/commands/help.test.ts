@@ -16,7 +16,9 @@ const EXPECTED_EXAMPLES: Record<string, string> = {
 }
 
 describe('--help of every command', () => {
-  it('shows real examples that start with the command itself', async () => {
+  it('shows real examples that start with the command itself', async function () {
+    // One run per command: on a busy machine that is more than the default 30 s.
+    this.timeout(180_000)
     const manifest = JSON.parse(await readFile(join(repoRoot, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, unknown>}
     for (const id of Object.keys(manifest.commands)) {
       const result = await runCli([id, '--help'])

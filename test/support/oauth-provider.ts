@@ -28,6 +28,7 @@ export interface ProviderOptions {
 }
 
 export async function startOAuthProvider(options: ProviderOptions = {}): Promise<TestOAuthProvider> {
+  silenceProviderNotices()
   const {default: Provider} = (await import('oidc-provider')) as any
   let handler: (request: IncomingMessage, response: ServerResponse) => void = (_, response) => response.writeHead(503).end()
   const server = createServer((request, response) => {
@@ -120,4 +121,22 @@ export async function mcpClientLoginLines(context: TestOAuthProvider): Promise<s
     `MCP_CLIENT_ACCESS_TOKEN_EXPIRES_AT=${Math.floor(Date.now() / 1000) + (tokens.expires_in ?? 0)}`,
     `MCP_CLIENT_REFRESH_TOKEN=${tokens.refresh_token}`,
   ]
+}
+
+/**
+ * oidc-provider 9 prints "Unsupported runtime" on Node 20 and "development-only"
+ * notices about the in-memory adapter and keys this test peer uses on purpose
+ * (it runs fine on Node 20: DESIGN.md). They say nothing about mcpauth, so the
+ * test output leaves them out; any other console line is kept.
+ */
+function silenceProviderNotices(): void {
+  for (const method of ['warn', 'info'] as const) {
+    const original = console[method]
+    if ((original as {providerNoticesSilenced?: boolean}).providerNoticesSilenced) continue
+    const filtered = (...args: unknown[]): void => {
+      if (typeof args[0] === 'string' && /^oidc-provider (WARNING|NOTICE):/.test(args[0])) return
+      original.apply(console, args)
+    }
+    console[method] = Object.assign(filtered, {providerNoticesSilenced: true})
+  }
 }

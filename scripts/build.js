@@ -1,0 +1,30 @@
+// `npm run build`: compiles into a fresh folder and swaps it in for dist/, so
+// a refresh daemon or an MCP client's headers helper running from this
+// checkout never finds dist/ missing or half-written, and compiled files of
+// deleted sources never linger. The manifest is written the same way.
+import {execFileSync} from 'node:child_process'
+import {rename, rm} from 'node:fs/promises'
+import {createRequire} from 'node:module'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const dist = join(root, 'dist')
+const next = join(root, `dist.next-${process.pid}`)
+const old = join(root, `dist.old-${process.pid}`)
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
+
+await rm(next, {recursive: true, force: true})
+try {
+  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json'), '--outDir', next], {stdio: 'inherit'})
+} catch {
+  await rm(next, {recursive: true, force: true})
+  process.exit(1)
+}
+// Two renames: dist/ is absent for the instant between them only, never while files are written.
+await rename(dist, old).catch((error) => {
+  if (error.code !== 'ENOENT') throw error
+})
+await rename(next, dist)
+await rm(old, {recursive: true, force: true})
+await import('./write-manifest.js')
