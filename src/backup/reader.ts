@@ -21,14 +21,19 @@ import {
   type BackupRecord,
   type BackupTrailer,
   BackupFileError,
+  type Bytes,
   LEGACY_FORMAT,
+  MAX_LINE_BYTES,
   NOT_A_BACKUP,
   RecordProblem,
+  bytesToText,
   countRecord,
   emptyCounts,
   recordFromLine,
   sameCounts,
+  shown,
 } from './format.js'
+import {KeyFingerprints} from './key-set.js'
 import {type LegacyBackup, parseLegacyBackup} from './legacy.js'
 import {ExitCode, McpAuthError, cancelledError} from '../errors.js'
 
@@ -76,6 +81,8 @@ const GZIP_MAGIC = Buffer.from([0x1f, 0x8b])
 const NEWLINE = Buffer.from('\n')
 const PEEK_BYTES = 64
 const LEGACY_RUN = 1000
+/** The gateway's JSON format can only be parsed whole; past this size it would cost more memory than a restore may take. */
+export const MAX_LEGACY_BYTES = 64 * 1024 * 1024
 
 /** Opens and verifies a backup; throws BackupFileError (exit 2) or a passphrase error (exit 4). */
 export async function openBackup(file: string, options: OpenOptions = {}): Promise<VerifiedBackup> {
@@ -87,11 +94,15 @@ export async function openBackup(file: string, options: OpenOptions = {}): Promi
 }
 
 async function verifyV1(file: string, container: Container, options: OpenOptions): Promise<VerifiedBackup> {
-  const pass = new V1Pass(file)
-  for await (const _run of pass.records(await container.open())) {
+  const pass = new V1Pass(file, {findDuplicates: true})
+  const checkInterrupt = (): void => {
     if (options.signal?.aborted) throw cancelledError('Interrupted while verifying: nothing was written to Redis.')
+  }
+  for await (const _run of pass.records(await container.open())) {
+    checkInterrupt()
     options.onProgress?.(pass.counts.records)
   }
+  if (pass.lookAlikes.size > 0) await confirmDuplicates(file, container, pass.lookAlikes, checkInterrupt)
   const header = pass.header as BackupHeader
   return {
     info: {
@@ -120,8 +131,31 @@ async function verifyV1(file: string, container: Container, options: OpenOptions
   }
 }
 
+/**
+ * Keys whose fingerprint matched an earlier key's: a key listed twice makes
+ * the file damaged (a restore could not say what it would do), a mere
+ * look-alike does not. One more pass compares the keys themselves.
+ */
+async function confirmDuplicates(file: string, container: Container, lookAlikes: Set<string>, checkInterrupt: () => void): Promise<void> {
+  const seen = new Set<string>()
+  for await (const run of new V1Pass(file).records(await container.open())) {
+    checkInterrupt()
+    for (const {key} of run) {
+      const exact = exactKey(key)
+      if (!lookAlikes.has(exact)) continue
+      if (seen.has(exact)) throw new BackupFileError(file, `is damaged: it lists the key ${shown(bytesToText(key))} twice`)
+      seen.add(exact)
+    }
+  }
+}
+
+/** A key as a string that is equal only for the same bytes, whether it came as text or as base64. */
+function exactKey(key: Bytes): string {
+  return (typeof key === 'string' ? Buffer.from(key) : key).toString('latin1')
+}
+
 async function verifyLegacy(file: string, container: Container): Promise<VerifiedBackup> {
-  const text = (await readAll(await container.open(), file)).toString('utf8')
+  const text = (await readAll(await container.open(), file, MAX_LEGACY_BYTES)).toString('utf8')
   let legacy: LegacyBackup
   try {
     legacy = parseLegacyBackup(JSON.parse(text))
@@ -166,15 +200,24 @@ async function verifyLegacy(file: string, container: Container): Promise<Verifie
 class V1Pass {
   header?: BackupHeader
   readonly counts = emptyCounts()
+  /** With findDuplicates: keys whose fingerprint an earlier key had (exactKey form), for confirmDuplicates. */
+  readonly lookAlikes = new Set<string>()
   private readonly hash = createHash('sha256')
+  private readonly fingerprints?: KeyFingerprints
   private trailer?: BackupTrailer
   private lineNumber = 0
 
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    options: {findDuplicates?: boolean} = {},
+  ) {
+    if (options.findDuplicates) this.fingerprints = new KeyFingerprints()
+  }
 
   async *records(stream: Readable): AsyncGenerator<BackupRecord[]> {
-    // The start of a line that began in an earlier chunk.
+    // The start of a line that began in an earlier chunk, and its length.
     let carried: Buffer[] = []
+    let carriedBytes = 0
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         const run: BackupRecord[] = []
@@ -182,6 +225,7 @@ class V1Pass {
         // Bytes of this chunk from here to lineStart are yet to be hashed.
         let hashFrom = 0
         for (let end = chunk.indexOf(0x0a); end !== -1; end = chunk.indexOf(0x0a, lineStart)) {
+          if (carriedBytes + end - lineStart > MAX_LINE_BYTES) throw this.lineTooLong()
           const line = carried.length > 0 ? Buffer.concat([...carried, chunk.subarray(0, end)]) : chunk.subarray(lineStart, end)
           const accepted = this.accept(line.toString('utf8'))
           if (accepted === TRAILER) {
@@ -192,10 +236,15 @@ class V1Pass {
             if (accepted) run.push(accepted)
           }
           carried = []
+          carriedBytes = 0
           lineStart = end + 1
         }
         if (!this.trailer) this.hash.update(chunk.subarray(hashFrom, lineStart))
-        if (lineStart < chunk.length) carried.push(chunk.subarray(lineStart))
+        if (lineStart < chunk.length) {
+          carriedBytes += chunk.length - lineStart
+          if (carriedBytes > MAX_LINE_BYTES) throw this.lineTooLong()
+          carried.push(chunk.subarray(lineStart))
+        }
         if (run.length > 0) yield run
       }
     } catch (error) {
@@ -235,6 +284,7 @@ class V1Pass {
     try {
       const record = recordFromLine(object)
       countRecord(this.counts, record)
+      if (this.fingerprints && !this.fingerprints.add(record.key)) this.lookAlikes.add(exactKey(record.key))
       return record
     } catch (error) {
       if (error instanceof RecordProblem) throw this.problem(`is damaged: line ${this.lineNumber}: ${error.message}`)
@@ -244,6 +294,10 @@ class V1Pass {
 
   private problem(text: string): BackupFileError {
     return new BackupFileError(this.file, text)
+  }
+
+  private lineTooLong(): BackupFileError {
+    return this.problem(`is damaged: line ${this.lineNumber + 1} is longer than ${MAX_LINE_BYTES / 1024 / 1024} MiB, more than any backup line`)
   }
 }
 
@@ -334,10 +388,21 @@ async function peek(container: Container, file: string): Promise<string> {
   return Buffer.concat(chunks).subarray(0, PEEK_BYTES).toString('utf8')
 }
 
-async function readAll(stream: Readable, file: string): Promise<Buffer> {
+async function readAll(stream: Readable, file: string, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = []
+  let size = 0
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk)
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      size += chunk.length
+      if (size > limit) {
+        stream.destroy()
+        throw new BackupFileError(
+          file,
+          `is a gateway JSON backup of more than ${limit / 1024 / 1024} MiB: that format can only be read whole, and a file this large is refused to keep memory bounded`,
+        )
+      }
+      chunks.push(chunk)
+    }
   } catch (error) {
     throw streamProblem(error, file)
   }
