@@ -75,6 +75,56 @@ describe('backups under interruption', function () {
     assert.deepEqual(contents(await snapshot(ctx.redis)), contents(original))
   })
 
+  it('Ctrl-C during a restore exits 130, leaves every key as before or as after, and a second run completes', async () => {
+    await fillMany(redis())
+    const original = await snapshot(ctx.redis)
+    const file = join(await tempDir(), 'big.jsonl')
+    assert.equal((await ctx.cli(['oauth-backup', '--output', file])).code, 0)
+    await ctx.redis.flushdb()
+
+    const {child, result} = await spawnCli(['oauth-restore', file], {env: {REDIS_URL: ctx.server.url}})
+    let finished = false
+    void result.then(() => (finished = true))
+    // Evidence, not a clock: the first batch is in Redis.
+    await waitFor(async () => finished || (await redis().dbsize()) > 0, 'the restore to write its first batch')
+    assert.equal(finished, false, 'the restore ended before it wrote anything')
+    child.kill('SIGINT')
+    const {code, stderr} = await result
+    assert.notEqual(code, 0, 'the restore finished before Ctrl-C reached it: give it more records')
+    assert.equal(code, 130, stderr)
+    assert.match(stderr, /Interrupted after \d+ of 50000 records\. \d+ keys were written, each complete\. Run the same command again to finish\./)
+
+    const partial = await snapshot(ctx.redis)
+    assert.ok(partial.size > 0 && partial.size < RECORDS, `${partial.size} keys restored before Ctrl-C`)
+    for (const [key, restored] of partial) {
+      const source = original.get(key)!
+      assert.deepEqual({type: restored.type, value: restored.value}, {type: source.type, value: source.value}, `${key} is complete`)
+    }
+    const again = await ctx.cli(['oauth-restore', file, '--json'])
+    assert.equal(again.code, 0, again.stderr)
+    assert.deepEqual([parseJson(again).written, parseJson(again).kept], [RECORDS - partial.size, partial.size])
+    assert.deepEqual(contents(await snapshot(ctx.redis)), contents(original))
+  })
+
+  it('two backups racing for one --output end with one complete file and one clear refusal', async () => {
+    await fillMany(redis())
+    const dir = await tempDir()
+    const file = join(dir, 'same.jsonl')
+    const runs = await Promise.all([1, 2].map(() => spawnCli(['oauth-backup', '--output', file], {env: {REDIS_URL: ctx.server.url}})))
+    let ended = 0
+    for (const run of runs) void run.result.then(() => ended++)
+    // Both past the "does it exist" check: each has its temporary file.
+    await waitFor(async () => ended > 0 || (await readdir(dir)).filter((name) => name.endsWith('.tmp')).length === 2, 'both backups to be writing')
+    assert.equal(ended, 0, 'one backup ended before the other had started writing: the race did not happen')
+    const results = await Promise.all(runs.map((run) => run.result))
+    assert.deepEqual(results.map(({code}) => code).sort(), [0, 2], results.map(({stderr}) => stderr).join('\n'))
+    assert.match(results.find(({code}) => code === 2)!.stderr, /same\.jsonl already exists: a backup is never overwritten/)
+    assert.deepEqual(await readdir(dir), ['same.jsonl'], 'no temporary file is left')
+    const check = await ctx.cli(['oauth-restore', file, '--dry-run', '--json'])
+    assert.equal(check.code, 0, check.stderr)
+    assert.equal(parseJson(check).records, RECORDS)
+  })
+
   it('Ctrl-C during a backup exits 130 and leaves no file', async () => {
     await fillMany(redis())
     const dir = await tempDir()
