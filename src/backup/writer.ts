@@ -81,8 +81,8 @@ const KEYS_PER_CALL = 100
 const BYTES_PER_CALL = 256 * 1024
 /** Collections with more members than this are read in pages (SSCAN/HSCAN/LRANGE). */
 const MEMBERS_PER_CALL = 256
-/** Raw bytes of one value at most: even fully escaped (6 bytes a byte) and with its key it fits on one line. */
-const MAX_VALUE_BYTES = Math.floor(MAX_LINE_BYTES / 7)
+/** Raw bytes of one value at most: a larger one cannot fit on a line however it is encoded. */
+const MAX_VALUE_BYTES = MAX_LINE_BYTES
 const SKIPPED_KEYS_REPORTED = 20
 
 export async function writeBackup(redis: RedisClient, options: BackupOptions): Promise<BackupResult> {

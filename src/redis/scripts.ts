@@ -225,4 +225,36 @@ return outcomes
 `,
 }
 
-export const ALL_SCRIPTS: readonly LuaScript[] = [READ_RECORDS, FIND_ORPHAN_ENTRIES, DELETE_IF_STILL_EXPIRED, READ_FOR_BACKUP, RESTORE_KEYS]
+/**
+ * Puts a value that was built in pages under a staging name (KEYS[2]) in
+ * place of KEYS[1], atomically and in O(1): RENAME, after the same expiry
+ * check and merge rule as RESTORE_KEYS. ARGV[1]: mode; ARGV[2]: absolute
+ * expiry in ms ('' for none). Returns one of RESTORE_OUTCOME; the staging key is gone afterwards.
+ */
+export const COMMIT_STAGED: LuaScript = {
+  name: 'mcpauthCommitStaged',
+  lua: `
+local clock = redis.call('TIME')
+local now_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local key, staged, expiry = KEYS[1], KEYS[2], ARGV[2]
+if expiry ~= '' and tonumber(expiry) <= now_ms then
+  redis.call('UNLINK', staged)
+  return ${RESTORE_OUTCOME.expired}
+end
+local existed = redis.call('EXISTS', key) == 1
+if existed then
+  if ARGV[1] == 'merge' then
+    redis.call('UNLINK', staged)
+    return ${RESTORE_OUTCOME.kept}
+  end
+  -- UNLINK frees a large old value in the background; RENAME over it would free it here
+  redis.call('UNLINK', key)
+end
+redis.call('RENAME', staged, key)
+if expiry ~= '' then redis.call('PEXPIREAT', key, expiry) else redis.call('PERSIST', key) end
+if existed then return ${RESTORE_OUTCOME.overwritten} end
+return ${RESTORE_OUTCOME.written}
+`,
+}
+
+export const ALL_SCRIPTS: readonly LuaScript[] = [READ_RECORDS, FIND_ORPHAN_ENTRIES, DELETE_IF_STILL_EXPIRED, READ_FOR_BACKUP, RESTORE_KEYS, COMMIT_STAGED]

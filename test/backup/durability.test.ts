@@ -4,7 +4,7 @@ import {join} from 'node:path'
 
 import type {Redis} from 'ioredis'
 
-import {contents, fillGateway, snapshot, tempDir, truncateFile} from '../support/backups.js'
+import {assertUnchanged, contents, fillGateway, snapshot, tempDir, truncateFile} from '../support/backups.js'
 import {type CliResult, parseJson, runCli, spawnCli} from '../support/cli.js'
 import {useRedis} from '../support/context.js'
 import {TestRedisServer, freePort} from '../support/redis-server.js'
@@ -156,6 +156,54 @@ describe('backups under interruption', function () {
       redis.disconnect()
       await server.stop()
     }
+  })
+})
+
+describe('backups of large values', function () {
+  this.timeout(120_000)
+  let server: TestRedisServer
+  let redis: Redis
+  before(async () => {
+    // Redis logs every command that takes it 10 ms or more.
+    server = await new TestRedisServer().start(['--slowlog-log-slower-than', '10000', '--slowlog-max-len', '1000'])
+    redis = server.client()
+  })
+  after(async () => {
+    redis.disconnect()
+    await server.stop()
+  })
+
+  /** Commands Redis spent more than `ms` on since the last reset (a busy machine adds CPU waits: hence the margin). */
+  async function slowCommands(ms: number): Promise<string[]> {
+    const entries = (await redis.slowlog('GET', 1000)) as Array<[number, number, number, unknown[]]>
+    return entries
+      .filter(([, , micros]) => micros > ms * 1000)
+      .map(([, , micros, args]) => `${(micros / 1000).toFixed(1)} ms: ${String(args[0])} ${String(args[1]).slice(0, 40)}`)
+  }
+
+  it('reads and writes a 500,000-member set, a 2 MB string, a wide hash and a long list in short commands, exactly', async () => {
+    const members = Array.from({length: 500_000}, (_, index) => `m-${index}`)
+    for (let start = 0; start < members.length; start += 10_000) await redis.sadd('oauth:user_tokens:busy', ...members.slice(start, start + 10_000))
+    await redis.set('oauth:client:big', 'x'.repeat(2 * 1024 * 1024), 'EX', 3600)
+    await redis.hset('oauth:meta:wide', Object.fromEntries(members.slice(0, 50_000).map((member) => [member, `value of ${member}`])))
+    await redis.rpush('oauth:queue:long', ...members.slice(0, 100_000))
+    await redis.set('oauth:token:small', '{}', 'EX', 3600)
+    const before = await snapshot(redis)
+    const file = join(await tempDir(), 'large.jsonl')
+    await redis.slowlog('RESET')
+    const made = await runCli(['oauth-backup', '--output', file, '--json'], {env: {REDIS_URL: server.url}})
+    assert.equal(made.code, 0, made.stderr)
+    assert.equal(parseJson(made).records, 5)
+    assert.deepEqual(await slowCommands(40), [], 'the backup kept Redis busy')
+
+    await redis.flushdb()
+    await redis.slowlog('RESET')
+    const restored = await runCli(['oauth-restore', file, '--json'], {env: {REDIS_URL: server.url}})
+    assert.equal(restored.code, 0, restored.stderr)
+    assert.equal(parseJson(restored).written, 5)
+    assert.deepEqual(await slowCommands(40), [], 'the restore kept Redis busy')
+    assertUnchanged(await snapshot(redis), before)
+    assert.deepEqual(await redis.keys('mcpauth:*'), [], 'no staging key is left')
   })
 })
 
