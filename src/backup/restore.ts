@@ -155,7 +155,9 @@ async function writeBatch(redis: RedisClient, batch: BackupRecord[], mode: Resto
       ],
     ),
   )) as Outcome[][]
-  calls.forEach((indexes, callIndex) => indexes.forEach((index, position) => (outcomes[index] = replies[callIndex][position])))
+  for (const [callIndex, indexes] of calls.entries()) {
+    for (const [position, index] of indexes.entries()) outcomes[index] = replies[callIndex][position]
+  }
   for (const index of large) outcomes[index] = await writeStaged(redis, batch[index], stagingKey(redis, batch[index].key)!, scriptMode)
   return outcomes
 }
