@@ -2,7 +2,7 @@ import {type EnvUpdates, readEnvFile, updateEnvFile} from '../env/env-file.js'
 import {McpAuthError, ExitCode, usageError} from '../errors.js'
 import {looksLikeJwt} from '../jwt/codec.js'
 import {type ClientCredentials, type TokenSet, defaultScope, registerClient} from './client.js'
-import {discoverAuthServer} from './discovery.js'
+import {type AuthServerMetadata, discoverAuthServer} from './discovery.js'
 import {runDeviceFlow} from './device.js'
 import type {OAuthHttpOptions} from './http.js'
 import {type PastedInput, runAuthorizationCodeFlow, startLoopbackReceiver} from './pkce.js'
@@ -58,9 +58,23 @@ export const GITHUB_LOGIN: LoginKeys = {
   loginCommand: 'mcpauth generate-github-token --force',
 }
 
+/**
+ * Where a login's client and tokens are kept. The `.env` keys of a LoginKeys
+ * by default; a token file for a login kept in a token directory.
+ */
+export interface LoginStorage {
+  /** The file named in messages. */
+  location: string
+  savedClient(): Promise<ClientCredentials | undefined>
+  saveClient(client: ClientCredentials): Promise<void>
+  saveTokens(tokens: TokenSet, now: number, metadata: AuthServerMetadata): Promise<void>
+}
+
 export interface LoginOptions {
   envFilePath: string
   keys: LoginKeys
+  /** Defaults to the `.env` keys of `keys`. */
+  storage?: LoginStorage
   authServerUrl: string
   clientName: string
   /** The resource (RFC 8707) the token is for: the MCP server's URL. */
@@ -85,6 +99,7 @@ export interface LoginResult {
 
 export async function runOAuthLogin(options: LoginOptions): Promise<LoginResult> {
   const {keys} = options
+  const storage = options.storage ?? envLoginStorage(options.envFilePath, keys)
   const metadata = await discoverAuthServer(options.authServerUrl, options.http)
   if (options.device && !metadata.device_authorization_endpoint) {
     throw usageError(`${metadata.issuer} does not offer the device flow.`, 'Run it without --device to sign in through the browser.')
@@ -92,13 +107,12 @@ export async function runOAuthLogin(options: LoginOptions): Promise<LoginResult>
   const scope = options.scope ?? defaultScope(metadata)
   const receiver = await startLoopbackReceiver()
   try {
-    let client = savedClient(keys, (await readEnvFile(options.envFilePath)).values)
+    let client = await storage.savedClient()
     const registered = client === undefined
     if (!client) {
       client = await registerClient(metadata, {clientName: options.clientName, redirectUris: [receiver.redirectUri], scope}, options.http)
-      const newClient = client
-      await updateEnvFile(options.envFilePath, () => clientUpdates(keys, newClient))
-      options.notify(`Registered client ${client.client_id} for the ${keys.label} login at ${metadata.issuer}; saved in ${options.envFilePath}.`)
+      await storage.saveClient(client)
+      options.notify(`Registered client ${client.client_id} for the ${keys.label} login at ${metadata.issuer}; saved in ${storage.location}.`)
     }
     const tokens = options.device
       ? await runDeviceFlow({
@@ -125,7 +139,7 @@ export async function runOAuthLogin(options: LoginOptions): Promise<LoginResult>
           throw registered ? error : withStaleClientHint(error, keys)
         })
     const now = Math.floor(Date.now() / 1000)
-    await updateEnvFile(options.envFilePath, () => tokenUpdates(keys, tokens, now))
+    await storage.saveTokens(tokens, now, metadata)
     return {
       auth_server: metadata.issuer,
       client_id: client.client_id,
@@ -136,6 +150,19 @@ export async function runOAuthLogin(options: LoginOptions): Promise<LoginResult>
     }
   } finally {
     await receiver.close()
+  }
+}
+
+export function envLoginStorage(envFilePath: string, keys: LoginKeys): LoginStorage {
+  return {
+    location: envFilePath,
+    savedClient: async () => savedClient(keys, (await readEnvFile(envFilePath)).values),
+    saveClient: async (client) => {
+      await updateEnvFile(envFilePath, () => clientUpdates(keys, client))
+    },
+    saveTokens: async (tokens, now) => {
+      await updateEnvFile(envFilePath, () => tokenUpdates(keys, tokens, now))
+    },
   }
 }
 
