@@ -42,6 +42,7 @@ import {readPaged} from './paged-values.js'
 import {cancelledError, usageError} from '../errors.js'
 import {KEY_NAMESPACE} from '../store/records.js'
 import {type RedisClient, type RedisCommand, defineScript, isCluster, runCommands, scanKeyBuffers} from '../redis/client.js'
+import {databaseSize} from '../redis/namespace-size.js'
 import {READ_FOR_BACKUP} from '../redis/scripts.js'
 
 export interface BackupOptions {
@@ -84,6 +85,8 @@ const MEMBERS_PER_CALL = 256
 /** Raw bytes of one value at most: a larger one cannot fit on a line however it is encoded. */
 const MAX_VALUE_BYTES = MAX_LINE_BYTES
 const SKIPPED_KEYS_REPORTED = 20
+/** The fingerprint table is allocated for at most this many keys before it sees them (about 10 MB). */
+const PRESIZED_KEYS = 1_000_000
 
 export async function writeBackup(redis: RedisClient, options: BackupOptions): Promise<BackupResult> {
   const {file} = options
@@ -151,7 +154,8 @@ async function* backupLines(redis: RedisClient, header: BackupHeader, result: Ba
   }
   yield hashed(`${JSON.stringify(header)}\n`)
   // SCAN may return a key twice (when Redis resizes its table meanwhile); a backup lists each key once.
-  const written = new KeyFingerprints(await keyCount(redis))
+  // Sized for the database up front (DBSIZE counts keys outside oauth: too, hence the cap), so it rarely grows.
+  const written = new KeyFingerprints(Math.min(await databaseSize(redis), PRESIZED_KEYS))
   let keysSeen = 0
   // The next batch is read from Redis while the current one is encoded and written: two batches in memory at most.
   let previous: Promise<BackupRecord[]> | undefined
@@ -287,13 +291,6 @@ async function readTypesAndTtls(redis: RedisClient, keys: Buffer[]): Promise<Key
     if (Buffer.isBuffer(value) && value.length <= BYTES_PER_CALL) (read as KeyRead).value = value
   })
   return reads
-}
-
-/** Keys in the database (every master of a cluster): how many the backup will likely see. */
-async function keyCount(redis: RedisClient): Promise<number> {
-  const servers = isCluster(redis) ? redis.nodes('master') : [redis]
-  const sizes = await Promise.all(servers.map((server) => server.dbsize()))
-  return sizes.reduce((sum, size) => sum + size, 0)
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -17,6 +17,13 @@ export interface NamespaceSize {
   exact: boolean
 }
 
+/** Keys in the database, every master of a cluster together (DBSIZE). */
+export async function databaseSize(redis: RedisClient): Promise<number> {
+  const servers: Redis[] = isCluster(redis) ? redis.nodes('master') : [redis]
+  const sizes = await Promise.all(servers.map((server) => server.dbsize()))
+  return sizes.reduce((sum, size) => sum + size, 0)
+}
+
 export async function namespaceSize(redis: RedisClient, prefix: string): Promise<NamespaceSize> {
   const servers: Redis[] = isCluster(redis) ? redis.nodes('master') : [redis]
   const sizes = await Promise.all(servers.map((server) => serverNamespaceSize(server, prefix)))
