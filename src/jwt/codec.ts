@@ -2,7 +2,7 @@ import type {KeyObject} from 'node:crypto'
 
 import type {JWTVerifyGetKey} from 'jose'
 
-import {unreachableError} from '../errors.js'
+import {describeNetworkCode, unreachableError} from '../errors.js'
 import {formatDuration, formatTime} from '../output.js'
 
 /**
@@ -157,7 +157,8 @@ function explainVerificationFailure(error: unknown, decoded: DecodedJwt, verific
       return unreachableError(`${verification.source} did not return a JSON Web Key Set.`, "Point --jwks-url at the gateway's /jwks.", error)
     default:
       if (typeof verification.key === 'function' && (error instanceof TypeError || code === 'ERR_JOSE_GENERIC')) {
-        const detail = (error as {cause?: {code?: string}}).cause?.code ?? (error as Error).message
+        const systemCode = (error as {cause?: {code?: string}}).cause?.code
+        const detail = systemCode ? describeNetworkCode(systemCode) : (error as Error).message
         return unreachableError(`Cannot fetch the JWKS at ${verification.source}: ${detail}.`, 'Check --jwks-url and your network.', error)
       }
       return error as Error

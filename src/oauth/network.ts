@@ -1,4 +1,4 @@
-import {unreachableError, usageError} from '../errors.js'
+import {describeNetworkCode, unreachableError, usageError} from '../errors.js'
 
 /** Every request mcpauth makes gives up after this long unless the caller says otherwise. */
 export const DEFAULT_TIMEOUT_MS = 10_000
@@ -41,6 +41,6 @@ export function describeFetchFailure(url: URL, error: unknown, timeoutMs: number
   const cause = (error as {cause?: {code?: string; message?: string}})?.cause
   // System codes (ECONNREFUSED, ENOTFOUND) say it best; fetch's own UND_ERR_* codes say less than their message.
   const code = cause?.code?.startsWith('UND_ERR') ? undefined : cause?.code
-  const detail = code ?? cause?.message ?? (error as Error)?.message ?? String(error)
+  const detail = code ? describeNetworkCode(code) : (cause?.message ?? (error as Error)?.message ?? String(error))
   return unreachableError(`Cannot reach ${url.origin}: ${detail}.`, 'Check the URL and your network, then try again.', error)
 }

@@ -237,5 +237,12 @@ function explainConnectionFailure(target: RedisTarget, error: Error): Error {
   if (code === 'ETIMEDOUT' || /timeout/i.test(message)) {
     return unreachableError(`Redis at ${where} did not answer within ${CONNECT_TIMEOUT_MS / 1000}s.`, undefined, error)
   }
+  if (/^Protocol error/.test(message)) {
+    return unreachableError(
+      `What answers at ${where} does not speak the Redis protocol.`,
+      'Check the host and port in REDIS_URL (or --redis-url): is it an HTTP server or a proxy?',
+      error,
+    )
+  }
   return unreachableError(`Cannot use Redis at ${where}: ${message}`, undefined, error)
 }

@@ -117,7 +117,7 @@ describe('src/jwt: verifying like the gateway', () => {
     await assert.rejects(verifyJwt(handSignedRs256(gatewayClaims(), gatewayKeys.privateKey), key), (error: unknown) => {
       assert.ok(error instanceof McpAuthError)
       assert.equal(error.exitCode, 4)
-      assert.match(error.message, /Cannot fetch the JWKS at http:\/\/127\.0\.0\.1:\d+\/jwks: ECONNREFUSED/)
+      assert.match(error.message, /Cannot fetch the JWKS at http:\/\/127\.0\.0\.1:\d+\/jwks: nothing accepts connections at that address \(ECONNREFUSED\)/)
       return true
     })
   })
