@@ -24,7 +24,9 @@ describe("error messages in mcpauth's words", function () {
   })
 
   it('an OAuth server that does not resolve is described in words, not a bare ENOTFOUND', async () => {
-    const result = await runCli(['doctor', '--online', '--json'], {env: {GATEWAY_AUTH_URL: 'https://auth.does-not-exist.invalid', REDIS_URL: `redis://127.0.0.1:${await freePort()}/0`}})
+    const result = await runCli(['doctor', '--online', '--json'], {
+      env: {GATEWAY_AUTH_URL: 'https://auth.does-not-exist.invalid', REDIS_URL: `redis://127.0.0.1:${await freePort()}/0`},
+    })
     assert.doesNotMatch(result.stdout, /: ENOTFOUND\./, 'a bare code')
     assert.match(result.stdout, /the host name does not resolve \(ENOTFOUND\)|could not be resolved right now \(EAI_AGAIN\)/)
   })
