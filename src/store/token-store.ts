@@ -15,14 +15,17 @@ import {
   type ConditionalDelete,
   type ConditionalDeleteOutcome,
   type IndexEntry,
+  type OrphanScan,
+  countIndexEntries,
   deleteIfStillExpired,
   expireAtIfNoTtl,
   findOrphanEntries,
+  indexMemberPages,
   readValuesAndTtls,
   removeIndexEntries,
 } from './redis-batches.js'
 
-export type {ConditionalDelete, ConditionalDeleteOutcome, IndexEntry} from './redis-batches.js'
+export type {ConditionalDelete, ConditionalDeleteOutcome, IndexEntry, OrphanScan} from './redis-batches.js'
 
 /** A string record as read from Redis: parsed, or with the reason it could not be. */
 export interface StoredRecord<K extends StringRecordKind = StringRecordKind> {
@@ -53,6 +56,8 @@ export interface WalkOptions {
 }
 
 const DEFAULT_BATCH_SIZE = 1000
+/** Random keys looked at per server to estimate the namespace's share of the database. */
+const NAMESPACE_SAMPLE = 200
 const CLIENT_NAME_CACHE_LIMIT = 50_000
 
 /**
@@ -107,6 +112,25 @@ export class TokenStore {
     return sizes.reduce((sum, size) => sum + size, 0)
   }
 
+  /**
+   * About how many keys the `oauth:` namespace holds: DBSIZE scaled by the
+   * share of a random sample of keys in it, so it costs a few hundred
+   * constant-time commands whatever the size of the database.
+   */
+  async estimateNamespaceKeys(): Promise<number> {
+    const servers = isCluster(this.redis) ? this.redis.nodes('master') : [this.redis]
+    const estimates = await Promise.all(
+      servers.map(async (server) => {
+        const size = await server.dbsize()
+        if (size === 0) return 0
+        const sample = ((await server.pipeline(Array.from({length: NAMESPACE_SAMPLE}, () => ['randomkey'])).exec()) ?? []).map(([, key]) => key)
+        const inNamespace = sample.filter((key) => typeof key === 'string' && key.startsWith(KEY_NAMESPACE)).length
+        return Math.round((size * inNamespace) / Math.max(1, sample.length))
+      }),
+    )
+    return estimates.reduce((sum, estimate) => sum + estimate, 0)
+  }
+
   async getAccessToken(jti: string): Promise<StoredRecord<'token'> | undefined> {
     const [record] = await this.readBatch([{key: accessTokenKey(jti), kind: 'token', id: jti}])
     return record as StoredRecord<'token'> | undefined
@@ -141,23 +165,61 @@ export class TokenStore {
     return results.reduce<number>((sum, removed) => sum + Number(removed), 0)
   }
 
-  /** Whether `oauth:user_tokens:{username}` exists. */
-  async userIndexExists(username: string): Promise<boolean> {
-    return (await this.redis.exists(userIndexKey(username))) > 0
+  /** Removes jti entries from user index sets: how many entries went, and how many sets they left empty (gone). */
+  async removeIndexEntries(entries: readonly IndexEntry[]): Promise<{removed: number; setsEmptied: number}> {
+    return removeIndexEntries(this.redis, entries)
   }
 
-  /** Removes jti entries from user index sets; returns how many entries went. */
-  async removeIndexEntries(entries: readonly IndexEntry[]): Promise<number> {
-    return removeIndexEntries(this.redis, entries)
+  /** How many of these entries are in their user index sets. */
+  async countIndexEntries(entries: readonly IndexEntry[]): Promise<number> {
+    return countIndexEntries(this.redis, entries)
+  }
+
+  /**
+   * Index sets of users whose name equals `username` ignoring case, as GitHub
+   * logins do, with their sizes: one SCAN of the keyspace that ships only the
+   * matching keys, so it is cheap next to a walk.
+   */
+  async userIndexesIgnoringCase(username: string): Promise<Array<{username: string; size: number}>> {
+    const found: Array<{username: string; size: number}> = []
+    for await (const keys of scanKeys(this.redis, userIndexKey(caseInsensitiveGlob(username)), this.batchSize)) {
+      const sizes = await runCommands(
+        this.redis,
+        keys.map((key) => ['scard', key]),
+        {ignoreWrongType: true},
+      )
+      keys.forEach((key, position) => {
+        const id = parseKey(key)?.id
+        if (id !== undefined && id.toLowerCase() === username.toLowerCase() && typeof sizes[position] === 'number') {
+          found.push({username: id, size: sizes[position] as number})
+        }
+      })
+    }
+    return found
   }
 
   /**
    * Entries of these users' index sets whose token no longer exists; with
    * `remove`, each is checked and removed atomically and only the entries
-   * this call removed are returned.
+   * this call removed are counted. Big sets are read a page at a time.
    */
-  async findOrphanEntries(usernames: readonly string[], options: {remove?: boolean} = {}): Promise<IndexEntry[]> {
+  async findOrphanEntries(usernames: readonly string[], options: {remove?: boolean} = {}): Promise<OrphanScan> {
     return findOrphanEntries(this.redis, usernames, options.remove ?? false)
+  }
+
+  /** The entries of these users' index sets, a page per set per round (SSCAN). */
+  indexMemberPages(usernames: readonly string[]): AsyncGenerator<IndexEntry[][]> {
+    return indexMemberPages(this.redis, usernames)
+  }
+
+  /** The access tokens of these jti, read a batch at a time; undefined where there is none. */
+  async getAccessTokens(jtis: readonly string[]): Promise<Array<StoredRecord<'token'> | undefined>> {
+    const found = new Map<string, StoredRecord<'token'>>()
+    for (let start = 0; start < jtis.length; start += this.batchSize) {
+      const located = jtis.slice(start, start + this.batchSize).map((jti) => ({key: accessTokenKey(jti), kind: 'token' as const, id: jti}))
+      for (const stored of await this.readBatch(located)) found.set(stored.id, stored as StoredRecord<'token'>)
+    }
+    return jtis.map((jti) => found.get(jti))
   }
 
   /** Deletes records that Redis, with its own clock, still finds past their expiry; see ConditionalDelete. */
@@ -184,6 +246,19 @@ export class TokenStore {
     })
     return records
   }
+}
+
+/**
+ * A SCAN pattern matching the name with its ASCII letters in any case (GitHub
+ * logins are ASCII) and nothing else: `Mal*` becomes `[mM][aA][lL]\*`.
+ */
+function caseInsensitiveGlob(name: string): string {
+  return [...name]
+    .map((char) => {
+      if (/[a-z]/i.test(char)) return `[${char.toLowerCase()}${char.toUpperCase()}]`
+      return /[*?[\]\\^]/.test(char) ? `\\${char}` : char
+    })
+    .join('')
 }
 
 function toStoredRecord(kind: RecordKind, key: string, id: string, ttlSeconds: number | null, value: unknown): AnyStoredRecord {
