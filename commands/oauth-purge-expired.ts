@@ -30,11 +30,10 @@ Each delete re-checks the record inside Redis (a Lua script using Redis's clock)
     const store = await this.tokenStore()
     if (!dryRun) {
       const where = describeRedisTarget(await this.redisTarget())
-      await this.confirm(
-        `Purge expired OAuth records in ${where}?`,
-        async () =>
-          `Purge expired OAuth records in ${where}? It checks ~${(await store.estimateNamespaceKeys()).toLocaleString('en-US')} oauth: keys; --dry-run first tells how many go.`,
-      )
+      await this.confirm(`Purge expired OAuth records in ${where}?`, async () => {
+        const size = await store.namespaceSize()
+        return `Purge expired OAuth records in ${where}? It checks ${size.exact ? '' : '~'}${size.keys.toLocaleString('en-US')} oauth: keys; --dry-run first tells how many go.`
+      })
     }
     const progress = await this.progress(dryRun ? 'Checking' : 'Purging')
     const result = await purgeExpired(store, {

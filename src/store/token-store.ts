@@ -1,4 +1,5 @@
-import {type RedisClient, WRONG_TYPE, isCluster, runCommands, scanKeys} from '../redis/client.js'
+import {type RedisClient, WRONG_TYPE, runCommands, scanKeys} from '../redis/client.js'
+import {type NamespaceSize, databaseSize, namespaceSize} from '../redis/namespace-size.js'
 import {
   type RecordKind,
   type RecordOfKind,
@@ -56,8 +57,6 @@ export interface WalkOptions {
 }
 
 const DEFAULT_BATCH_SIZE = 1000
-/** Random keys looked at per server to estimate the namespace's share of the database. */
-const NAMESPACE_SAMPLE = 200
 const CLIENT_NAME_CACHE_LIMIT = 50_000
 
 /**
@@ -107,28 +106,12 @@ export class TokenStore {
 
   /** Keys in the database (every master of a cluster): what a walk will scan. */
   async approximateKeyCount(): Promise<number> {
-    const servers = isCluster(this.redis) ? this.redis.nodes('master') : [this.redis]
-    const sizes = await Promise.all(servers.map((server) => server.dbsize()))
-    return sizes.reduce((sum, size) => sum + size, 0)
+    return databaseSize(this.redis)
   }
 
-  /**
-   * About how many keys the `oauth:` namespace holds: DBSIZE scaled by the
-   * share of a random sample of keys in it, so it costs a few hundred
-   * constant-time commands whatever the size of the database.
-   */
-  async estimateNamespaceKeys(): Promise<number> {
-    const servers = isCluster(this.redis) ? this.redis.nodes('master') : [this.redis]
-    const estimates = await Promise.all(
-      servers.map(async (server) => {
-        const size = await server.dbsize()
-        if (size === 0) return 0
-        const sample = ((await server.pipeline(Array.from({length: NAMESPACE_SAMPLE}, () => ['randomkey'])).exec()) ?? []).map(([, key]) => key)
-        const inNamespace = sample.filter((key) => typeof key === 'string' && key.startsWith(KEY_NAMESPACE)).length
-        return Math.round((size * inNamespace) / Math.max(1, sample.length))
-      }),
-    )
-    return estimates.reduce((sum, estimate) => sum + estimate, 0)
+  /** How many keys the `oauth:` namespace holds: counted in a small database, estimated from a sample in a large one. */
+  async namespaceSize(): Promise<NamespaceSize> {
+    return namespaceSize(this.redis, KEY_NAMESPACE)
   }
 
   async getAccessToken(jti: string): Promise<StoredRecord<'token'> | undefined> {
