@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
-import {type ClientView, listClients} from '../src/store/list.js'
-import {formatCount, formatDuration, formatTime, isoTime, redact, takeForTable} from '../src/output.js'
+import {type ClientView, firstRows, listClients, oldestRegistrationFirst} from '../src/store/list.js'
+import {formatCount, formatDuration, formatTime, isoTime, redact} from '../src/output.js'
 import {type Cell, TableWriter, streamRows} from '../src/table.js'
 import {BaseCommand, redisFlags} from './_shared/base-command.js'
 import {plural} from './_shared/summaries.js'
@@ -20,7 +20,7 @@ export default class OauthListRegistrations extends BaseCommand<typeof OauthList
     ...redisFlags,
     reveal: Flags.boolean({summary: 'Show client secrets and registration tokens in full.'}),
     limit: Flags.integer({
-      summary: 'Rows shown in the table (0 = all, streamed in the order Redis returns them). --json always lists all.',
+      summary: 'Rows shown in the table: the oldest registrations (0 = all, streamed in the order Redis returns them). --json always lists all.',
       default: 200,
       min: 0,
     }),
@@ -43,7 +43,7 @@ export default class OauthListRegistrations extends BaseCommand<typeof OauthList
       await writer.end()
       return
     }
-    const {shown, total} = await takeForTable(batches, this.flags.limit)
+    const {shown, total} = await firstRows(batches, this.flags.limit, oldestRegistrationFirst)
     progress.done()
     await this.renderTable(shown, total)
   }
@@ -60,7 +60,6 @@ export default class OauthListRegistrations extends BaseCommand<typeof OauthList
 
   private async renderTable(shown: ClientView[], total: number): Promise<void> {
     if (total > 0) {
-      shown.sort((a, b) => (a.created_at ?? 0) - (b.created_at ?? 0))
       const table = new TableWriter(CLIENT_COLUMNS)
       for (let start = 0; start < shown.length; start += TABLE_CHUNK) {
         await table.write(shown.slice(start, start + TABLE_CHUNK).map((client) => this.clientRow(client)))

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
-import {type AccessTokenView, listAccessTokens} from '../src/store/list.js'
-import {formatCount, formatRelative, formatTime, isoTime, takeForTable} from '../src/output.js'
+import {type AccessTokenView, firstRows, listAccessTokens, soonestExpiryFirst} from '../src/store/list.js'
+import {formatCount, formatRelative, formatTime, isoTime} from '../src/output.js'
 import {type Cell, TableWriter, streamRows} from '../src/table.js'
 import {BaseCommand, redisFlags} from './_shared/base-command.js'
 import {plural} from './_shared/summaries.js'
@@ -23,7 +23,7 @@ export default class OauthListTokens extends BaseCommand<typeof OauthListTokens>
     client: Flags.string({summary: 'Only tokens issued to this client_id (exact).'}),
     expired: Flags.boolean({summary: 'Only tokens past their expires_at.'}),
     limit: Flags.integer({
-      summary: 'Rows shown in the table (0 = all, streamed in the order Redis returns them). --json always lists all.',
+      summary: 'Rows shown in the table: the soonest to expire (0 = all, streamed in the order Redis returns them). --json always lists all.',
       default: 200,
       min: 0,
     }),
@@ -48,14 +48,13 @@ export default class OauthListTokens extends BaseCommand<typeof OauthListTokens>
       await writer.end()
       return
     }
-    const {shown, total, malformed} = await takeForTable(batches, this.flags.limit)
+    const {shown, total, malformed} = await firstRows(batches, this.flags.limit, soonestExpiryFirst)
     progress.done()
     await this.renderTable(shown, total, malformed)
   }
 
   private async renderTable(shown: AccessTokenView[], total: number, malformed: number): Promise<void> {
     if (total > 0) {
-      shown.sort((a, b) => (a.expires_at ?? 0) - (b.expires_at ?? 0))
       const now = Date.now() / 1000
       const table = new TableWriter(TOKEN_COLUMNS)
       for (let start = 0; start < shown.length; start += TABLE_CHUNK) {

@@ -78,11 +78,11 @@ const SUCCESS_KEYS: Array<{args: string[]; keys: string}> = [
   {args: ['oauth-delete-registration', '--yes', '--json', '--', 'client_AAAAAAAAAAAAAAAAAAAAAA'], keys: 'client_id,deleted'},
   {
     args: ['oauth-delete-client-complete', '--yes', '--json', '--', 'client_AAAAAAAAAAAAAAAAAAAAAA'],
-    keys: 'access_tokens,client_id,codes,index_entries,malformed_skipped,refresh_tokens,registration_deleted,states',
+    keys: 'access_tokens,client_id,codes,dry_run,index_entries,malformed_skipped,refresh_tokens,registration_deleted,states',
   },
   {
     args: ['oauth-revoke-user', '--yes', '--json', '--', 'nobody'],
-    keys: 'access_tokens,codes,index_deleted,index_entries,malformed_skipped,refresh_tokens,states,username',
+    keys: 'access_tokens,codes,dry_run,index_deleted,index_entries,malformed_skipped,matched_usernames,refresh_tokens,states,username',
   },
 ]
 
