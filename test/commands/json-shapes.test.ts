@@ -90,7 +90,7 @@ describe('the --json answer of every command', function () {
   this.timeout(180_000)
   const ctx = useRedis()
 
-  it('has the keys scripts rely on, and nothing else on stdout', async () => {
+  it('has the keys scripts rely on, every time in ISO 8601 UTC, and nothing else on stdout', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mcpauth-json-shapes-'))
     await copyFile(join(repoRoot, '.env.example'), join(dir, '.env.example'))
     assert.equal((await runCli(['generate-all-secrets'], {cwd: dir})).code, 0)
@@ -105,6 +105,12 @@ describe('the --json answer of every command', function () {
       const body = parseJson(result)
       const shape = Array.isArray(body) ? body[0] : body
       assert.equal(Object.keys(shape).sort().join(','), keys, `the --json keys of mcpauth ${args[0]} changed: update SUCCESS_KEYS on purpose`)
+      for (const [path, value] of timeFields(body)) {
+        assert.ok(
+          value === null || (typeof value === 'string' && ISO_UTC.test(value)),
+          `mcpauth ${args[0]}: ${path} is ${JSON.stringify(value)}, not ISO 8601 UTC`,
+        )
+      }
       covered.add(args[0])
     }
     const manifest = JSON.parse(await readFile(join(repoRoot, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, {flags: Record<string, unknown>}>}
@@ -113,3 +119,14 @@ describe('the --json answer of every command', function () {
     assert.deepEqual(uncovered.sort(), ['doctor', 'generate-github-token'])
   })
 })
+
+const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/
+
+/** Every field named like a time (`*_at`) anywhere in a --json answer, with its path. */
+function timeFields(value: unknown, path = '$'): Array<[string, unknown]> {
+  if (Array.isArray(value)) return value.flatMap((item, index) => timeFields(item, `${path}[${index}]`))
+  if (value === null || typeof value !== 'object') return []
+  return Object.entries(value).flatMap(([key, item]) =>
+    key.endsWith('_at') && (item === null || typeof item !== 'object') ? [[`${path}.${key}`, item] as [string, unknown]] : timeFields(item, `${path}.${key}`),
+  )
+}

@@ -50,7 +50,11 @@ async function spawnBuiltCli(args: string[], options: Omit<CliOptions, 'input'>)
   for (const [name, value] of Object.entries(process.env)) if (value !== undefined && !SCRUBBED.test(name)) env[name] = value
   for (const [name, value] of Object.entries(options.env ?? {})) if (value !== undefined) env[name] = value
   const cwd = options.cwd ?? (await mkdtemp(join(tmpdir(), 'mcpauth-cwd-')))
-  return spawn(process.execPath, ['--', binPath, ...args], {cwd, env, stdio: ['pipe', 'pipe', 'pipe']})
+  const child = spawn(process.execPath, ['--', binPath, ...args], {cwd, env, stdio: ['pipe', 'pipe', 'pipe']})
+  // Decoded as a stream: a character split across two chunks must not become two U+FFFD.
+  child.stdout.setEncoding('utf8')
+  child.stderr.setEncoding('utf8')
+  return child
 }
 
 /** Parses stdout as JSON, failing with the whole output when it is not. */
