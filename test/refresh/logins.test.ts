@@ -259,9 +259,14 @@ describe('refresh-tokens sends the MCP server as the resource (RFC 8707)', funct
     const resource = `${provider.url}${mcpPath}`
     const login = await signedInLogin(provider, {resource})
     const place = await loginsPlace([...namedLoginLines('FETCH', login), `FETCH_SERVER_URL=${resource}`, `FETCH_RESOURCE=${resource}`])
+    const grantsBefore = provider.refreshGrants
     const result = await runCli(['refresh-tokens', '--json'], {cwd: place.cwd})
     assert.equal(result.code, 0, result.stderr)
+    assert.equal(statusOf(parseJson(result), 'FETCH_ACCESS_TOKEN').status, 'refreshed')
+    assert.equal(provider.refreshGrants, grantsBefore + 1)
     assert.equal(provider.tokenRequests.at(-1)!.resource, resource)
-    assert.equal(decodeJwt((await place.envValues()).get('FETCH_ACCESS_TOKEN')!).claims.aud, resource)
+    const saved = (await place.envValues()).get('FETCH_ACCESS_TOKEN')!
+    assert.notEqual(saved, login.accessToken)
+    assert.equal(decodeJwt(saved).claims.aud, resource)
   })
 })
