@@ -2,7 +2,7 @@
  * Lua scripts that do per-key work inside Redis, one call per batch instead
  * of one or two commands per key. On a single server a batch runs as one
  * script; on a cluster, where a script may only touch keys of one slot, the
- * same scripts run one key at a time (see store/token-store and store/purge).
+ * same scripts run one key at a time (see store/redis-batches).
  */
 
 /** A script registered on the client under `name` and run by its SHA. */

@@ -61,7 +61,7 @@ export async function deleteClientComplete(store: TokenStore, clientId: string, 
  */
 export async function revokeUser(store: TokenStore, username: string, options: WalkOptions = {}): Promise<RevokeUserResult> {
   // The cascade empties the index as it goes, and Redis drops an empty set: ask first.
-  const hadIndex = (await store.redis.exists(userIndexKey(username))) > 0
+  const hadIndex = await store.userIndexExists(username)
   const summary = await deleteMatching(store, (stored) => recordUsername(stored) === username, options, ['token', 'refresh', 'code'])
   const leftover = (await store.unlinkKeys([userIndexKey(username)])) > 0
   return {username, index_deleted: hadIndex || leftover, ...summary}

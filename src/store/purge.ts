@@ -1,8 +1,5 @@
-import {type StringRecordKind, KINDS_THAT_ALWAYS_EXPIRE, userIndexKey} from './records.js'
-import {type RedisCommand, defineScript, isCluster, runCommands, runScript} from '../redis/client.js'
-import {DELETE_IF_STILL_EXPIRED} from '../redis/scripts.js'
-import type {AnyStoredRecord, TokenStore, UserIndexRecord, WalkOptions} from './token-store.js'
-import {findOrphanEntries} from './stats.js'
+import {type StringRecordKind, KINDS_THAT_ALWAYS_EXPIRE} from './records.js'
+import type {AnyStoredRecord, ConditionalDelete, TokenStore, UserIndexRecord, WalkOptions} from './token-store.js'
 
 const MALFORMED_KEYS_REPORTED = 20
 
@@ -30,9 +27,7 @@ export interface PurgeResult {
 }
 
 type StringStoredRecord = Exclude<AnyStoredRecord, UserIndexRecord>
-type PurgeAction =
-  | {action: 'delete'; reason: 'expired' | 'missing_ttl'; expiryField: string; lifetime: number | ''}
-  | {action: 'restore_ttl'; expiresAt: number}
+type PurgeAction = {action: 'delete'; reason: 'expired' | 'missing_ttl'; expiryField: string; lifetime?: number} | {action: 'restore_ttl'; expiresAt: number}
 interface PlannedChange {
   stored: StringStoredRecord
   plan: PurgeAction
@@ -78,16 +73,16 @@ function planFor(stored: StringStoredRecord, now: number, refreshTokenLifetime: 
   const missingTtl = stored.ttlSeconds === null && KINDS_THAT_ALWAYS_EXPIRE.has(stored.kind)
   if (stored.kind === 'token' && stored.record) {
     const expiresAt = stored.record.expires_at
-    if (expiresAt <= now) return {action: 'delete', reason: 'expired', expiryField: 'expires_at', lifetime: ''}
+    if (expiresAt <= now) return {action: 'delete', reason: 'expired', expiryField: 'expires_at'}
     return missingTtl ? {action: 'restore_ttl', expiresAt} : undefined
   }
   if (stored.kind === 'client' && stored.record) {
     const secretExpiry = stored.record.client_secret_expires_at
-    return secretExpiry > 0 && secretExpiry <= now ? {action: 'delete', reason: 'expired', expiryField: 'client_secret_expires_at', lifetime: ''} : undefined
+    return secretExpiry > 0 && secretExpiry <= now ? {action: 'delete', reason: 'expired', expiryField: 'client_secret_expires_at'} : undefined
   }
   if (!missingTtl) return undefined
   const createdAt = stored.kind === 'refresh' ? stored.record?.created_at : undefined
-  if (createdAt === undefined) return {action: 'delete', reason: 'missing_ttl', expiryField: '', lifetime: ''}
+  if (createdAt === undefined) return {action: 'delete', reason: 'missing_ttl', expiryField: ''}
   const expiresAt = createdAt + refreshTokenLifetime
   return expiresAt <= now ? {action: 'delete', reason: 'missing_ttl', expiryField: '', lifetime: refreshTokenLifetime} : {action: 'restore_ttl', expiresAt}
 }
@@ -110,61 +105,37 @@ async function applyPlans(store: TokenStore, planned: PlannedChange[], result: P
 }
 
 /**
- * Outcome per plan (deletes: 1 / 0 / -1 from the script; TTL restores: 1 or 0)
+ * Outcome per plan (deletes: 1 / 0 / -1 from Redis's re-check; TTL restores: 1 or 0)
  * and how many user index entries of deleted tokens went with them.
  */
 async function applyInRedis(store: TokenStore, planned: PlannedChange[]): Promise<{outcomes: number[]; indexEntriesRemoved: number}> {
-  const deletes = planned.filter((change) => change.plan.action === 'delete')
-  // NX: only when the key still has no TTL, so a concurrent rewrite keeps its own.
-  const restores = planned.flatMap(({stored, plan}): RedisCommand[] =>
-    plan.action === 'restore_ttl' ? [['expireat', stored.key, Math.ceil(plan.expiresAt), 'NX']] : [],
-  )
+  const deletes = planned.flatMap(({stored, plan}): ConditionalDelete[] => (plan.action === 'delete' ? [conditionalDelete(stored, plan)] : []))
+  const restores = planned.flatMap(({stored, plan}) => (plan.action === 'restore_ttl' ? [{key: stored.key, at: Math.ceil(plan.expiresAt)}] : []))
   const [restoreOutcomes, {outcomes: deleteOutcomes, indexEntriesRemoved}] = await Promise.all([
-    runCommands(store.redis, restores),
-    deleteIfStillExpired(store, deletes),
+    store.expireAtIfNoTtl(restores),
+    store.deleteIfStillExpired(deletes),
   ])
   let nextDelete = 0
   let nextRestore = 0
-  const outcomes = planned.map(({plan}) => Number(plan.action === 'delete' ? deleteOutcomes[nextDelete++] : restoreOutcomes[nextRestore++]))
+  const outcomes = planned.map(({plan}) => (plan.action === 'delete' ? deleteOutcomes[nextDelete++] : restoreOutcomes[nextRestore++]))
   return {outcomes, indexEntriesRemoved}
 }
 
-/**
- * One script call for the batch on a single server, which also drops each
- * deleted token from its user index. On a cluster one call per key (a script
- * sees one slot), then the index entries of the deleted tokens.
- */
-async function deleteIfStillExpired(store: TokenStore, deletes: PlannedChange[]): Promise<{outcomes: number[]; indexEntriesRemoved: number}> {
-  if (deletes.length === 0) return {outcomes: [], indexEntriesRemoved: 0}
-  const cluster = isCluster(store.redis)
-  const scriptArgs = ({stored, plan}: PlannedChange): string[] => {
-    const {expiryField, lifetime, reason} = plan as Extract<PurgeAction, {action: 'delete'}>
-    const index = !cluster && stored.kind === 'token' && stored.record ? [userIndexKey(stored.record.username), stored.id] : ['', '']
-    return [expiryField, String(lifetime), reason === 'missing_ttl' ? '1' : '', ...index]
+function conditionalDelete(stored: StringStoredRecord, plan: Extract<PurgeAction, {action: 'delete'}>): ConditionalDelete {
+  return {
+    key: stored.key,
+    expiryField: plan.expiryField,
+    lifetime: plan.lifetime,
+    requireNoTtl: plan.reason === 'missing_ttl',
+    indexEntry: stored.kind === 'token' && stored.record ? {username: stored.record.username, jti: stored.id} : undefined,
   }
-  if (!cluster) {
-    const [outcomes, indexEntriesRemoved] = (await runScript(
-      store.redis,
-      DELETE_IF_STILL_EXPIRED,
-      deletes.map(({stored}) => stored.key),
-      deletes.flatMap(scriptArgs),
-    )) as [number[], number]
-    return {outcomes, indexEntriesRemoved}
-  }
-  defineScript(store.redis, DELETE_IF_STILL_EXPIRED)
-  const replies = (await runCommands(
-    store.redis,
-    deletes.map((change): RedisCommand => [DELETE_IF_STILL_EXPIRED.name, 1, change.stored.key, ...scriptArgs(change)]),
-  )) as Array<[number[], number]>
-  const outcomes = replies.map(([[outcome]]) => outcome)
-  const indexEntries = deletes.flatMap(({stored}, position) =>
-    stored.kind === 'token' && stored.record && outcomes[position] === 1 ? [{username: stored.record.username, jti: stored.id}] : [],
-  )
-  return {outcomes, indexEntriesRemoved: await store.removeIndexEntries(indexEntries)}
 }
 
 async function removeOrphans(store: TokenStore, indexes: UserIndexRecord[], result: PurgeResult, dryRun: boolean): Promise<void> {
-  const orphans = await findOrphanEntries(store, indexes, {remove: !dryRun})
+  const orphans = await store.findOrphanEntries(
+    indexes.map((index) => index.id),
+    {remove: !dryRun},
+  )
   if (orphans.length === 0) return
   const orphansPerIndex = new Map<string, number>()
   for (const {username} of orphans) orphansPerIndex.set(username, (orphansPerIndex.get(username) ?? 0) + 1)

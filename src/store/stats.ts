@@ -1,6 +1,4 @@
-import {RECORD_KINDS, type RecordKind, accessTokenKey, userIndexKey} from './records.js'
-import {isCluster, runCommands, runScript} from '../redis/client.js'
-import {FIND_ORPHAN_ENTRIES} from '../redis/scripts.js'
+import {RECORD_KINDS, type RecordKind} from './records.js'
 import type {AnyStoredRecord, TokenStore, UserIndexRecord, WalkOptions} from './token-store.js'
 
 export const EXPIRING_SOON_SECONDS = 86_400
@@ -34,7 +32,7 @@ export interface TokenStats {
 
 const EXPIRY_HORIZON_DAYS = 7
 
-/** Counts in one pass over the keyspace; orphan checks pipeline EXISTS per index batch. */
+/** Counts in one pass over the keyspace; orphan entries are checked per batch of index sets. */
 export async function collectStats(store: TokenStore, options: WalkOptions & {now?: number} = {}): Promise<TokenStats> {
   const now = options.now ?? Date.now() / 1000
   const stats = emptyStats(now)
@@ -42,11 +40,11 @@ export async function collectStats(store: TokenStore, options: WalkOptions & {no
   const tokensPerClient = new Map<string, number>()
   const expiryDays = new Map<string, number>()
   for await (const batch of store.walk(RECORD_KINDS, options)) {
-    const indexes: UserIndexRecord[] = []
+    const indexedUsers: string[] = []
     for (const stored of batch) {
       if (stored.kind === 'user_tokens') {
         countUserIndex(stats.user_index, stored)
-        if (!stored.problem) indexes.push(stored)
+        if (!stored.problem) indexedUsers.push(stored.id)
         continue
       }
       const kindStats = stats.kinds[stored.kind]
@@ -57,7 +55,7 @@ export async function collectStats(store: TokenStore, options: WalkOptions & {no
         if (expiresAt - now <= EXPIRY_HORIZON_DAYS * 86_400) increment(expiryDays, utcDate(expiresAt))
       }
     }
-    stats.user_index.orphan_entries += (await findOrphanEntries(store, indexes)).length
+    stats.user_index.orphan_entries += (await store.findOrphanEntries(indexedUsers)).length
   }
   stats.top_users = topEntries(tokensPerUser).map(([username, count]) => ({username, active_tokens: count}))
   const topClients = topEntries(tokensPerClient)
@@ -108,53 +106,6 @@ function countUserIndex(indexStats: UserIndexStats, stored: UserIndexRecord): vo
   if (stored.ttlSeconds === null) indexStats.without_ttl++
   if (stored.problem) indexStats.malformed++
   else indexStats.entries += stored.size ?? 0
-}
-
-/**
- * Index entries whose `oauth:token:{jti}` no longer exists. With `remove` they
- * also leave their sets (on a single server in the same script, so each check
- * and removal is atomic), and only the entries actually removed are returned.
- */
-export async function findOrphanEntries(
-  store: TokenStore,
-  indexes: readonly UserIndexRecord[],
-  options: {remove?: boolean} = {},
-): Promise<Array<{username: string; jti: string}>> {
-  if (indexes.length === 0) return []
-  if (!isCluster(store.redis)) {
-    const pairs = (await runScript(
-      store.redis,
-      FIND_ORPHAN_ENTRIES,
-      indexes.map((index) => index.key),
-      options.remove ? ['remove'] : [],
-    )) as Array<number | string>
-    const orphans: Array<{username: string; jti: string}> = []
-    for (let i = 0; i < pairs.length; i += 2) orphans.push({username: indexes[Number(pairs[i]) - 1].id, jti: String(pairs[i + 1])})
-    return orphans
-  }
-  // On a cluster the index and its tokens live in different slots: ask per key.
-  const memberLists = await runCommands(
-    store.redis,
-    indexes.map((index) => ['smembers', index.key]),
-    {ignoreWrongType: true},
-  )
-  const entries = indexes.flatMap((index, position) => {
-    const members = memberLists[position]
-    return Array.isArray(members) ? members.map((jti: string) => ({username: index.id, jti})) : []
-  })
-  if (entries.length === 0) return []
-  const existence = await runCommands(
-    store.redis,
-    entries.map(({jti}) => ['exists', accessTokenKey(jti)]),
-  )
-  const orphans = entries.filter((_, position) => existence[position] === 0)
-  if (!options.remove || orphans.length === 0) return orphans
-  const removed = await runCommands(
-    store.redis,
-    orphans.map(({username, jti}) => ['srem', userIndexKey(username), jti]),
-    {ignoreWrongType: true},
-  )
-  return orphans.filter((_, position) => removed[position] === 1)
 }
 
 function increment(counts: Map<string, number>, key: string): void {

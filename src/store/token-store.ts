@@ -1,5 +1,4 @@
-import {type RedisClient, type RedisCommand, WRONG_TYPE, isCluster, runCommands, runScript, scanKeys} from '../redis/client.js'
-import {READ_RECORDS} from '../redis/scripts.js'
+import {type RedisClient, WRONG_TYPE, isCluster, runCommands, scanKeys} from '../redis/client.js'
 import {
   type RecordKind,
   type RecordOfKind,
@@ -12,6 +11,18 @@ import {
   parseRecord,
   userIndexKey,
 } from './records.js'
+import {
+  type ConditionalDelete,
+  type ConditionalDeleteOutcome,
+  type IndexEntry,
+  deleteIfStillExpired,
+  expireAtIfNoTtl,
+  findOrphanEntries,
+  readValuesAndTtls,
+  removeIndexEntries,
+} from './redis-batches.js'
+
+export type {ConditionalDelete, ConditionalDeleteOutcome, IndexEntry} from './redis-batches.js'
 
 /** A string record as read from Redis: parsed, or with the reason it could not be. */
 export interface StoredRecord<K extends StringRecordKind = StringRecordKind> {
@@ -45,14 +56,17 @@ const DEFAULT_BATCH_SIZE = 1000
 const CLIENT_NAME_CACHE_LIMIT = 50_000
 
 /**
- * The one place that reads and deletes the gateway's records. Every walk goes
- * through SCAN in batches with pipelined reads, so memory stays flat however
- * many records Redis holds.
+ * The one place that talks to Redis about the gateway's records: walks,
+ * batched scripts, deletes, and the difference between a single server and a
+ * cluster. Every walk goes through SCAN in batches with one script call (or
+ * pipeline) per batch, so memory stays flat however many records Redis holds.
+ * List, stats, purge and the admin commands are policies on top of it.
  */
 export class TokenStore {
   private readonly clientNameCache = new Map<string, string | undefined>()
 
   constructor(
+    /** The connection, for domains with their own Redis protocol (backups, minting); record work goes through the methods. */
     readonly redis: RedisClient,
     private readonly batchSize: number = DEFAULT_BATCH_SIZE,
   ) {}
@@ -127,18 +141,39 @@ export class TokenStore {
     return results.reduce<number>((sum, removed) => sum + Number(removed), 0)
   }
 
+  /** Whether `oauth:user_tokens:{username}` exists. */
+  async userIndexExists(username: string): Promise<boolean> {
+    return (await this.redis.exists(userIndexKey(username))) > 0
+  }
+
   /** Removes jti entries from user index sets; returns how many entries went. */
-  async removeIndexEntries(entries: ReadonlyArray<{username: string; jti: string}>): Promise<number> {
-    if (entries.length === 0) return 0
-    const commands: RedisCommand[] = entries.map(({username, jti}) => ['srem', userIndexKey(username), jti])
-    const results = await runCommands(this.redis, commands, {ignoreWrongType: true})
-    return results.reduce<number>((sum, removed) => sum + (typeof removed === 'number' ? removed : 0), 0)
+  async removeIndexEntries(entries: readonly IndexEntry[]): Promise<number> {
+    return removeIndexEntries(this.redis, entries)
+  }
+
+  /**
+   * Entries of these users' index sets whose token no longer exists; with
+   * `remove`, each is checked and removed atomically and only the entries
+   * this call removed are returned.
+   */
+  async findOrphanEntries(usernames: readonly string[], options: {remove?: boolean} = {}): Promise<IndexEntry[]> {
+    return findOrphanEntries(this.redis, usernames, options.remove ?? false)
+  }
+
+  /** Deletes records that Redis, with its own clock, still finds past their expiry; see ConditionalDelete. */
+  async deleteIfStillExpired(deletes: readonly ConditionalDelete[]): Promise<ConditionalDeleteOutcome> {
+    return deleteIfStillExpired(this.redis, deletes)
+  }
+
+  /** Gives keys that have no TTL an absolute expiry (epoch seconds); 1 per key that got it. */
+  async expireAtIfNoTtl(requests: ReadonlyArray<{key: string; at: number}>): Promise<number[]> {
+    return expireAtIfNoTtl(this.redis, requests)
   }
 
   /** Value (GET, or SCARD for an index set) and PTTL of each key, in one round trip. */
   private async readBatch(located: ReadonlyArray<{key: string; kind: RecordKind; id: string}>): Promise<AnyStoredRecord[]> {
     if (located.length === 0) return []
-    const replies = await this.readValuesAndTtls(located)
+    const replies = await readValuesAndTtls(this.redis, located)
     const records: AnyStoredRecord[] = []
     located.forEach(({key, kind, id}, index) => {
       const value = replies[index * 2]
@@ -148,26 +183,6 @@ export class TokenStore {
       records.push(toStoredRecord(kind, key, id, ttlSeconds, value))
     })
     return records
-  }
-
-  /** One script call on a single server; per-key commands on a cluster, where a script sees one slot only. */
-  private async readValuesAndTtls(located: ReadonlyArray<{key: string; kind: RecordKind}>): Promise<unknown[]> {
-    if (isCluster(this.redis)) {
-      const commands = located.flatMap(({key, kind}): RedisCommand[] => [
-        [kind === 'user_tokens' ? 'scard' : 'get', key],
-        ['pttl', key],
-      ])
-      return runCommands(this.redis, commands, {ignoreWrongType: true})
-    }
-    const keys = located.map(({key}) => key)
-    const replies = (await runScript(
-      this.redis,
-      READ_RECORDS,
-      keys,
-      located.map(({kind}) => (kind === 'user_tokens' ? 'set' : 'string')),
-    )) as unknown[]
-    // The script answers false (null) for a key of the wrong type that still exists.
-    return replies.map((reply, position) => (position % 2 === 0 && reply === null && replies[position + 1] !== -2 ? WRONG_TYPE : reply))
   }
 }
 
