@@ -64,7 +64,7 @@ const SUCCESS_KEYS: Array<{args: string[]; keys: string}> = [
     keys: 'deleted,dry_run,expired,index_entries_removed,index_sets_emptied,kept_changed,malformed,malformed_keys,missing_ttl,ttl_restored',
   },
   {args: ['validate-tokens'], keys: 'invalid,tokens,valid'},
-  {args: ['refresh-tokens'], keys: 'buffer_seconds,env_file,failed,refreshed,tokens'},
+  {args: ['refresh-tokens'], keys: 'buffer_seconds,env_file,failed,incomplete,refreshed,tokens,tokens_dirs'},
   {
     args: ['oauth-backup', '--dir', 'backups'],
     keys: 'created_at,encrypted,file,format,kinds,records,size_bytes,skipped_keys,skipped_too_large,skipped_unsupported,source,types',
