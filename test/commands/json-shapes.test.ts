@@ -52,7 +52,7 @@ const SUCCESS_KEYS: Array<{args: string[]; keys: string}> = [
   {args: ['generate-rsa-keys'], keys: 'action,bits,env_file,name,public_jwk,public_key_pem'},
   {args: ['mcp-client-token', '--mint', '--username', 'alice'], keys: 'client_id,env_key,expires_at,jti,saved_to,scope,sub,username'},
   {args: ['mcp-client-token', '--mint', '--username', 'bob', '--print'], keys: 'client_id,env_key,expires_at,jti,saved_to,scope,sub,token,username'},
-  {args: ['mcp-config', '--client', 'cursor', '--server', 'fetch=https://mcp.example.com/mcp'], keys: 'files'},
+  {args: ['mcp-config', '--client', 'cursor', '--server', 'fetch=https://mcp.example.com/mcp'], keys: 'files,registry'},
   {args: ['oauth-list-tokens'], keys: 'client_id,client_name,created_at,email,expired,expires_at,jti,problem,scope,sub,ttl_seconds,username'},
   {
     args: ['oauth-list-registrations'],
@@ -64,7 +64,7 @@ const SUCCESS_KEYS: Array<{args: string[]; keys: string}> = [
     keys: 'deleted,dry_run,expired,index_entries_removed,index_sets_emptied,kept_changed,malformed,malformed_keys,missing_ttl,ttl_restored',
   },
   {args: ['validate-tokens'], keys: 'invalid,tokens,valid'},
-  {args: ['refresh-tokens'], keys: 'buffer_seconds,env_file,failed,incomplete,refreshed,tokens,tokens_dirs'},
+  {args: ['refresh-tokens'], keys: 'buffer_seconds,env_file,failed,incomplete,refreshed,registry,tokens,tokens_dirs'},
   {
     args: ['oauth-backup', '--dir', 'backups'],
     keys: 'created_at,encrypted,file,format,kinds,records,size_bytes,skipped_keys,skipped_too_large,skipped_unsupported,source,types',
