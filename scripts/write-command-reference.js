@@ -152,7 +152,7 @@ function flagMeaning(flag, siblings) {
   const parts = [prose(flag.summary ?? flag.description ?? '')]
   if (flag.options) parts.push(`One of ${flag.options.map((option) => `\`${option}\``).join(', ')}.`)
   if (flag.default !== undefined && flag.type !== 'boolean') parts.push(`Default \`${flag.default}\`.`)
-  if (flag.multiple) parts.push('Repeatable.')
+  if (flag.multiple && !/repeatable/i.test(parts[0])) parts.push('Repeatable.')
   if (flag.required) parts.push('Required.')
   const aliases = [...(flag.aliases ?? []), ...(flag.charAliases ?? [])]
   if (aliases.length > 0) parts.push(`Also ${aliases.map((alias) => `\`${alias.length === 1 ? '-' : '--'}${alias}\``).join(', ')}.`)
