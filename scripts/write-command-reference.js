@@ -88,6 +88,7 @@ function commandSection(command, shared) {
   const own = flags.filter((flag) => !isShared(flag, shared))
   const common = flags.filter((flag) => isShared(flag, shared))
   const lines = [`## ${command.id}`, '', prose(substitute(commandSummary(command), command)), '', '```sh', usage(command), '```', '']
+  if (command.aliases?.length > 0) lines.push(`Also run as ${command.aliases.map((alias) => `\`${BIN} ${alias}\``).join(', ')}.`, '')
   const description = command.summary ? command.description : undefined
   if (description) lines.push(...paragraphs(substitute(description, command)), '')
   const args = Object.values(command.args ?? {}).filter((arg) => !arg.hidden)
