@@ -36,19 +36,25 @@ export const baselines = {
     return removed
   },
 
+  /**
+   * One round trip per SCAN batch, as a hand-written dump would do it: the
+   * value (SMEMBERS for the user index sets, GET for the rest) and PTTL of
+   * every key pipelined together, one JSON line per key.
+   */
   async dumpToFile(redis: Redis, path: string): Promise<void> {
     const out = createWriteStream(path)
     for await (const keys of redis.scanStream({match: 'oauth:*', count: COUNT}) as AsyncIterable<string[]>) {
       const pipeline = redis.pipeline()
-      for (const key of keys) pipeline.type(key).pttl(key)
-      const meta = (await pipeline.exec()) ?? []
-      const reads = redis.pipeline()
-      keys.forEach((key, i) => {
-        if (meta[i * 2][1] === 'set') reads.smembers(key)
-        else reads.get(key)
+      for (const key of keys) {
+        if (key.startsWith('oauth:user_tokens:')) pipeline.smembers(key)
+        else pipeline.get(key)
+        pipeline.pttl(key)
+      }
+      const replies = (await pipeline.exec()) ?? []
+      const lines = keys.map((key, i) => {
+        const type = key.startsWith('oauth:user_tokens:') ? 'set' : 'string'
+        return JSON.stringify({key, type, value: replies[i * 2][1], pttl: replies[i * 2 + 1][1]})
       })
-      const values = (await reads.exec()) ?? []
-      const lines = keys.map((key, i) => JSON.stringify({key, type: meta[i * 2][1], value: values[i][1], pttl: meta[i * 2 + 1][1]}))
       if (!out.write(`${lines.join('\n')}\n`)) await new Promise<void>((resolve) => out.once('drain', () => resolve()))
     }
     await new Promise<void>((resolve) => out.end(() => resolve()))

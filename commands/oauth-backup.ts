@@ -44,10 +44,11 @@ export default class OauthBackup extends BaseCommand<typeof OauthBackup> {
     this.note(
       `Backed up ${describeKinds(result)} from ${result.source} (${result.size_bytes.toLocaleString('en-US')} bytes${gzip ? ', gzip' : ''}${encrypt ? ', encrypted' : ''}).`,
     )
-    if (result.skipped_unsupported > 0) {
-      this.note(
-        `Left out ${result.skipped_unsupported} key(s) of a type a backup does not hold: ${result.skipped_keys.join(', ')}${result.skipped_unsupported > result.skipped_keys.length ? ', …' : ''}`,
-      )
+    const skipped = result.skipped_unsupported + result.skipped_too_large
+    if (skipped > 0) {
+      // Key names come from Redis: quoted, so no control character reaches the terminal.
+      const named = result.skipped_keys.map((key) => JSON.stringify(key).slice(1, -1)).join(', ')
+      this.note(`Left out ${skipped} key(s) of a type a backup does not hold or too large for it: ${named}${skipped > result.skipped_keys.length ? ', …' : ''}`)
     }
     this.log(result.file)
     return result

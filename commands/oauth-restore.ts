@@ -5,7 +5,9 @@ import {latestBackup} from '../src/backup/catalog.js'
 import {type VerifiedBackup, openBackup} from '../src/backup/reader.js'
 import {usageError} from '../src/errors.js'
 import {Progress, formatTime} from '../src/output.js'
-import {describeRedisTarget} from '../src/redis/client.js'
+import {type RedisClient, describeRedisTarget} from '../src/redis/client.js'
+import {namespaceSize} from '../src/redis/namespace-size.js'
+import {KEY_NAMESPACE} from '../src/store/records.js'
 import {type RestoreMode, type RestoreResult, restoreBackup} from '../src/backup/restore.js'
 import {BaseCommand, confirmFlags, redisFlags} from './_shared/base-command.js'
 import {describeKinds} from './_shared/backup-summaries.js'
@@ -50,7 +52,7 @@ Reads mcpauth backups (plain, --gzip, --encrypt: the passphrase comes from ${PAS
       verifying.done()
       this.noteBackup(backup)
       const {redis} = await this.tokenStore()
-      if (!dryRun && mode !== 'merge') await this.confirm(this.question(mode, backup, describeRedisTarget(await this.redisTarget())))
+      if (!dryRun && mode !== 'merge' && !this.flags.yes) await this.confirm(await this.question(mode, backup, redis))
       const restoring = new Progress(dryRun ? 'Checking' : 'Restoring')
       restoring.setTotal(backup.info.counts.records)
       const result = await restoreBackup(redis, backup, {mode, dryRun, signal, onProgress: (done) => restoring.update(done)})
@@ -68,11 +70,13 @@ Reads mcpauth backups (plain, --gzip, --encrypt: the passphrase comes from ${PAS
     throw usageError('Name the backup file to restore, or pass --latest.', 'oauth-backup-list shows the backups.')
   }
 
-  private question(mode: RestoreMode, backup: VerifiedBackup, target: string): string {
-    const records = `${backup.info.counts.records} records from ${backup.info.file}`
-    return mode === 'clear'
-      ? `Delete every oauth:* key in ${target}, then restore ${records}?`
-      : `Restore ${records} into ${target}, replacing keys that already exist?`
+  private async question(mode: RestoreMode, backup: VerifiedBackup, redis: RedisClient): Promise<string> {
+    const target = describeRedisTarget(await this.redisTarget())
+    const records = `${backup.info.counts.records.toLocaleString('en-US')} records from ${backup.info.file}`
+    if (mode === 'overwrite') return `Restore ${records} into ${target}, replacing keys that already exist?`
+    const {keys, exact} = await namespaceSize(redis, KEY_NAMESPACE)
+    const doomed = `${exact ? '' : 'about '}${keys.toLocaleString('en-US')} ${keys === 1 ? 'key' : 'keys'}`
+    return `Delete every ${KEY_NAMESPACE}* key in ${target} (${doomed}), then restore ${records}?`
   }
 
   private noteBackup({info, expiry, ignored}: VerifiedBackup): void {

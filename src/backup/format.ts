@@ -32,6 +32,15 @@ export const BACKUP_FORMAT_LABEL = `${BACKUP_FORMAT}/${BACKUP_VERSION}`
 /** The gateway's Python scripts wrote this older format (backup-legacy.ts). */
 export const LEGACY_FORMAT = 'gateway-json'
 export const NOT_A_BACKUP = 'is not a backup: neither mcpauth-backup nor the gateway JSON format'
+/**
+ * The longest line a backup may hold. The writer leaves out a key whose line
+ * would be longer (and names it); the reader refuses a longer line as damaged
+ * before holding more of it, so a file that inflates to one endless line
+ * costs bounded memory.
+ */
+export const MAX_LINE_BYTES = 16 * 1024 * 1024
+/** The latest expiry a backup may record: the largest time a JavaScript Date holds (year 275760), well inside what PEXPIREAT takes. */
+export const MAX_EXPIRES_AT_MS = 8_640_000_000_000_000
 
 export const REDIS_TYPES = ['string', 'set', 'list', 'hash'] as const
 export type RedisType = (typeof REDIS_TYPES)[number]
@@ -137,8 +146,8 @@ export function recordFromLine(line: {[field: string]: unknown}): BackupRecord {
   const type = checkType(line.type)
   const key = decodeBytes(line.key, 'key')
   const expires = line.expires_at_ms
-  if (expires !== null && !(Number.isSafeInteger(expires) && (expires as number) >= 0)) {
-    throw new RecordProblem('expires_at_ms is neither null nor a time in milliseconds')
+  if (expires !== null && !isExpiryMs(expires)) {
+    throw new RecordProblem(`expires_at_ms ${shown(expires)} is neither null nor a time in milliseconds`)
   }
   const raw = line.value
   let value: Bytes | Bytes[]
@@ -151,11 +160,16 @@ export function recordFromLine(line: {[field: string]: unknown}): BackupRecord {
 
 /** Rules every restored record meets, whichever format it came from. */
 export function checkRecord(record: BackupRecord): BackupRecord {
-  if (!isNamespacedKey(record.key)) throw new RecordProblem(`key ${JSON.stringify(bytesToText(record.key))} lies outside ${KEY_NAMESPACE}`)
+  if (!isNamespacedKey(record.key)) throw new RecordProblem(`key ${shown(bytesToText(record.key))} lies outside ${KEY_NAMESPACE}`)
   if (record.type !== 'string' && (record.value as Bytes[]).length === 0) {
-    throw new RecordProblem(`key ${bytesToText(record.key)} is an empty ${record.type}, which Redis cannot hold`)
+    throw new RecordProblem(`key ${shown(bytesToText(record.key))} is an empty ${record.type}, which Redis cannot hold`)
   }
   return record
+}
+
+/** A whole number of milliseconds since 1970 that Redis can take as an absolute expiry. */
+export function isExpiryMs(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= MAX_EXPIRES_AT_MS
 }
 
 export function isRedisType(type: unknown): type is RedisType {
@@ -164,7 +178,7 @@ export function isRedisType(type: unknown): type is RedisType {
 
 export function checkType(type: unknown): RedisType {
   if (isRedisType(type)) return type
-  throw new RecordProblem(`unknown record type ${JSON.stringify(type)} (expected ${REDIS_TYPES.join(', ')})`)
+  throw new RecordProblem(`unknown record type ${shown(type)} (expected ${REDIS_TYPES.join(', ')})`)
 }
 
 const NAMESPACE_BYTES = Buffer.from(KEY_NAMESPACE)
@@ -176,6 +190,12 @@ export function isNamespacedKey(key: Bytes): boolean {
 
 export function bytesToText(bytes: Bytes): string {
   return typeof bytes === 'string' ? bytes : bytes.toString('utf8')
+}
+
+/** A value from a file as an error message may quote it: JSON, cut short. */
+export function shown(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value)
+  return text.length > 40 ? `${text.slice(0, 39)}…` : text
 }
 
 /** Redis's clock, which PTTL and PEXPIREAT use, from a TIME reply. */

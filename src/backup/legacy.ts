@@ -16,7 +16,19 @@
  * The format has no checksum; it is read whole with JSON.parse (the scripts
  * held it in memory too) and every entry is checked before anything is written.
  */
-import {type BackupCounts, type BackupRecord, NOT_A_BACKUP, type RedisType, RecordProblem, checkRecord, checkType, countRecord, emptyCounts} from './format.js'
+import {
+  type BackupCounts,
+  type BackupRecord,
+  MAX_EXPIRES_AT_MS,
+  NOT_A_BACKUP,
+  type RedisType,
+  RecordProblem,
+  checkRecord,
+  checkType,
+  countRecord,
+  emptyCounts,
+  shown,
+} from './format.js'
 import {type RecordKind, keyPrefix} from '../store/records.js'
 import {toEpochSeconds} from '../time.js'
 
@@ -29,6 +41,9 @@ export interface LegacyBackup {
   /** Absolute expiries: from the backup's timestamp, or from `nowMs` when it has none. */
   records(nowMs: number): Iterable<BackupRecord>
 }
+
+/** The longest TTL an entry may record: ten years more than any gateway lifetime, far below what makes a time overflow. */
+const MAX_TTL_SECONDS = 100 * 365 * 86_400
 
 const SECTIONS: Readonly<Record<string, RecordKind>> = {
   registrations: 'client',
@@ -69,19 +84,19 @@ export function parseLegacyBackup(document: unknown): LegacyBackup {
         countRecord(counts, parsed.record)
         entries.push(parsed)
       } catch (error) {
-        if (error instanceof RecordProblem) throw new RecordProblem(`${name}["${id}"]: ${error.message}`)
+        if (error instanceof RecordProblem) throw new RecordProblem(`${name}[${shown(id)}]: ${error.message}`)
         throw error
       }
     }
   }
-  const seconds = toEpochSeconds(document.timestamp)
-  const createdAtMs = seconds === undefined ? null : Math.round(seconds * 1000)
+  const createdAtMs = backupTime(document.timestamp)
   return {
     createdAtMs,
     counts,
     ignored,
     *records(nowMs: number) {
-      const base = createdAtMs ?? nowMs
+      // A timestamp in the future (a wrong clock, an edited file) counts as now: a TTL is never longer than the one recorded.
+      const base = createdAtMs === null ? nowMs : Math.min(createdAtMs, nowMs)
       for (const {record, ttlSeconds} of entries) yield {...record, expiresAtMs: ttlSeconds === null ? null : base + ttlSeconds * 1000}
     },
   }
@@ -91,10 +106,20 @@ function parseEntry(kind: RecordKind, id: string, entry: unknown): LegacyEntry {
   if (!isObject(entry)) throw new RecordProblem('entry is not an object')
   const type = checkType(entry.type)
   const ttl = entry.ttl ?? -1
-  if (!Number.isInteger(ttl) || (ttl as number) < -1) throw new RecordProblem(`ttl ${JSON.stringify(entry.ttl)} is not a number of seconds`)
+  if (!Number.isSafeInteger(ttl) || (ttl as number) < -1 || (ttl as number) > MAX_TTL_SECONDS) {
+    throw new RecordProblem(`ttl ${shown(entry.ttl)} is not a number of seconds from -1 (none) to ${MAX_TTL_SECONDS}`)
+  }
   const key = Buffer.from(keyPrefix(kind) + id)
   const record = checkRecord({key, type, value: legacyValue(type, entry.value), expiresAtMs: null})
-  return {record, ttlSeconds: (ttl as number) > 0 ? (ttl as number) : null}
+  return {record, ttlSeconds: ttl === -1 ? null : (ttl as number)}
+}
+
+/** The backup's time in epoch ms; null when it is missing or not a time between 1970 and the latest a Date holds. */
+function backupTime(timestamp: unknown): number | null {
+  const seconds = toEpochSeconds(timestamp)
+  if (seconds === undefined) return null
+  const ms = Math.round(seconds * 1000)
+  return ms >= 0 && ms <= MAX_EXPIRES_AT_MS ? ms : null
 }
 
 function legacyValue(type: RedisType, value: unknown): Buffer | Buffer[] {

@@ -1,17 +1,14 @@
 /**
  * Opens a backup file of either format, encrypted and/or gzip-compressed or
- * not (told by the bytes, never by the name), and verifies all of it before
+ * not (container.ts), and verifies all of it before
  * anything may be restored: the mcpauth format in one streaming pass
  * (structure, every record, counts, checksum, GCM tag), the gateway's older
  * JSON format by parsing and checking every entry.
  */
 import {createHash} from 'node:crypto'
-import {type Stats, createReadStream} from 'node:fs'
-import {type FileHandle, open, stat} from 'node:fs/promises'
-import {type Readable, pipeline} from 'node:stream'
-import {createGunzip} from 'node:zlib'
+import type {Readable} from 'node:stream'
 
-import {type EncryptionEnvelope, decryptingStream, readEnvelope, unlockEnvelope} from './crypto.js'
+import {type Container, openContainer, peek, readAll, streamProblem} from './container.js'
 import {
   BACKUP_FORMAT,
   BACKUP_FORMAT_LABEL,
@@ -21,14 +18,19 @@ import {
   type BackupRecord,
   type BackupTrailer,
   BackupFileError,
+  type Bytes,
   LEGACY_FORMAT,
+  MAX_LINE_BYTES,
   NOT_A_BACKUP,
   RecordProblem,
+  bytesToText,
   countRecord,
   emptyCounts,
   recordFromLine,
   sameCounts,
+  shown,
 } from './format.js'
+import {KeyFingerprints} from './key-set.js'
 import {type LegacyBackup, parseLegacyBackup} from './legacy.js'
 import {ExitCode, McpAuthError, cancelledError} from '../errors.js'
 
@@ -65,17 +67,10 @@ export interface OpenOptions {
   onProgress?: (recordsRead: number) => void
 }
 
-/** The readable container: how to get at the plaintext lines. */
-interface Container {
-  gzip: boolean
-  encrypted: boolean
-  open(): Promise<Readable>
-}
-
-const GZIP_MAGIC = Buffer.from([0x1f, 0x8b])
 const NEWLINE = Buffer.from('\n')
-const PEEK_BYTES = 64
 const LEGACY_RUN = 1000
+/** The gateway's JSON format can only be parsed whole; past this size it would cost more memory than a restore may take. */
+export const MAX_LEGACY_BYTES = 64 * 1024 * 1024
 
 /** Opens and verifies a backup; throws BackupFileError (exit 2) or a passphrase error (exit 4). */
 export async function openBackup(file: string, options: OpenOptions = {}): Promise<VerifiedBackup> {
@@ -87,11 +82,15 @@ export async function openBackup(file: string, options: OpenOptions = {}): Promi
 }
 
 async function verifyV1(file: string, container: Container, options: OpenOptions): Promise<VerifiedBackup> {
-  const pass = new V1Pass(file)
-  for await (const _run of pass.records(await container.open())) {
+  const pass = new V1Pass(file, {findDuplicates: true})
+  const checkInterrupt = (): void => {
     if (options.signal?.aborted) throw cancelledError('Interrupted while verifying: nothing was written to Redis.')
+  }
+  for await (const _run of pass.records(await container.open())) {
+    checkInterrupt()
     options.onProgress?.(pass.counts.records)
   }
+  if (pass.lookAlikes.size > 0) await confirmDuplicates(file, container, pass.lookAlikes, checkInterrupt)
   const header = pass.header as BackupHeader
   return {
     info: {
@@ -120,8 +119,31 @@ async function verifyV1(file: string, container: Container, options: OpenOptions
   }
 }
 
+/**
+ * Keys whose fingerprint matched an earlier key's: a key listed twice makes
+ * the file damaged (a restore could not say what it would do), a mere
+ * look-alike does not. One more pass compares the keys themselves.
+ */
+async function confirmDuplicates(file: string, container: Container, lookAlikes: Set<string>, checkInterrupt: () => void): Promise<void> {
+  const seen = new Set<string>()
+  for await (const run of new V1Pass(file).records(await container.open())) {
+    checkInterrupt()
+    for (const {key} of run) {
+      const exact = exactKey(key)
+      if (!lookAlikes.has(exact)) continue
+      if (seen.has(exact)) throw new BackupFileError(file, `is damaged: it lists the key ${shown(bytesToText(key))} twice`)
+      seen.add(exact)
+    }
+  }
+}
+
+/** A key as a string that is equal only for the same bytes, whether it came as text or as base64. */
+function exactKey(key: Bytes): string {
+  return (typeof key === 'string' ? Buffer.from(key) : key).toString('latin1')
+}
+
 async function verifyLegacy(file: string, container: Container): Promise<VerifiedBackup> {
-  const text = (await readAll(await container.open(), file)).toString('utf8')
+  const text = (await readAll(await container.open(), file, MAX_LEGACY_BYTES)).toString('utf8')
   let legacy: LegacyBackup
   try {
     legacy = parseLegacyBackup(JSON.parse(text))
@@ -166,15 +188,24 @@ async function verifyLegacy(file: string, container: Container): Promise<Verifie
 class V1Pass {
   header?: BackupHeader
   readonly counts = emptyCounts()
+  /** With findDuplicates: keys whose fingerprint an earlier key had (exactKey form), for confirmDuplicates. */
+  readonly lookAlikes = new Set<string>()
   private readonly hash = createHash('sha256')
+  private readonly fingerprints?: KeyFingerprints
   private trailer?: BackupTrailer
   private lineNumber = 0
 
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    options: {findDuplicates?: boolean} = {},
+  ) {
+    if (options.findDuplicates) this.fingerprints = new KeyFingerprints()
+  }
 
   async *records(stream: Readable): AsyncGenerator<BackupRecord[]> {
-    // The start of a line that began in an earlier chunk.
+    // The start of a line that began in an earlier chunk, and its length.
     let carried: Buffer[] = []
+    let carriedBytes = 0
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         const run: BackupRecord[] = []
@@ -182,6 +213,7 @@ class V1Pass {
         // Bytes of this chunk from here to lineStart are yet to be hashed.
         let hashFrom = 0
         for (let end = chunk.indexOf(0x0a); end !== -1; end = chunk.indexOf(0x0a, lineStart)) {
+          if (carriedBytes + end - lineStart > MAX_LINE_BYTES) throw this.lineTooLong()
           const line = carried.length > 0 ? Buffer.concat([...carried, chunk.subarray(0, end)]) : chunk.subarray(lineStart, end)
           const accepted = this.accept(line.toString('utf8'))
           if (accepted === TRAILER) {
@@ -192,10 +224,15 @@ class V1Pass {
             if (accepted) run.push(accepted)
           }
           carried = []
+          carriedBytes = 0
           lineStart = end + 1
         }
         if (!this.trailer) this.hash.update(chunk.subarray(hashFrom, lineStart))
-        if (lineStart < chunk.length) carried.push(chunk.subarray(lineStart))
+        if (lineStart < chunk.length) {
+          carriedBytes += chunk.length - lineStart
+          if (carriedBytes > MAX_LINE_BYTES) throw this.lineTooLong()
+          carried.push(chunk.subarray(lineStart))
+        }
         if (run.length > 0) yield run
       }
     } catch (error) {
@@ -235,6 +272,7 @@ class V1Pass {
     try {
       const record = recordFromLine(object)
       countRecord(this.counts, record)
+      if (this.fingerprints && !this.fingerprints.add(record.key)) this.lookAlikes.add(exactKey(record.key))
       return record
     } catch (error) {
       if (error instanceof RecordProblem) throw this.problem(`is damaged: line ${this.lineNumber}: ${error.message}`)
@@ -244,6 +282,10 @@ class V1Pass {
 
   private problem(text: string): BackupFileError {
     return new BackupFileError(this.file, text)
+  }
+
+  private lineTooLong(): BackupFileError {
+    return this.problem(`is damaged: line ${this.lineNumber + 1} is longer than ${MAX_LINE_BYTES / 1024 / 1024} MiB, more than any backup line`)
   }
 }
 
@@ -258,98 +300,4 @@ function checkHeader(object: {[field: string]: unknown}, file: string): BackupHe
   return object as unknown as BackupHeader
 }
 
-/** Whether a file is encrypted and compressed, told without a passphrase. */
-export async function sniffBackup(file: string): Promise<{encrypted: boolean; gzip: boolean}> {
-  const {envelope, gzip} = await sniff(file)
-  return {encrypted: envelope !== undefined, gzip}
-}
-
-interface Sniffed {
-  envelope?: EncryptionEnvelope
-  gzip: boolean
-  size: number
-  /** Inode, size and modification time: each pass checks the file is still the one verified. */
-  identity: string
-}
-
-async function sniff(file: string): Promise<Sniffed> {
-  let handle: FileHandle
-  try {
-    handle = await open(file, 'r')
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    throw new BackupFileError(file, code === 'ENOENT' ? 'does not exist' : `cannot be opened (${code ?? (error as Error).message})`)
-  }
-  try {
-    const info = await handle.stat()
-    if (!info.isFile()) throw new BackupFileError(file, 'is not a file')
-    const identity = fileIdentity(info)
-    const envelope = await readEnvelope(handle, file)
-    if (envelope) return {envelope, gzip: envelope.params.compression === 'gzip', size: info.size, identity}
-    const magic = Buffer.alloc(GZIP_MAGIC.length)
-    await handle.read(magic, 0, magic.length, 0)
-    return {gzip: magic.equals(GZIP_MAGIC), size: info.size, identity}
-  } finally {
-    await handle.close()
-  }
-}
-
-/** Each pass opens the file anew (a stream stopped early closes its descriptor), after checking it is unchanged. */
-async function openContainer(file: string, passphrase: string | undefined): Promise<Container> {
-  const {envelope, gzip, size, identity} = await sniff(file)
-  const key = envelope ? await unlockEnvelope(envelope, passphrase, file) : undefined
-  return {
-    gzip,
-    encrypted: envelope !== undefined,
-    async open() {
-      if (fileIdentity(await stat(file)) !== identity) throw new BackupFileError(file, 'changed while it was being read')
-      return gunzipIf(gzip, envelope && key ? await decryptingStream(file, size, envelope, key) : createReadStream(file))
-    },
-  }
-}
-
-function fileIdentity(info: Stats): string {
-  return `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}`
-}
-
-/** pipeline() also destroys the file stream when a reader stops early, so no stream outlives its pass. */
-function gunzipIf(gzip: boolean, stream: Readable): Readable {
-  return gzip ? pipeline(stream, createGunzip(), () => {}) : stream
-}
-
-/** The first bytes of the plaintext, which tell the formats apart. */
-async function peek(container: Container, file: string): Promise<string> {
-  const stream = await container.open()
-  const chunks: Buffer[] = []
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      chunks.push(chunk)
-      if (Buffer.concat(chunks).length >= PEEK_BYTES) break
-    }
-  } catch (error) {
-    throw streamProblem(error, file)
-  } finally {
-    stream.destroy()
-  }
-  return Buffer.concat(chunks).subarray(0, PEEK_BYTES).toString('utf8')
-}
-
-async function readAll(stream: Readable, file: string): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk)
-  } catch (error) {
-    throw streamProblem(error, file)
-  }
-  return Buffer.concat(chunks)
-}
-
-/** What a failing gunzip or decipher means for the operator. */
-function streamProblem(error: unknown, file: string): unknown {
-  if (error instanceof McpAuthError) return error
-  const {code, message} = error as NodeJS.ErrnoException
-  if (code?.startsWith('Z_')) return new BackupFileError(file, 'is damaged: its gzip data is truncated or corrupt')
-  if (/unable to authenticate data/.test(message))
-    return new BackupFileError(file, 'is damaged or was edited: it fails its authentication check (encryption tag)')
-  return error
-}
+export {sniffBackup} from './container.js'

@@ -1,19 +1,22 @@
 /**
  * Restores a verified backup (reader.ts) into Redis in batches of one
- * round trip each. Every key is written atomically by a script (RESTORE_KEYS in
- * redis/scripts.ts), atomically: the expiry check on Redis's clock, the merge
- * rule, the removal of an old value, the write and its PEXPIREAT happen
- * together or not at all. A restore that is interrupted leaves complete keys
+ * round trip each, made of short script calls (a bounded number of keys and
+ * bytes each, so no call keeps Redis busy for long). Every key is written
+ * atomically by a script (RESTORE_KEYS in redis/scripts.ts): the expiry check
+ * on Redis's clock, the merge rule, the removal of an old value, the write
+ * and its PEXPIREAT happen together or not at all. A large value is built
+ * under a staging name and renamed into place (staged-write.ts). A restore that is interrupted leaves complete keys
  * only, and running it again finishes the job (in merge mode the keys already
  * restored are simply kept). A script rather than MULTI, because MULTI cannot
  * say "only if the key is absent" for a set, list or hash.
  */
 import {type BackupRecord, timeReplyMs} from './format.js'
 import type {ExpiryBasis, VerifiedBackup} from './reader.js'
+import {type Outcome, STAGE_PAGE_BYTES, stagingKey, writeStaged} from './staged-write.js'
 import {cancelledError} from '../errors.js'
 import {KEY_NAMESPACE} from '../store/records.js'
-import {type RedisClient, type RedisCommand, defineScript, isCluster, runCommands, runScript, scanKeyBuffers} from '../redis/client.js'
-import {RESTORE_KEYS, RESTORE_OUTCOME} from '../redis/scripts.js'
+import {type RedisClient, type RedisCommand, defineScript, isCluster, runCommands, scanKeyBuffers} from '../redis/client.js'
+import {COMMIT_STAGED, RESTORE_KEYS, RESTORE_OUTCOME} from '../redis/scripts.js'
 
 /** merge: existing keys are kept; overwrite: replaced; clear: every `oauth:*` key is deleted first. */
 export type RestoreMode = 'merge' | 'overwrite' | 'clear'
@@ -52,12 +55,15 @@ export interface RestoreResult {
   ignored: number
 }
 
-const DEFAULT_BATCH_SIZE = 500
+const DEFAULT_BATCH_SIZE = 1000
 /** A batch also ends at this many value bytes, so a few huge sets do not make one huge round trip. */
 const MAX_BATCH_BYTES = 8 * 1024 * 1024
+/** Keys and value bytes per script call: each call stays well under a millisecond of Redis time. */
+const KEYS_PER_CALL = 100
+const BYTES_PER_CALL = 256 * 1024
+/** A value larger than this (bytes, or members) is staged in pages instead of written by one call. */
+const LARGE_VALUE_ITEMS = 1000
 const SCAN_COUNT = 1000
-
-type Outcome = (typeof RESTORE_OUTCOME)[keyof typeof RESTORE_OUTCOME]
 
 export async function restoreBackup(redis: RedisClient, backup: VerifiedBackup, options: RestoreOptions): Promise<RestoreResult> {
   const {info} = backup
@@ -79,6 +85,7 @@ export async function restoreBackup(redis: RedisClient, backup: VerifiedBackup, 
     ignored: backup.ignored,
   }
   defineScript(redis, RESTORE_KEYS)
+  defineScript(redis, COMMIT_STAGED)
   const startMs = timeReplyMs(await redis.time())
   if (options.mode === 'clear') result.cleared = await clearNamespace(redis, options.dryRun)
   let done = 0
@@ -109,23 +116,64 @@ function tally(result: RestoreResult, outcomes: Outcome[]): void {
   }
 }
 
-/** One script call for the batch on a single server; one per key on a cluster, where a script sees one slot. */
+/**
+ * Short script calls for the batch's small values, sent in one round trip on
+ * a single server (one key per call on a cluster, where a script sees one
+ * slot); large values one by one, staged. Outcomes in batch order.
+ */
 async function writeBatch(redis: RedisClient, batch: BackupRecord[], mode: RestoreMode): Promise<Outcome[]> {
   const scriptMode = mode === 'merge' ? 'merge' : 'overwrite'
-  const keyArgs = batch.map(({type, value, expiresAtMs}) => {
-    const items = Array.isArray(value) ? value : [value]
-    return [type, expiresAtMs === null ? '' : String(expiresAtMs), items.length, ...items]
-  })
-  if (isCluster(redis)) {
-    const commands = batch.map(({key}, index): RedisCommand => [RESTORE_KEYS.name, 1, key, scriptMode, ...keyArgs[index]])
-    return ((await runCommands(redis, commands)) as Outcome[][]).map(([outcome]) => outcome)
+  const outcomes: Outcome[] = new Array(batch.length)
+  const calls: number[][] = []
+  let call: number[] = []
+  let callBytes = 0
+  const large: number[] = []
+  for (const [index, record] of batch.entries()) {
+    const bytes = valueBytes(record)
+    if (isLarge(record, bytes) && stagingKey(redis, record.key)) {
+      large.push(index)
+      continue
+    }
+    if (call.length === KEYS_PER_CALL || (call.length > 0 && callBytes + bytes > BYTES_PER_CALL) || isCluster(redis)) {
+      if (call.length > 0) calls.push(call)
+      call = []
+      callBytes = 0
+    }
+    call.push(index)
+    callBytes += bytes
   }
-  return (await runScript(
+  if (call.length > 0) calls.push(call)
+  const replies = (await runCommands(
     redis,
-    RESTORE_KEYS,
-    batch.map(({key}) => key),
-    [scriptMode, ...keyArgs.flat()],
-  )) as Outcome[]
+    calls.map(
+      (indexes): RedisCommand => [
+        RESTORE_KEYS.name,
+        indexes.length,
+        ...indexes.map((index) => batch[index].key),
+        scriptMode,
+        ...indexes.flatMap((index) => scriptArguments(batch[index])),
+      ],
+    ),
+  )) as Outcome[][]
+  for (const [callIndex, indexes] of calls.entries()) {
+    for (const [position, index] of indexes.entries()) outcomes[index] = replies[callIndex][position]
+  }
+  for (const index of large) outcomes[index] = await writeStaged(redis, batch[index], stagingKey(redis, batch[index].key)!, scriptMode)
+  return outcomes
+}
+
+/** Per key, what RESTORE_KEYS reads: type, expiry ('' for none), the number of items, the items. */
+function scriptArguments({type, value, expiresAtMs}: BackupRecord): Array<string | number | Buffer> {
+  const items = Array.isArray(value) ? value : [value]
+  return [type, expiresAtMs === null ? '' : String(expiresAtMs), items.length, ...items]
+}
+
+function valueBytes(record: BackupRecord): number {
+  return Array.isArray(record.value) ? record.value.reduce((sum, member) => sum + member.length, 0) : record.value.length
+}
+
+function isLarge(record: BackupRecord, bytes: number): boolean {
+  return bytes > STAGE_PAGE_BYTES || (Array.isArray(record.value) && record.value.length > LARGE_VALUE_ITEMS)
 }
 
 /** What writeBatch would do, from TIME and EXISTS; writes nothing. */
@@ -166,7 +214,7 @@ async function* batches(runs: AsyncIterable<BackupRecord[]>, size: number): Asyn
   for await (const run of runs) {
     for (const record of run) {
       batch.push(record)
-      bytes += Array.isArray(record.value) ? record.value.reduce((sum, member) => sum + member.length, 0) : record.value.length
+      bytes += valueBytes(record)
       if (batch.length >= size || bytes >= MAX_BATCH_BYTES) {
         yield batch
         batch = []

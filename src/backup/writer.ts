@@ -1,20 +1,23 @@
 /**
  * Writes a backup of every `oauth:*` key (format: format.ts), streamed:
  * SCAN in batches (every master of a cluster), then TIME, and type, PTTL and
- * value of every key of the batch in one script call (on a cluster: TYPE +
- * PTTL, then the values, in one round trip each), so memory holds a batch or
- * two whatever the size of Redis. The file is written under a temporary name
- * in the target directory, fsynced, then renamed: a backup that was
- * interrupted (Ctrl-C, Redis gone) leaves no file behind.
+ * value of every key of the batch in one round trip of short script calls,
+ * each reading a bounded number of keys and bytes (on a cluster: TYPE + PTTL,
+ * then the values), so memory holds a batch or two whatever the size of
+ * Redis and no call keeps Redis busy for long. Large values are read in pages.
+ * A key SCAN returns twice is written once. The file is written under a
+ * temporary name in the target directory, fsynced, then linked to its name
+ * only if that name is still free: a backup that was interrupted (Ctrl-C,
+ * Redis gone) leaves no file behind, and an existing file is never replaced.
  */
 import {createHash} from 'node:crypto'
-import {mkdir, open, rename, rm, stat} from 'node:fs/promises'
+import {mkdir, open, rm, stat} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 import {Readable, type Transform} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {createGzip} from 'node:zlib'
 
-import {SECRET_FILE_MODE, syncDirectory} from '../env/atomic-file.js'
+import {SECRET_FILE_MODE, publishWithoutReplacing, syncDirectory} from '../env/atomic-file.js'
 import {encryptingStream} from './crypto.js'
 import {
   BACKUP_FORMAT,
@@ -23,16 +26,23 @@ import {
   type BackupCounts,
   type BackupHeader,
   type BackupRecord,
+  type Bytes,
+  MAX_EXPIRES_AT_MS,
+  MAX_LINE_BYTES,
   type RedisType,
   countRecord,
   emptyCounts,
+  bytesToText,
   isRedisType,
   recordToLine,
   timeReplyMs,
 } from './format.js'
+import {KeyFingerprints} from './key-set.js'
+import {readPaged} from './paged-values.js'
 import {cancelledError, usageError} from '../errors.js'
 import {KEY_NAMESPACE} from '../store/records.js'
-import {type RedisClient, type RedisCommand, isCluster, runCommands, runScript, scanKeyBuffers} from '../redis/client.js'
+import {type RedisClient, type RedisCommand, defineScript, isCluster, runCommands, scanKeyBuffers} from '../redis/client.js'
+import {databaseSize} from '../redis/namespace-size.js'
 import {READ_FOR_BACKUP} from '../redis/scripts.js'
 
 export interface BackupOptions {
@@ -60,17 +70,28 @@ export interface BackupResult extends BackupCounts {
   size_bytes: number
   /** Keys of a type a backup does not hold (zset, stream): left out and named. */
   skipped_unsupported: number
+  /** Keys whose line would be longer than a backup line may be (MAX_LINE_BYTES): left out and named. */
+  skipped_too_large: number
   skipped_keys: string[]
 }
 
 const DEFAULT_BATCH_SIZE = 1000
-/** Members read per SSCAN/HSCAN/LRANGE call, so one huge set does not block Redis. */
-const MEMBERS_PER_CALL = 1000
+/** Keys per script call, several calls per round trip: each call stays well under a millisecond of Redis time. */
+const KEYS_PER_CALL = 100
+/** Value bytes one script call may read; a larger string is read in pages. */
+const BYTES_PER_CALL = 256 * 1024
+/** Collections with more members than this are read in pages (SSCAN/HSCAN/LRANGE). */
+const MEMBERS_PER_CALL = 256
+/** Raw bytes of one value at most: a larger one cannot fit on a line however it is encoded. */
+const MAX_VALUE_BYTES = MAX_LINE_BYTES
 const SKIPPED_KEYS_REPORTED = 20
+/** The fingerprint table is allocated for at most this many keys before it sees them (about 10 MB). */
+const PRESIZED_KEYS = 1_000_000
 
 export async function writeBackup(redis: RedisClient, options: BackupOptions): Promise<BackupResult> {
   const {file} = options
-  if (await exists(file)) throw usageError(`${file} already exists: a backup is never overwritten.`, 'Choose another --output, or move the old file away.')
+  // Checked first so an operator is not told after an hour of reading; publishWithoutReplacing is what guarantees it.
+  if (await exists(file)) throw alreadyExists(file)
   await mkdir(dirname(file), {recursive: true, mode: 0o700})
   const header: BackupHeader = {
     format: BACKUP_FORMAT,
@@ -89,13 +110,15 @@ export async function writeBackup(redis: RedisClient, options: BackupOptions): P
     size_bytes: 0,
     ...emptyCounts(),
     skipped_unsupported: 0,
+    skipped_too_large: 0,
     skipped_keys: [],
   }
   const stages: Transform[] = []
   if (options.gzip) stages.push(createGzip())
   if (options.passphrase) stages.push(await encryptingStream(options.passphrase, {gzip: options.gzip}))
 
-  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`)
+  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.${Date.now()}.tmp`)
+  // 'wx' (O_EXCL) never follows a link planted at the temporary name.
   const handle = await open(temp, 'wx', SECRET_FILE_MODE)
   // autoClose: false keeps the descriptor open for fsync; destroy() then lets go of it, or close() would wait forever.
   const output = handle.createWriteStream({autoClose: false})
@@ -108,7 +131,7 @@ export async function writeBackup(redis: RedisClient, options: BackupOptions): P
       output.destroy()
       await handle.close()
     }
-    await rename(temp, file)
+    if (!(await publishWithoutReplacing(temp, file))) throw alreadyExists(file)
   } catch (error) {
     await rm(temp, {force: true})
     if (options.signal?.aborted) throw cancelledError('Interrupted: the unfinished backup file was removed.')
@@ -116,6 +139,10 @@ export async function writeBackup(redis: RedisClient, options: BackupOptions): P
   }
   await syncDirectory(dirname(file))
   return result
+}
+
+function alreadyExists(file: string) {
+  return usageError(`${file} already exists: a backup is never overwritten.`, 'Choose another --output, or move the old file away.')
 }
 
 /** The header line, one line per key, and the trailer with counts and the checksum. */
@@ -126,14 +153,28 @@ async function* backupLines(redis: RedisClient, header: BackupHeader, result: Ba
     return line
   }
   yield hashed(`${JSON.stringify(header)}\n`)
+  // SCAN may return a key twice (when Redis resizes its table meanwhile); a backup lists each key once.
+  // Sized for the database up front (DBSIZE counts keys outside oauth: too, hence the cap), so it rarely grows.
+  const written = new KeyFingerprints(Math.min(await databaseSize(redis), PRESIZED_KEYS))
   let keysSeen = 0
   // The next batch is read from Redis while the current one is encoded and written: two batches in memory at most.
   let previous: Promise<BackupRecord[]> | undefined
   const encode = (records: BackupRecord[]): string => {
-    for (const record of records) countRecord(result, record)
-    return hashed(records.map((record) => `${recordToLine(record)}\n`).join(''))
+    let text = ''
+    for (const record of records) {
+      const line = recordToLine(record)
+      // Three bytes per UTF-16 unit at most: only a long line needs its bytes counted.
+      if (line.length * 3 >= MAX_LINE_BYTES && Buffer.byteLength(line) >= MAX_LINE_BYTES) {
+        leaveOut(result, record.key, `larger than ${MAX_LINE_BYTES / 1024 / 1024} MiB`)
+        continue
+      }
+      countRecord(result, record)
+      text += `${line}\n`
+    }
+    return hashed(text)
   }
-  for await (const keys of scanKeyBuffers(redis, `${KEY_NAMESPACE}*`, options.batchSize ?? DEFAULT_BATCH_SIZE)) {
+  for await (const scanned of scanKeyBuffers(redis, `${KEY_NAMESPACE}*`, options.batchSize ?? DEFAULT_BATCH_SIZE)) {
+    const keys = scanned.filter((key) => written.add(key))
     const reading = readRecords(redis, keys, result)
     reading.catch(() => {}) // awaited below; this only keeps an early failure from counting as unhandled
     if (previous) {
@@ -141,7 +182,7 @@ async function* backupLines(redis: RedisClient, header: BackupHeader, result: Ba
       if (records.length > 0) yield encode(records)
     }
     previous = reading
-    keysSeen += keys.length
+    keysSeen += scanned.length
     options.onProgress?.(keysSeen)
   }
   const last = previous ? await previous : []
@@ -155,6 +196,7 @@ async function* backupLines(redis: RedisClient, header: BackupHeader, result: Ba
  * round trips changed under us and is left out, as if scanned a moment later.
  */
 async function readRecords(redis: RedisClient, keys: Buffer[], result: BackupResult): Promise<BackupRecord[]> {
+  if (keys.length === 0) return []
   // TIME before PTTL (its own round trip, so also on a cluster): TIME + PTTL is never later than the real expiry.
   const nowMs = timeReplyMs(await redis.time())
   const reads = isCluster(redis) ? await readTypesAndTtls(redis, keys) : await readByScript(redis, keys)
@@ -162,39 +204,72 @@ async function readRecords(redis: RedisClient, keys: Buffer[], result: BackupRes
     if (type === 'none' || pttl === -2) return false
     if (isRedisType(type)) return true
     result.skipped_unsupported++
-    if (result.skipped_keys.length < SKIPPED_KEYS_REPORTED) result.skipped_keys.push(`${key.toString('utf8')} (${type})`)
+    leaveOut(result, key, type)
     return false
   })
-  // Issued together: on a cluster they are auto-pipelined per node; on a single server only large collections are left.
-  const values = await Promise.all(wanted.map(({key, type, value}) => value ?? readWhole(redis, key, type as RedisType)))
   const records: BackupRecord[] = []
-  wanted.forEach(({key, type, pttl}, index) => {
-    const value = values[index]
-    if (value !== undefined) records.push({key, type: type as RedisType, value, expiresAtMs: pttl >= 0 ? nowMs + pttl : null})
-  })
+  for (const {key, type, pttl, value} of wanted) {
+    const read = value === undefined ? await readPaged(redis, key, type as RedisType, MAX_VALUE_BYTES) : {value}
+    if ('tooLarge' in read) leaveOut(result, key, `larger than ${MAX_LINE_BYTES / 1024 / 1024} MiB`)
+    if (!('value' in read)) continue
+    // A TTL beyond what a Date holds is shortened to that (year 275760), never lengthened.
+    const expiresAtMs = pttl >= 0 ? Math.min(nowMs + pttl, MAX_EXPIRES_AT_MS) : null
+    records.push({key, type: type as RedisType, value: read.value, expiresAtMs})
+  }
   return records
+}
+
+/** Names a key the backup leaves out (the first few), with why. */
+function leaveOut(result: BackupResult, key: Bytes, why: string): void {
+  if (why.startsWith('larger')) result.skipped_too_large++
+  if (result.skipped_keys.length < SKIPPED_KEYS_REPORTED) result.skipped_keys.push(`${bytesToText(key)} (${why})`)
 }
 
 interface KeyRead {
   key: Buffer
   type: string
   pttl: number
-  /** The whole value when it came with the type; otherwise read by readWhole. */
+  /** The whole value when it came with the type; otherwise read in pages. */
   value?: Buffer | Buffer[]
 }
 
-/** One script call: type, TTL and value of every key, read together; only large collections are left out. */
+/**
+ * Short script calls, all sent in one round trip: each reads type, TTL and
+ * value of its keys until its byte budget is spent; keys it did not get to
+ * go out again in the next round trip.
+ */
 async function readByScript(redis: RedisClient, keys: Buffer[]): Promise<KeyRead[]> {
-  const replies = (await runScript(redis, READ_FOR_BACKUP, keys, [MEMBERS_PER_CALL], {buffers: true})) as Array<Buffer | number | Buffer[] | null>
-  return keys.map((key, index) => ({
-    key,
-    type: String(replies[index * 3]),
-    pttl: replies[index * 3 + 1] as number,
-    value: (replies[index * 3 + 2] ?? undefined) as Buffer | Buffer[] | undefined,
-  }))
+  defineScript(redis, READ_FOR_BACKUP)
+  const reads: KeyRead[] = []
+  let pending = keys
+  while (pending.length > 0) {
+    const calls: Buffer[][] = []
+    for (let start = 0; start < pending.length; start += KEYS_PER_CALL) calls.push(pending.slice(start, start + KEYS_PER_CALL))
+    const replies = (await runCommands(
+      redis,
+      calls.map((callKeys): RedisCommand => [`${READ_FOR_BACKUP.name}Buffer`, callKeys.length, ...callKeys, BYTES_PER_CALL, MEMBERS_PER_CALL]),
+    )) as Array<Array<Buffer | number | Buffer[] | null>>
+    const left: Buffer[] = []
+    calls.forEach((callKeys, call) => {
+      const reply = replies[call]
+      const done = reply.length / 3
+      for (let index = 0; index < done; index++) {
+        const value = reply[index * 3 + 2]
+        reads.push({
+          key: callKeys[index],
+          type: String(reply[index * 3]),
+          pttl: reply[index * 3 + 1] as number,
+          value: (value ?? undefined) as KeyRead['value'],
+        })
+      }
+      left.push(...callKeys.slice(done))
+    })
+    pending = left
+  }
+  return reads
 }
 
-/** On a cluster, where a script sees one slot: TYPE and PTTL, auto-pipelined per node. */
+/** On a cluster, where a script sees one slot: TYPE and PTTL, auto-pipelined per node; values are read in pages. */
 async function readTypesAndTtls(redis: RedisClient, keys: Buffer[]): Promise<KeyRead[]> {
   const meta = await runCommands(
     redis,
@@ -203,46 +278,19 @@ async function readTypesAndTtls(redis: RedisClient, keys: Buffer[]): Promise<Key
       ['pttl', key],
     ]),
   )
-  return keys.map((key, index) => ({key, type: meta[index * 2] as string, pttl: meta[index * 2 + 1] as number}))
-}
-
-/** A value read on its own, a page at a time for collections; undefined when the key is gone or changed type. */
-async function readWhole(redis: RedisClient, key: Buffer, type: RedisType): Promise<Buffer | Buffer[] | undefined> {
-  const [firstPage] = await runCommands(redis, [readFirstPage(key, type)], {ignoreWrongType: true})
-  return completeValue(redis, key, type, firstPage)
-}
-
-function readFirstPage(key: Buffer, type: RedisType): RedisCommand {
-  if (type === 'string') return ['getBuffer', key]
-  if (type === 'set') return ['sscanBuffer', key, '0', 'COUNT', MEMBERS_PER_CALL]
-  if (type === 'hash') return ['hscanBuffer', key, '0', 'COUNT', MEMBERS_PER_CALL]
-  return ['lrangeBuffer', key, 0, MEMBERS_PER_CALL - 1]
-}
-
-/** The whole value from the first read; large sets, hashes and lists take more calls. Undefined when the key changed. */
-async function completeValue(redis: RedisClient, key: Buffer, type: RedisType, reply: unknown): Promise<Buffer | Buffer[] | undefined> {
-  if (type === 'string') return Buffer.isBuffer(reply) ? reply : undefined
-  if (!Array.isArray(reply)) return undefined
-  if (type === 'list') {
-    const members = [...(reply as Buffer[])]
-    for (let chunk = members; chunk.length === MEMBERS_PER_CALL; members.push(...chunk)) {
-      chunk = await redis.lrangeBuffer(key, members.length, members.length + MEMBERS_PER_CALL - 1)
-    }
-    return members.length > 0 ? members : undefined
-  }
-  let [cursor, elements] = [(reply as [Buffer, Buffer[]])[0].toString(), (reply as [Buffer, Buffer[]])[1]]
-  if (cursor === '0') return elements.length > 0 ? elements : undefined
-  // A SCAN over several calls may return an element twice: keep one per member (or field).
-  const step = type === 'hash' ? 2 : 1
-  const seen = new Map<string, Buffer[]>()
-  for (;;) {
-    for (let index = 0; index < elements.length; index += step) seen.set(elements[index].toString('latin1'), elements.slice(index, index + step))
-    if (cursor === '0') break
-    const next =
-      type === 'hash' ? await redis.hscanBuffer(key, cursor, 'COUNT', MEMBERS_PER_CALL) : await redis.sscanBuffer(key, cursor, 'COUNT', MEMBERS_PER_CALL)
-    ;[cursor, elements] = [next[0].toString(), next[1]]
-  }
-  return seen.size > 0 ? [...seen.values()].flat() : undefined
+  const reads = keys.map((key, index) => ({key, type: meta[index * 2] as string, pttl: meta[index * 2 + 1] as number}))
+  // Small strings, the usual record, in one more round trip; the rest page by page.
+  const strings = reads.filter(({type}) => type === 'string')
+  const values = await runCommands(
+    redis,
+    strings.map(({key}): RedisCommand => ['getrangeBuffer', key, 0, BYTES_PER_CALL]),
+    {ignoreWrongType: true},
+  )
+  strings.forEach((read, index) => {
+    const value = values[index]
+    if (Buffer.isBuffer(value) && value.length <= BYTES_PER_CALL) (read as KeyRead).value = value
+  })
+  return reads
 }
 
 async function exists(path: string): Promise<boolean> {

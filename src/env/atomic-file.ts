@@ -1,5 +1,5 @@
 import {randomBytes} from 'node:crypto'
-import {open, rename, rm, realpath, stat} from 'node:fs/promises'
+import {link, open, rename, rm, realpath, stat} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
 export const SECRET_FILE_MODE = 0o600
@@ -65,4 +65,31 @@ export async function syncDirectory(directory: string): Promise<void> {
   } catch {
     // Some file systems cannot fsync a directory; the rename is still atomic.
   }
+}
+
+/**
+ * Gives a finished temporary file its final name only if that name is free:
+ * link(2) fails with EEXIST where rename(2) would silently replace, so of two
+ * writers racing for one name exactly one wins. Returns false when the name
+ * was taken (the temporary file is then still there for the caller to remove).
+ * On a file system without hard links, an exclusive create claims the name first.
+ */
+export async function publishWithoutReplacing(temporary: string, path: string): Promise<boolean> {
+  try {
+    await link(temporary, path)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EEXIST') return false
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error
+    try {
+      await (await open(path, 'wx', SECRET_FILE_MODE)).close()
+    } catch (claim) {
+      if ((claim as NodeJS.ErrnoException).code === 'EEXIST') return false
+      throw claim
+    }
+    await rename(temporary, path)
+    return true
+  }
+  await rm(temporary, {force: true})
+  return true
 }

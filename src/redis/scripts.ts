@@ -116,31 +116,53 @@ return {outcomes, entries_removed}
 }
 
 /**
- * KEYS: keys to back up; ARGV[1]: the most members a set, hash or list may
- * have to be read here. Returns three items per key: its type, its PTTL, and
- * its value (the string; the members; for a hash field, value, …), or false
- * for a larger collection, which the caller reads in pages so that one call
- * never blocks Redis on a huge key.
+ * KEYS: keys to back up; ARGV[1]: the most value bytes this call may read;
+ * ARGV[2]: the most members a set, hash or list may have to be read here.
+ * Returns three items per key, for the first keys only when the budget runs
+ * out (the caller sends the rest again): its type, its PTTL, and its value
+ * (the string; the members; for a hash field, value, …), or false for a
+ * string larger than the budget or a larger collection, which the caller
+ * reads in pages. Strings are read with GETRANGE up to the budget, so no call
+ * copies more than that (a string is read without a TYPE call: most keys are strings).
  */
 export const READ_FOR_BACKUP: LuaScript = {
   name: 'mcpauthReadForBackup',
   lua: `
-local limit = tonumber(ARGV[1])
+local budget = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
 local sizes = {set = 'SCARD', hash = 'HLEN', list = 'LLEN'}
 local out = {}
-for i, key in ipairs(KEYS) do
-  local kind = redis.call('TYPE', key)['ok']
+local used = 0
+for _, key in ipairs(KEYS) do
+  local ttl = redis.call('PTTL', key)
+  local kind = 'none'
   local value = false
-  if kind == 'string' then
-    value = redis.call('GET', key)
-  elseif kind == 'list' and redis.call('LLEN', key) <= limit then
-    value = redis.call('LRANGE', key, 0, -1)
-  elseif sizes[kind] and redis.call(sizes[kind], key) <= limit then
-    value = redis.call(kind == 'set' and 'SMEMBERS' or 'HGETALL', key)
+  if ttl ~= -2 then
+    local room = budget - used
+    local text = redis.pcall('GETRANGE', key, 0, room)
+    if type(text) == 'string' then
+      kind = 'string'
+      if #text <= room then
+        value = text
+        used = used + #text
+      elseif used > 0 then
+        -- too big for what is left of this call, maybe not for the next one
+        break
+      end
+    else
+      kind = redis.call('TYPE', key)['ok']
+      if sizes[kind] and redis.call(sizes[kind], key) <= limit then
+        if kind == 'list' then value = redis.call('LRANGE', key, 0, -1)
+        elseif kind == 'set' then value = redis.call('SMEMBERS', key)
+        else value = redis.call('HGETALL', key) end
+        for _, item in ipairs(value) do used = used + #item end
+      end
+    end
   end
-  out[3 * i - 2] = kind
-  out[3 * i - 1] = redis.call('PTTL', key)
-  out[3 * i] = value
+  out[#out + 1] = kind
+  out[#out + 1] = ttl
+  out[#out + 1] = value
+  if used >= budget then break end
 end
 return out
 `,
@@ -203,4 +225,36 @@ return outcomes
 `,
 }
 
-export const ALL_SCRIPTS: readonly LuaScript[] = [READ_RECORDS, FIND_ORPHAN_ENTRIES, DELETE_IF_STILL_EXPIRED, READ_FOR_BACKUP, RESTORE_KEYS]
+/**
+ * Puts a value that was built in pages under a staging name (KEYS[2]) in
+ * place of KEYS[1], atomically and in O(1): RENAME, after the same expiry
+ * check and merge rule as RESTORE_KEYS. ARGV[1]: mode; ARGV[2]: absolute
+ * expiry in ms ('' for none). Returns one of RESTORE_OUTCOME; the staging key is gone afterwards.
+ */
+export const COMMIT_STAGED: LuaScript = {
+  name: 'mcpauthCommitStaged',
+  lua: `
+local clock = redis.call('TIME')
+local now_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local key, staged, expiry = KEYS[1], KEYS[2], ARGV[2]
+if expiry ~= '' and tonumber(expiry) <= now_ms then
+  redis.call('UNLINK', staged)
+  return ${RESTORE_OUTCOME.expired}
+end
+local existed = redis.call('EXISTS', key) == 1
+if existed then
+  if ARGV[1] == 'merge' then
+    redis.call('UNLINK', staged)
+    return ${RESTORE_OUTCOME.kept}
+  end
+  -- UNLINK frees a large old value in the background; RENAME over it would free it here
+  redis.call('UNLINK', key)
+end
+redis.call('RENAME', staged, key)
+if expiry ~= '' then redis.call('PEXPIREAT', key, expiry) else redis.call('PERSIST', key) end
+if existed then return ${RESTORE_OUTCOME.overwritten} end
+return ${RESTORE_OUTCOME.written}
+`,
+}
+
+export const ALL_SCRIPTS: readonly LuaScript[] = [READ_RECORDS, FIND_ORPHAN_ENTRIES, DELETE_IF_STILL_EXPIRED, READ_FOR_BACKUP, RESTORE_KEYS, COMMIT_STAGED]

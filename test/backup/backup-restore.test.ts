@@ -4,7 +4,7 @@ import {join} from 'node:path'
 
 import {assertUnchanged, contents, fillGateway, flushAll, snapshot, tempDir} from '../support/backups.js'
 import {parseJson} from '../support/cli.js'
-import {describeOnEachRedis} from '../support/context.js'
+import {describeOnEachRedis, useRedis} from '../support/context.js'
 
 const PASSPHRASE = {MCPAUTH_BACKUP_PASSPHRASE: 'correct horse battery staple'}
 
@@ -187,6 +187,8 @@ describeOnEachRedis('oauth-backup and oauth-restore', (ctx) => {
       assert.equal(refused.code, 2)
       assert.match(refused.stderr, /Refusing without confirmation/)
     }
+    const clear = await ctx.cli(['oauth-restore', file, '--clear'])
+    assert.match(clear.stderr, /Delete every oauth:\* key in .* \(14 keys\), then restore 13 records from /, 'the question says how much will go')
     assertUnchanged(await snapshot(ctx.redis), before)
 
     const overwritten = await restore(file, ['--overwrite', '--yes'])
@@ -226,5 +228,29 @@ describeOnEachRedis('oauth-backup and oauth-restore', (ctx) => {
     const missing = await ctx.cli(['oauth-restore', '/nonexistent/oauth-backup.jsonl'])
     assert.equal(missing.code, 2)
     assert.match(missing.stderr, /Backup \/nonexistent\/oauth-backup.jsonl does not exist/)
+  })
+})
+
+describe('oauth-restore --clear on a large database', () => {
+  const ctx = useRedis()
+
+  it('estimates how many keys will go from a sample, without walking them', async () => {
+    const redis = ctx.server.client()
+    try {
+      for (let start = 0; start < 40_000; start += 5000) {
+        const pipeline = redis.pipeline()
+        for (let n = start; n < start + 5000; n++) pipeline.set(n % 4 === 0 ? `session:${n}` : `oauth:token:t${n}`, 'x')
+        await pipeline.exec()
+      }
+      await ctx.redis.set('oauth:client:only', '{}')
+      const file = join(await tempDir(), 'small.jsonl')
+      assert.equal((await ctx.cli(['oauth-backup', '--output', file])).code, 0)
+      const refused = await ctx.cli(['oauth-restore', file, '--clear'])
+      assert.equal(refused.code, 2)
+      const estimate = Number(/\(about ([\d,]+) keys\)/.exec(refused.stderr)?.[1].replace(/,/g, ''))
+      assert.ok(estimate > 30_001 * 0.75 && estimate < 30_001 * 1.25, `${estimate} for 30,001 oauth:* keys: ${refused.stderr}`)
+    } finally {
+      redis.disconnect()
+    }
   })
 })

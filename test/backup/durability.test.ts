@@ -4,7 +4,7 @@ import {join} from 'node:path'
 
 import type {Redis} from 'ioredis'
 
-import {contents, fillGateway, snapshot, tempDir, truncateFile} from '../support/backups.js'
+import {assertUnchanged, contents, fillGateway, snapshot, tempDir, truncateFile} from '../support/backups.js'
 import {type CliResult, parseJson, runCli, spawnCli} from '../support/cli.js'
 import {useRedis} from '../support/context.js'
 import {TestRedisServer, freePort} from '../support/redis-server.js'
@@ -75,6 +75,56 @@ describe('backups under interruption', function () {
     assert.deepEqual(contents(await snapshot(ctx.redis)), contents(original))
   })
 
+  it('Ctrl-C during a restore exits 130, leaves every key as before or as after, and a second run completes', async () => {
+    await fillMany(redis())
+    const original = await snapshot(ctx.redis)
+    const file = join(await tempDir(), 'big.jsonl')
+    assert.equal((await ctx.cli(['oauth-backup', '--output', file])).code, 0)
+    await ctx.redis.flushdb()
+
+    const {child, result} = await spawnCli(['oauth-restore', file], {env: {REDIS_URL: ctx.server.url}})
+    let finished = false
+    void result.then(() => (finished = true))
+    // Evidence, not a clock: the first batch is in Redis.
+    await waitFor(async () => finished || (await redis().dbsize()) > 0, 'the restore to write its first batch')
+    assert.equal(finished, false, 'the restore ended before it wrote anything')
+    child.kill('SIGINT')
+    const {code, stderr} = await result
+    assert.notEqual(code, 0, 'the restore finished before Ctrl-C reached it: give it more records')
+    assert.equal(code, 130, stderr)
+    assert.match(stderr, /Interrupted after \d+ of 50000 records\. \d+ keys were written, each complete\. Run the same command again to finish\./)
+
+    const partial = await snapshot(ctx.redis)
+    assert.ok(partial.size > 0 && partial.size < RECORDS, `${partial.size} keys restored before Ctrl-C`)
+    for (const [key, restored] of partial) {
+      const source = original.get(key)!
+      assert.deepEqual({type: restored.type, value: restored.value}, {type: source.type, value: source.value}, `${key} is complete`)
+    }
+    const again = await ctx.cli(['oauth-restore', file, '--json'])
+    assert.equal(again.code, 0, again.stderr)
+    assert.deepEqual([parseJson(again).written, parseJson(again).kept], [RECORDS - partial.size, partial.size])
+    assert.deepEqual(contents(await snapshot(ctx.redis)), contents(original))
+  })
+
+  it('two backups racing for one --output end with one complete file and one clear refusal', async () => {
+    await fillMany(redis())
+    const dir = await tempDir()
+    const file = join(dir, 'same.jsonl')
+    const runs = await Promise.all([1, 2].map(() => spawnCli(['oauth-backup', '--output', file], {env: {REDIS_URL: ctx.server.url}})))
+    let ended = 0
+    for (const run of runs) void run.result.then(() => ended++)
+    // Both past the "does it exist" check: each has its temporary file.
+    await waitFor(async () => ended > 0 || (await readdir(dir)).filter((name) => name.endsWith('.tmp')).length === 2, 'both backups to be writing')
+    assert.equal(ended, 0, 'one backup ended before the other had started writing: the race did not happen')
+    const results = await Promise.all(runs.map((run) => run.result))
+    assert.deepEqual(results.map(({code}) => code).sort(), [0, 2], results.map(({stderr}) => stderr).join('\n'))
+    assert.match(results.find(({code}) => code === 2)!.stderr, /same\.jsonl already exists: a backup is never overwritten/)
+    assert.deepEqual(await readdir(dir), ['same.jsonl'], 'no temporary file is left')
+    const check = await ctx.cli(['oauth-restore', file, '--dry-run', '--json'])
+    assert.equal(check.code, 0, check.stderr)
+    assert.equal(parseJson(check).records, RECORDS)
+  })
+
   it('Ctrl-C during a backup exits 130 and leaves no file', async () => {
     await fillMany(redis())
     const dir = await tempDir()
@@ -106,6 +156,75 @@ describe('backups under interruption', function () {
       redis.disconnect()
       await server.stop()
     }
+  })
+})
+
+describe('backups of large values', function () {
+  this.timeout(120_000)
+  let server: TestRedisServer
+  let redis: Redis
+  before(async () => {
+    // Redis logs every command that takes it 10 ms or more.
+    server = await new TestRedisServer().start(['--slowlog-log-slower-than', '10000', '--slowlog-max-len', '1000'])
+    redis = server.client()
+  })
+  after(async () => {
+    redis.disconnect()
+    await server.stop()
+  })
+
+  /**
+   * Commands Redis spent more than `ms` on since the last reset. The rule is
+   * 10 ms; on a busy shared machine CPU waits alone stretch single commands
+   * to tens of ms, so the check is for what a whole large value in one
+   * command costs (hundreds of ms), with margin.
+   */
+  async function slowCommands(ms: number): Promise<string[]> {
+    const entries = (await redis.slowlog('GET', 1000)) as Array<[number, number, number, unknown[]]>
+    return entries
+      .filter(([, , micros]) => micros > ms * 1000)
+      .map(([, , micros, args]) => `${(micros / 1000).toFixed(1)} ms: ${String(args[0])} ${String(args[1]).slice(0, 40)}`)
+  }
+
+  it('reads and writes a million-member set, a 2 MB string, a wide hash and a long list in short commands, exactly', async () => {
+    const members = Array.from({length: 1_000_000}, (_, index) => `m-${index}`)
+    for (let start = 0; start < members.length; start += 10_000) await redis.sadd('oauth:user_tokens:busy', ...members.slice(start, start + 10_000))
+    await redis.set('oauth:client:big', 'x'.repeat(2 * 1024 * 1024), 'EX', 3600)
+    await redis.hset('oauth:meta:wide', Object.fromEntries(members.slice(0, 50_000).map((member) => [member, `value of ${member}`])))
+    await redis.rpush('oauth:queue:long', ...members.slice(0, 100_000))
+    await redis.set('oauth:token:small', '{}', 'EX', 3600)
+    const before = await snapshot(redis)
+    const file = join(await tempDir(), 'large.jsonl')
+    await redis.slowlog('RESET')
+    const made = await runCli(['oauth-backup', '--output', file, '--json'], {env: {REDIS_URL: server.url}})
+    assert.equal(made.code, 0, made.stderr)
+    assert.equal(parseJson(made).records, 5)
+    assert.deepEqual(await slowCommands(100), [], 'the backup kept Redis busy')
+
+    await redis.flushdb()
+    await redis.slowlog('RESET')
+    const restored = await runCli(['oauth-restore', file, '--json'], {env: {REDIS_URL: server.url}})
+    assert.equal(restored.code, 0, restored.stderr)
+    assert.equal(parseJson(restored).written, 5)
+    assert.deepEqual(await slowCommands(100), [], 'the restore kept Redis busy')
+    assertUnchanged(await snapshot(redis), before)
+    assert.deepEqual(await redis.keys('mcpauth:*'), [], 'no staging key is left')
+  })
+})
+
+describe('backups of values too large for a backup line', () => {
+  const ctx = useRedis()
+
+  it('leaves out a 17 MB value and names it, so the backup stays restorable', async () => {
+    await ctx.redis.set('oauth:client:\u001b[2Jhuge', 'x'.repeat(17 * 1024 * 1024))
+    await ctx.redis.set('oauth:client:normal', '{}')
+    const file = join(await tempDir(), 'skips.jsonl')
+    const made = await ctx.cli(['oauth-backup', '--output', file])
+    assert.equal(made.code, 0, made.stderr)
+    assert.match(made.stderr, /Left out 1 key\(s\) of a type a backup does not hold or too large for it: oauth:client:\\u001b\[2Jhuge \(larger than 16 MiB\)/)
+    const restored = await ctx.cli(['oauth-restore', file, '--dry-run', '--json'])
+    assert.equal(restored.code, 0, restored.stderr)
+    assert.equal(parseJson(restored).records, 1)
   })
 })
 
