@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
-import {type ClientView, listClients} from '../src/store/list.js'
-import {formatDuration, formatTime, isoTime, redact, renderTable, takeForTable} from '../src/output.js'
+import {type ClientView, firstRows, listClients, oldestRegistrationFirst} from '../src/store/list.js'
+import {formatDuration, formatTime, isoTime, redact, renderTable} from '../src/output.js'
 import {BaseCommand, redisFlags} from './_shared/base-command.js'
 
 export default class OauthListRegistrations extends BaseCommand<typeof OauthListRegistrations> {
@@ -17,7 +17,7 @@ export default class OauthListRegistrations extends BaseCommand<typeof OauthList
   static override flags = {
     ...redisFlags,
     reveal: Flags.boolean({summary: 'Show client secrets and registration tokens in full.'}),
-    limit: Flags.integer({summary: 'Rows shown in the table (0 = all). --json always lists all.', default: 200, min: 0}),
+    limit: Flags.integer({summary: 'Rows shown in the table: the oldest registrations (0 = all). --json always lists all.', default: 200, min: 0}),
   }
 
   async run(): Promise<void> {
@@ -31,7 +31,7 @@ export default class OauthListRegistrations extends BaseCommand<typeof OauthList
       await writer.end()
       return
     }
-    const {shown, total} = await takeForTable(batches, this.flags.limit)
+    const {shown, total} = await firstRows(batches, this.flags.limit, oldestRegistrationFirst)
     progress.done()
     this.renderTable(shown, total)
   }
@@ -51,7 +51,6 @@ export default class OauthListRegistrations extends BaseCommand<typeof OauthList
       this.note('No client registrations.')
       return
     }
-    shown.sort((a, b) => (a.created_at ?? 0) - (b.created_at ?? 0))
     const rows = shown.map((client) =>
       client.problem
         ? [client.client_id, `malformed: ${client.problem}`, '', '', '', '']

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
-import {type AccessTokenView, listAccessTokens} from '../src/store/list.js'
-import {formatRelative, formatTime, isoTime, renderTable, takeForTable} from '../src/output.js'
+import {type AccessTokenView, firstRows, listAccessTokens, soonestExpiryFirst} from '../src/store/list.js'
+import {formatRelative, formatTime, isoTime, renderTable} from '../src/output.js'
 import {BaseCommand, redisFlags} from './_shared/base-command.js'
 
 export default class OauthListTokens extends BaseCommand<typeof OauthListTokens> {
@@ -20,7 +20,7 @@ export default class OauthListTokens extends BaseCommand<typeof OauthListTokens>
     user: Flags.string({summary: 'Only tokens of this GitHub username (exact).'}),
     client: Flags.string({summary: 'Only tokens issued to this client_id (exact).'}),
     expired: Flags.boolean({summary: 'Only tokens past their expires_at.'}),
-    limit: Flags.integer({summary: 'Rows shown in the table (0 = all). --json always lists all.', default: 200, min: 0}),
+    limit: Flags.integer({summary: 'Rows shown in the table: the soonest to expire (0 = all). --json always lists all.', default: 200, min: 0}),
   }
 
   async run(): Promise<void> {
@@ -35,7 +35,7 @@ export default class OauthListTokens extends BaseCommand<typeof OauthListTokens>
       await writer.end()
       return
     }
-    const {shown, total, malformed} = await takeForTable(batches, this.flags.limit)
+    const {shown, total, malformed} = await firstRows(batches, this.flags.limit, soonestExpiryFirst)
     progress.done()
     this.renderTable(shown, total, malformed)
   }
@@ -45,7 +45,6 @@ export default class OauthListTokens extends BaseCommand<typeof OauthListTokens>
       this.note('No access tokens match.')
       return
     }
-    shown.sort((a, b) => (a.expires_at ?? 0) - (b.expires_at ?? 0))
     const now = Date.now() / 1000
     const rows = shown.map((token) =>
       token.problem

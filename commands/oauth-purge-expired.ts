@@ -28,7 +28,13 @@ Each delete re-checks the record inside Redis (a Lua script using Redis's clock)
     const dryRun = this.flags['dry-run']
     const settings = await this.settings()
     const store = await this.tokenStore()
-    if (!dryRun) await this.confirm(`Purge expired OAuth records in ${describeRedisTarget(await this.redisTarget())}?`)
+    if (!dryRun) {
+      const where = describeRedisTarget(await this.redisTarget())
+      await this.confirm(`Purge expired OAuth records in ${where}?`, async () => {
+        const size = await store.namespaceSize()
+        return `Purge expired OAuth records in ${where}? It checks ${size.exact ? '' : '~'}${size.keys.toLocaleString('en-US')} oauth: keys; --dry-run first tells how many go.`
+      })
+    }
     const progress = await this.progress(dryRun ? 'Checking' : 'Purging')
     const result = await purgeExpired(store, {
       dryRun,

@@ -50,7 +50,7 @@ export default class OauthStats extends BaseCommand<typeof OauthStats> {
   private renderCharts(stats: TokenStats): void {
     const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR
     this.log('\nActive access tokens expiring per day (UTC)')
-    this.log(renderBars(expiryTimeline(stats.expiry_by_day, stats.generated_at), {color}))
+    this.log(renderBars(expiryTimeline(stats.expiry_by_day, Date.parse(stats.generated_at) / 1000), {color}))
     if (stats.top_users.length > 0) {
       this.log('\nTop users by active tokens')
       this.log(

@@ -57,24 +57,6 @@ export function renderTable(head: string[], rows: string[][]): string {
   return table.toString()
 }
 
-/**
- * Keeps the first `limit` rows of a streamed list for a table (0 keeps all)
- * while counting every row and the malformed ones, so memory stays bounded.
- */
-export async function takeForTable<T extends {problem: string | null}>(batches: AsyncIterable<T[]>, limit: number) {
-  const shown: T[] = []
-  let total = 0
-  let malformed = 0
-  for await (const batch of batches) {
-    for (const row of batch) {
-      total++
-      if (row.problem) malformed++
-      if (limit === 0 || shown.length < limit) shown.push(row)
-    }
-  }
-  return {shown, total, malformed}
-}
-
 /** Writes a JSON array to a stream element by element, so a long list is never held whole. */
 export class JsonArrayWriter {
   private count = 0

@@ -54,7 +54,9 @@ describe('hostile Redis records', () => {
     assertNoStackTrace(tokens)
     const rows = parseJson<any[]>(tokens)
     assert.equal(rows.find((row) => row.jti === good.jti)?.problem, null)
-    for (const id of ['hostile-not-json', 'hostile-json-array', 'hostile-wrong-shape', 'hostile-binary', 'we ird\nkey*?[]', 'hostile-list']) {
+    const cases = await redisCases()
+    const idsOf = (kind: string) => cases.filter((corpusCase) => corpusCase.kind === kind).map(({key}) => key.slice(`oauth:${kind}:`.length))
+    for (const id of [...idsOf('token'), 'we ird\nkey*?[]', 'hostile-list']) {
       assert.ok(rows.find((row) => row.jti === id)?.problem, `${JSON.stringify(id)} reported as malformed`)
     }
     const bigRow = rows.find((row) => row.jti === 'hostile-10mb')
@@ -65,11 +67,14 @@ describe('hostile Redis records', () => {
     const clientProblems = Object.fromEntries(parseJson<any[]>(clients).map((row) => [row.client_id, row.problem]))
     assert.equal(clientProblems['hostile-redirect-uris-number'], 'field redirect_uris is not a list')
     assert.equal(clientProblems['hostile-hash'], 'wrong Redis type: expected a string')
+    for (const id of idsOf('client')) assert.ok(clientProblems[id], `${id} reported as malformed`)
 
     const stats = await ctx.cli(['oauth-stats', '--json'])
     assert.equal(stats.code, 0, stats.stderr)
     const counts = parseJson(stats)
-    assert.equal(counts.kinds.token.malformed, 6)
+    assert.equal(counts.kinds.token.malformed, idsOf('token').length + 2)
+    assert.equal(counts.kinds.client.malformed, idsOf('client').length + 1)
+    assert.equal(counts.kinds.refresh.malformed, idsOf('refresh').length)
     assert.equal(counts.user_index.malformed, 1)
 
     for (const args of [

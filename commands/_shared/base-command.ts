@@ -109,14 +109,19 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return this.cachedStore
   }
 
-  /** Asks on a terminal; elsewhere requires --yes. Declining exits 130 with nothing changed. */
-  protected async confirm(question: string): Promise<void> {
+  /**
+   * Asks on a terminal; elsewhere requires --yes. Declining exits 130 with
+   * nothing changed. `withCounts` words the question with how much will go;
+   * it is called only when the question is actually asked, since counting costs.
+   */
+  protected async confirm(question: string, withCounts?: () => Promise<string>): Promise<void> {
     if ((this.flags as {yes?: boolean}).yes) return
     if (!process.stdin.isTTY || !process.stderr.isTTY) {
       throw usageError(`${question} Refusing without confirmation.`, 'Pass --yes to run it non-interactively.')
     }
+    const message = withCounts ? await withCounts() : question
     const {confirm} = await import('@inquirer/prompts')
-    const accepted = await confirm({message: question, default: false}, {output: process.stderr})
+    const accepted = await confirm({message, default: false}, {output: process.stderr})
     if (!accepted) throw cancelledError()
   }
 

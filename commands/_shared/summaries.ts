@@ -10,7 +10,7 @@ export function describeCascade(summary: CascadeSummary): string {
     plural(summary.index_entries, 'index entry', 'index entries'),
   ]
   const malformed = summary.malformed_skipped > 0 ? `; ${plural(summary.malformed_skipped, 'malformed record')} left alone` : ''
-  return `removed ${parts.join(', ')}${malformed}`
+  return `${summary.dry_run ? 'would remove' : 'removed'} ${parts.join(', ')}${malformed}`
 }
 
 export function plural(count: number, singular: string, pluralForm = `${singular}s`): string {

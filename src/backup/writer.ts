@@ -85,8 +85,8 @@ const MEMBERS_PER_CALL = 256
 /** Raw bytes of one value at most: a larger one cannot fit on a line however it is encoded. */
 const MAX_VALUE_BYTES = MAX_LINE_BYTES
 const SKIPPED_KEYS_REPORTED = 20
-/** The fingerprint table is allocated for at most this many keys before it sees them (about 10 MB). */
-const PRESIZED_KEYS = 1_000_000
+/** The fingerprint table is allocated for at most this many keys before it sees them (about 38 MB); past that it grows. */
+const PRESIZED_KEYS = 4_000_000
 
 export async function writeBackup(redis: RedisClient, options: BackupOptions): Promise<BackupResult> {
   const {file} = options

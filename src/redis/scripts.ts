@@ -5,6 +5,8 @@
  * same scripts run one key at a time (see store/redis-batches).
  */
 
+import {LATEST_RECORD_TIME} from '../store/records.js'
+
 /** A script registered on the client under `name` and run by its SHA. */
 export interface LuaScript {
   name: string
@@ -36,29 +38,45 @@ return out
 }
 
 /**
- * KEYS: user index sets; ARGV[1]: 'remove' to also SREM what is found.
- * Returns pairs (position of the set in KEYS, jti) for every jti whose
- * oauth:token:{jti} no longer exists (with 'remove': that this call removed).
- * Reads keys it was not given, which a single server allows and a cluster does not.
+ * Index entries whose oauth:token:{jti} no longer exists, a page at a time so
+ * that no call walks a huge set at once. KEYS: user index sets; ARGV[1]:
+ * 'remove' to also SREM what is found; ARGV[2]: the most members this call
+ * may look at; ARGV[2 + i]: the SSCAN cursor of KEYS[i] ('0' to start).
+ * Returns {reached, cursors, orphans, emptied}: the sets up to position
+ * reached were looked at (the others are left for the next call); for each,
+ * its next cursor ('0' when done), the orphans found (and removed), and 1
+ * when a removal left the set empty, so that Redis dropped it. A key of
+ * another type counts as done. Reads keys it was not given, which a single
+ * server allows and a cluster does not.
  */
 export const FIND_ORPHAN_ENTRIES: LuaScript = {
   name: 'mcpauthFindOrphans',
   lua: `
 local remove = ARGV[1] == 'remove'
-local out = {}
+local budget = tonumber(ARGV[2])
+local cursors, orphans, emptied = {}, {}, {}
+local seen, reached = 0, 0
 for i, key in ipairs(KEYS) do
+  if seen >= budget then break end
+  reached = i
+  orphans[i] = 0
+  emptied[i] = 0
   -- pcall: a key of another type answers WRONGTYPE, an error table, and is skipped
-  local members = redis.pcall('SMEMBERS', key)
-  if members.err == nil then
-    for _, jti in ipairs(members) do
+  local page = redis.pcall('SSCAN', key, ARGV[2 + i], 'COUNT', 100)
+  if page.err then
+    cursors[i] = '0'
+  else
+    cursors[i] = page[1]
+    for _, jti in ipairs(page[2]) do
+      seen = seen + 1
       if redis.call('EXISTS', 'oauth:token:' .. jti) == 0 and (not remove or redis.call('SREM', key, jti) == 1) then
-        out[#out + 1] = i
-        out[#out + 1] = jti
+        orphans[i] = orphans[i] + 1
       end
     end
+    if remove and orphans[i] > 0 and redis.call('EXISTS', key) == 0 then emptied[i] = 1 end
   end
 end
-return out
+return {reached, cursors, orphans, emptied}
 `,
 }
 
@@ -69,23 +87,31 @@ return out
  * a lifetime counted from created_at ('' for none), '1' to require that the
  * key has no TTL, and a user index set and member to SREM when the key goes
  * ('' for none; a single server only, since the set lies in another slot).
- * Returns {outcomes, index entries removed}; per key 1 deleted, 0 already gone, -1 kept.
+ * Times are read as store/records reads them (epoch seconds or milliseconds,
+ * 1970 to 9999); a record whose time is not one is kept.
+ * Returns {outcomes, index entries removed, index sets emptied}; per key
+ * 1 deleted, 0 already gone, -1 kept.
  */
 export const DELETE_IF_STILL_EXPIRED: LuaScript = {
   name: 'mcpauthDeleteIfStillExpired',
   lua: `
 local now = tonumber(redis.call('TIME')[1])
+local function as_time(value)
+  local number = tonumber(value)
+  if number == nil or number ~= number then return nil end
+  if number > 1e12 then number = number / 1000 end
+  if number < 0 or number > ${LATEST_RECORD_TIME} then return nil end
+  return number
+end
 local function expiry_of(raw, field, lifetime)
   local ok, record = pcall(cjson.decode, raw)
   if not ok or type(record) ~= 'table' then return nil end
-  local expiry = nil
-  if field ~= '' then expiry = tonumber(record[field]) end
-  if expiry == nil and lifetime ~= '' then
-    local created = tonumber(record['created_at'])
-    if created then expiry = created + tonumber(lifetime) end
+  if field ~= '' then return as_time(record[field]) end
+  if lifetime ~= '' then
+    local created = as_time(record['created_at'])
+    if created then return created + tonumber(lifetime) end
   end
-  if expiry ~= nil and expiry > 1e12 then expiry = expiry / 1000 end
-  return expiry
+  return nil
 end
 local function purge(key, field, lifetime, require_no_ttl)
   -- GET answers false for a missing key and an error table for another type
@@ -95,23 +121,24 @@ local function purge(key, field, lifetime, require_no_ttl)
   if require_no_ttl == '1' and redis.call('PTTL', key) ~= -1 then return -1 end
   if field ~= '' or lifetime ~= '' then
     local expiry = expiry_of(raw, field, lifetime)
-    if expiry == nil or expiry == 0 or expiry > now then return -1 end
+    -- a secret expiry of 0 means never (RFC 7591)
+    if expiry == nil or expiry > now or (expiry == 0 and field == 'client_secret_expires_at') then return -1 end
   end
   redis.call('UNLINK', key)
   return 1
 end
 local outcomes = {}
-local entries_removed = 0
+local entries_removed, sets_emptied = 0, 0
 for i, key in ipairs(KEYS) do
   local at = 5 * (i - 1)
   outcomes[i] = purge(key, ARGV[at + 1], ARGV[at + 2], ARGV[at + 3])
   local index = ARGV[at + 4]
-  if outcomes[i] == 1 and index ~= '' then
-    local removed = redis.pcall('SREM', index, ARGV[at + 5])
-    if type(removed) == 'number' then entries_removed = entries_removed + removed end
+  if outcomes[i] == 1 and index ~= '' and redis.pcall('SREM', index, ARGV[at + 5]) == 1 then
+    entries_removed = entries_removed + 1
+    if redis.call('EXISTS', index) == 0 then sets_emptied = sets_emptied + 1 end
   end
 end
-return {outcomes, entries_removed}
+return {outcomes, entries_removed, sets_emptied}
 `,
 }
 

@@ -5,10 +5,12 @@ import {rewriteRecordedConfigs} from '../mcp/config.js'
 import type {OAuthHttpOptions} from '../oauth/http.js'
 import {formatDuration, isoTime} from '../output.js'
 import type {HeldPidFile} from './pid-file.js'
-import {NO_REFRESHABLE_TOKEN, type RefreshOutcome, refreshDueTokens} from './refresh.js'
+import {findLogins} from '../logins/all-logins.js'
+import {NO_REFRESHABLE_TOKEN, type RefreshOutcome, refreshLogins} from './refresh.js'
 
 export interface DaemonOptions {
   envFilePath: string
+  tokensDirs: readonly string[]
   intervalSeconds: number
   bufferSeconds: number
   http: OAuthHttpOptions
@@ -35,9 +37,10 @@ const FIRST_RETRY_SECONDS = 10
  */
 export async function runRefreshDaemon(options: DaemonOptions): Promise<DaemonSummary> {
   const summary: DaemonSummary = {checks: 0, refreshed: 0, failed: 0, stopped_by: ''}
+  const saidOnce = new Set<string>()
   let failuresInARow = 0
   while (!options.stop.aborted) {
-    const check = await checkOnce(options)
+    const check = await checkOnce(options, saidOnce)
     summary.checks++
     summary.refreshed += check.refreshed
     summary.failed += check.failed
@@ -63,18 +66,24 @@ interface CheckResult {
   retrySoon: boolean
 }
 
-async function checkOnce(options: DaemonOptions): Promise<CheckResult> {
+async function checkOnce(options: DaemonOptions, saidOnce: Set<string>): Promise<CheckResult> {
   const {log} = options
   let settings: Settings
   let outcomes: RefreshOutcome[]
   try {
     settings = await loadSettings(options.envFilePath)
-    outcomes = await refreshDueTokens(settings, {bufferSeconds: options.bufferSeconds, force: false, http: options.http})
+    const logins = await findLogins(settings, options.tokensDirs)
+    outcomes = await refreshLogins(logins, {
+      bufferSeconds: options.bufferSeconds,
+      force: false,
+      http: options.http,
+      onWait: (login) => log.info(`another mcpauth is refreshing ${login.name}; waiting for it`),
+    })
   } catch (error) {
     log.error(`check failed: ${describe(error)}`)
     return {refreshed: 0, failed: 1, retrySoon: true}
   }
-  logCheck(log, outcomes)
+  logCheck(log, outcomes, saidOnce)
   const refreshed = outcomes.filter((outcome) => outcome.status === 'refreshed').length
   const failures = outcomes.filter((outcome) => outcome.status === 'failed')
   // Every check, not only after a refresh made here: mcp-headers or a manual run may have refreshed the token.
@@ -82,17 +91,17 @@ async function checkOnce(options: DaemonOptions): Promise<CheckResult> {
   return {refreshed, failed: failures.length, retrySoon: failures.some((failure) => failure.login_command === null)}
 }
 
-function logCheck(log: DaemonLog, outcomes: RefreshOutcome[]): void {
-  const due = outcomes.filter((outcome) => outcome.status !== 'still_valid' && outcome.status !== 'unknown_expiry')
+function logCheck(log: DaemonLog, outcomes: RefreshOutcome[], saidOnce: Set<string>): void {
+  const due = outcomes.filter((outcome) => !['still_valid', 'unknown_expiry', 'incomplete'].includes(outcome.status))
   if (outcomes.length === 0) {
     log.warn(`check: ${NO_REFRESHABLE_TOKEN}`)
     return
   }
   log.info(`check: ${outcomes.length} refreshable, ${due.length} due`, {refreshable: outcomes.length, due: due.length})
-  for (const outcome of outcomes) logOutcome(log, outcome)
+  for (const outcome of outcomes) logOutcome(log, outcome, saidOnce)
 }
 
-function logOutcome(log: DaemonLog, outcome: RefreshOutcome): void {
+function logOutcome(log: DaemonLog, outcome: RefreshOutcome, saidOnce: Set<string>): void {
   const fields = {token: outcome.name, status: outcome.status, expires_at: isoTime(outcome.expires_at)}
   const until = outcome.expires_at === null ? 'expiry unknown' : `valid until ${isoTime(outcome.expires_at)}`
   switch (outcome.status) {
@@ -108,6 +117,14 @@ function logOutcome(log: DaemonLog, outcome: RefreshOutcome): void {
     case 'unknown_expiry':
       log.warn(`${outcome.name}: ${outcome.reason}`, fields)
       break
+    case 'incomplete': {
+      // What to add is said once; until the file changes it would only repeat.
+      const message = `${outcome.name}: ${outcome.reason}${outcome.login_command ? `; run ${outcome.login_command}` : ''}`
+      if (saidOnce.has(message)) log.debug(message, fields)
+      else log.warn(message, fields)
+      saidOnce.add(message)
+      break
+    }
     case 'failed':
       if (outcome.login_command) log.error(`${outcome.name} needs a new login: ${outcome.reason}; run ${outcome.login_command}`, fields)
       else log.warn(`refreshing ${outcome.name} failed, will retry: ${outcome.reason}`, fields)

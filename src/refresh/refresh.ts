@@ -1,30 +1,36 @@
 import type {Settings} from '../env/settings.js'
-import {type EnvFile, readEnvFile, updateEnvFile} from '../env/env-file.js'
-import {McpAuthError, ExitCode} from '../errors.js'
-import {decodeJwt, looksLikeJwt} from '../jwt/codec.js'
+import {McpAuthError} from '../errors.js'
+import {envStoredLogins, savedExpiry} from '../logins/env-store.js'
+import {type LoginRecord, type StoredLogin, accessTokenExpiry} from '../logins/stored-login.js'
 import {requestToken} from '../oauth/client.js'
-import {discoverAuthServer, findMcpAuthServer, gatewayAuthServerUrl} from '../oauth/discovery.js'
 import type {OAuthHttpOptions} from '../oauth/http.js'
-import {GATEWAY_LOGIN, GITHUB_LOGIN, type LoginKeys, MCP_CLIENT_LOGIN, savedClient, tokenExpiresAt, tokenUpdates} from '../oauth/login.js'
-import {toEpochSeconds} from '../time.js'
-import {EXPIRES_AT_SUFFIX} from '../jwt/expiry.js'
-import {githubTokenEndpoint} from '../oauth/github.js'
+import {GATEWAY_LOGIN, GITHUB_LOGIN, type LoginKeys, MCP_CLIENT_LOGIN} from '../oauth/login.js'
+import {withLoginLock} from './single-flight.js'
 
 /**
- * Refreshes the tokens in `.env` that are due. Refresh tokens may be
- * single-use (GitHub's ghr_, a rotating server): spending one twice loses the
- * login. So the `.env` lock is held from the re-read through the exchange to
- * the write, and a token that changed while this process waited for the lock
- * was refreshed by another process: that one is used, not refreshed again.
+ * Refreshes logins that are due, wherever they are kept. Refresh tokens may
+ * be single-use (Keycloak, Atlassian, GitHub's ghr_): spending one twice
+ * loses the login. So each login is refreshed under its own lock, held
+ * across its token exchange: a process that waited for it re-reads the login
+ * and uses the token the other one saved. The file the login is kept in
+ * (`.env`, shared by every login and every command) is locked only for the
+ * final read-modify-write, never across the network: a slow provider holds
+ * up nobody but the processes refreshing that same login.
  */
 
-export type RefreshStatus = 'refreshed' | 'refreshed_elsewhere' | 'still_valid' | 'unknown_expiry' | 'failed'
+export type RefreshStatus = 'refreshed' | 'refreshed_elsewhere' | 'still_valid' | 'unknown_expiry' | 'incomplete' | 'failed'
 
 export interface RefreshOutcome {
+  /** The access token's .env key, or the token file's name. */
   name: string
+  /** mcpauth's name for the login: gateway, mcp-client, github, or its own. */
+  login: string
+  /** The .env or token file it is kept in. */
+  stored_in: string
   status: RefreshStatus
   expires_at: number | null
   refresh_token_rotated: boolean
+  /** Why it failed, or what to add before it can be refreshed (incomplete). */
   reason: string | null
   /** The command that logs in again, when only that can help. */
   login_command: string | null
@@ -34,123 +40,133 @@ export interface RefreshOptions {
   bufferSeconds: number
   force: boolean
   http: OAuthHttpOptions
+  /** Called when another process is refreshing the same login and this one waits for it. */
+  onWait?: (login: StoredLogin) => void
 }
+
+/** Logins of different providers are refreshed side by side, this many at a time. */
+export const REFRESH_CONCURRENCY = 4
 
 export const REFRESHABLE_LOGINS: readonly LoginKeys[] = [GATEWAY_LOGIN, MCP_CLIENT_LOGIN, GITHUB_LOGIN]
 
-export const NO_REFRESHABLE_TOKEN = `no refreshable token: none of ${REFRESHABLE_LOGINS.map((keys) => keys.refreshToken).join(', ')} is set`
+export const NO_REFRESHABLE_TOKEN = `no refreshable token: none of ${REFRESHABLE_LOGINS.map((keys) => keys.refreshToken).join(', ')} is set, no named login has one, and no token file was found`
 
+export {savedExpiry}
+
+/** Refreshes the due logins of a `.env` (the built-in ones and the named ones). */
 export async function refreshDueTokens(settings: Settings, options: RefreshOptions): Promise<RefreshOutcome[]> {
-  const before = await readEnvFile(settings.envFilePath)
-  const outcomes: RefreshOutcome[] = []
-  for (const keys of REFRESHABLE_LOGINS) {
-    const outcome = await refreshIfDue(settings, keys, before, options)
-    if (outcome) outcomes.push(outcome)
-  }
-  return outcomes
+  return refreshLogins(await envStoredLogins(settings.envFilePath), options)
 }
 
 /**
- * Refreshes one login if its access token is due, under the same lock and
- * with the same once-only guarantee as refreshDueTokens. Undefined when the
- * login has no refresh token (nothing to refresh with); a refusal is a
- * 'failed' outcome, not an exception.
+ * Refreshes one built-in `.env` login if it is due, with the same once-only
+ * guarantee. Undefined when the login has no refresh token.
  */
 export async function refreshLoginIfDue(settings: Settings, keys: LoginKeys, options: RefreshOptions): Promise<RefreshOutcome | undefined> {
-  return refreshIfDue(settings, keys, await readEnvFile(settings.envFilePath), options)
+  const login = (await envStoredLogins(settings.envFilePath)).find((candidate) => candidate.name === keys.accessToken)
+  return login ? refreshLogin(login, options) : undefined
 }
 
-async function refreshIfDue(settings: Settings, keys: LoginKeys, before: EnvFile, options: RefreshOptions): Promise<RefreshOutcome | undefined> {
-  if (!before.values.get(keys.refreshToken)) return undefined
+/**
+ * Refreshes every due login, REFRESH_CONCURRENCY at a time, in the order
+ * given. A login that fails is an outcome, not an exception: the others go
+ * on. An unexpected error (a bug, a full disk) is thrown once all are done.
+ */
+export async function refreshLogins(logins: readonly StoredLogin[], options: RefreshOptions): Promise<RefreshOutcome[]> {
+  const settled = await mapWithLimit(logins, REFRESH_CONCURRENCY, (login) => refreshLogin(login, options))
+  const unexpected = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected')
+  if (unexpected) throw unexpected.reason
+  return settled.map((result) => (result as PromiseFulfilledResult<RefreshOutcome>).value)
+}
+
+export async function refreshLogin(login: StoredLogin, options: RefreshOptions): Promise<RefreshOutcome> {
   try {
-    return await refreshOne(settings, keys, before, options)
+    const seen = await login.read()
+    const verdict = dueness(seen, options)
+    if ('missing' in seen.recipe) return incomplete(login, seen)
+    if (verdict !== 'due') return outcome(login, verdict, seen.expiresAt)
+    return await withLoginLock(
+      login.lockPath,
+      () => options.onWait?.(login),
+      () => exchange(login, seen, options),
+    )
   } catch (error) {
-    if (!(error instanceof McpAuthError)) throw error
-    return failure(keys, error)
+    if (error instanceof McpAuthError) return failure(login, error)
+    throw error
   }
 }
 
-/** When a saved access token expires: its JWT `exp`, else `<NAME>_EXPIRES_AT`; null when unknown. */
-export function savedExpiry(values: ReadonlyMap<string, string>, accessTokenKey: string): number | null {
-  const token = values.get(accessTokenKey)
-  if (token && looksLikeJwt(token)) {
-    try {
-      const exp = decodeJwt(token).claims.exp
-      if (typeof exp === 'number') return exp
-    } catch {
-      // An unreadable token falls back to the stored expiry, or counts as unknown.
-    }
+/** Under the login's own lock: re-read, and refresh unless another process just did. */
+async function exchange(login: StoredLogin, seen: LoginRecord, options: RefreshOptions): Promise<RefreshOutcome> {
+  const current = await login.read()
+  if (current.accessToken !== seen.accessToken || current.refreshToken !== seen.refreshToken) {
+    return outcome(login, 'refreshed_elsewhere', current.expiresAt)
   }
-  const stored = toEpochSeconds(values.get(`${accessTokenKey}${EXPIRES_AT_SUFFIX}`))
-  return stored === undefined ? null : Math.floor(stored)
+  if ('missing' in current.recipe) return incomplete(login, current)
+  const {client, endpoint} = current.recipe
+  const {url, resource} = await endpoint(options.http)
+  const grant: Record<string, string> = {grant_type: 'refresh_token', refresh_token: current.refreshToken!}
+  if (resource) grant.resource = resource
+  const now = Math.floor(Date.now() / 1000)
+  const tokens = await requestToken(url, client, grant, options.http)
+  await login.save(tokens, now)
+  const rotated = tokens.refresh_token !== undefined && tokens.refresh_token !== current.refreshToken
+  return {...outcome(login, 'refreshed', accessTokenExpiry(tokens, now)), refresh_token_rotated: rotated}
 }
 
-async function refreshOne(settings: Settings, keys: LoginKeys, before: EnvFile, options: RefreshOptions): Promise<RefreshOutcome> {
-  const seenAccessToken = before.values.get(keys.accessToken)
-  const seenRefreshToken = before.values.get(keys.refreshToken)
-  const verdict = dueness(before.values, keys, options)
-  if (verdict.status !== 'due') return outcome(keys, verdict.status, savedExpiry(before.values, keys.accessToken))
-
-  let result: RefreshOutcome | undefined
-  await updateEnvFile(settings.envFilePath, async (current) => {
-    if (current.values.get(keys.accessToken) !== seenAccessToken || current.values.get(keys.refreshToken) !== seenRefreshToken) {
-      result = outcome(keys, 'refreshed_elsewhere', savedExpiry(current.values, keys.accessToken))
-      return {}
-    }
-    const client = savedClient(keys, current.values)
-    if (!client) throw missingClient(keys)
-    const tokenEndpoint = await findTokenEndpoint(settings, keys, options.http)
-    const now = Math.floor(Date.now() / 1000)
-    const tokens = await requestToken(tokenEndpoint, client, {grant_type: 'refresh_token', refresh_token: seenRefreshToken!}, options.http)
-    const rotated = tokens.refresh_token !== undefined && tokens.refresh_token !== seenRefreshToken
-    const expiresAt = looksLikeJwt(tokens.access_token)
-      ? savedExpiry(new Map([[keys.accessToken, tokens.access_token]]), keys.accessToken)
-      : tokenExpiresAt(tokens, now)
-    result = {...outcome(keys, 'refreshed', expiresAt), refresh_token_rotated: rotated}
-    return tokenUpdates(keys, tokens, now)
-  })
-  return result!
+/** A login that needs the operator: its refresh failed, or it cannot be refreshed and expires within the buffer. */
+export function needsAttention(result: RefreshOutcome, bufferSeconds: number): boolean {
+  if (result.status === 'failed') return true
+  return result.status === 'incomplete' && result.expires_at !== null && result.expires_at - Date.now() / 1000 <= bufferSeconds
 }
 
-function dueness(values: ReadonlyMap<string, string>, keys: LoginKeys, options: RefreshOptions): {status: 'due' | 'still_valid' | 'unknown_expiry'} {
-  if (options.force || !values.get(keys.accessToken)) return {status: 'due'}
-  const expiresAt = savedExpiry(values, keys.accessToken)
-  if (expiresAt === null) return {status: 'unknown_expiry'}
-  return {status: expiresAt - Date.now() / 1000 <= options.bufferSeconds ? 'due' : 'still_valid'}
+function dueness(record: LoginRecord, options: RefreshOptions): 'due' | 'still_valid' | 'unknown_expiry' {
+  if (options.force || !record.accessToken) return 'due'
+  if (record.expiresAt === null) return 'unknown_expiry'
+  return record.expiresAt - Date.now() / 1000 <= options.bufferSeconds ? 'due' : 'still_valid'
 }
 
-async function findTokenEndpoint(settings: Settings, keys: LoginKeys, http: OAuthHttpOptions): Promise<string> {
-  if (keys === GITHUB_LOGIN) return githubTokenEndpoint(settings)
-  const mcpServerUrl = keys === MCP_CLIENT_LOGIN ? settings.get('MCP_SERVER_URL') : undefined
-  const authServer = mcpServerUrl ? (await findMcpAuthServer(mcpServerUrl, http)).authServerUrl : gatewayAuthServerUrl(settings)
-  return (await discoverAuthServer(authServer, http)).token_endpoint
-}
-
-function outcome(keys: LoginKeys, status: RefreshStatus, expiresAt: number | null): RefreshOutcome {
-  const reason = status === 'unknown_expiry' ? `no expiry known for ${keys.accessToken}; refresh it with --force` : null
-  return {name: keys.accessToken, status, expires_at: expiresAt, refresh_token_rotated: false, reason, login_command: null}
-}
-
-function failure(keys: LoginKeys, error: McpAuthError): RefreshOutcome {
-  // GitHub says bad_refresh_token where the RFC says invalid_grant.
-  const spent = error.code === 'invalid_grant' || error.code === 'bad_refresh_token'
-  const needsLogin = spent || error.code === 'missing_client' || error.code === 'invalid_client'
-  const reason = spent
-    ? `${keys.refreshToken} was refused (${error.code}): it expired, was revoked or was already used; a new login is needed`
-    : error.message.replace(/\.$/, '')
+function outcome(login: StoredLogin, status: RefreshStatus, expiresAt: number | null): RefreshOutcome {
+  const reason = status === 'unknown_expiry' ? `no expiry known for ${login.name}; refresh it with --force` : null
   return {
-    name: keys.accessToken,
-    status: 'failed',
-    expires_at: null,
+    name: login.name,
+    login: login.login,
+    stored_in: login.storedIn,
+    status,
+    expires_at: expiresAt,
     refresh_token_rotated: false,
     reason,
-    login_command: needsLogin ? keys.loginCommand : null,
+    login_command: null,
   }
 }
 
-function missingClient(keys: LoginKeys): McpAuthError {
-  return new McpAuthError(`${keys.refreshToken} is set but ${keys.clientId} is not: the refresh needs the client it was issued to`, {
-    code: 'missing_client',
-    exitCode: ExitCode.unreachable,
-  })
+function incomplete(login: StoredLogin, record: LoginRecord): RefreshOutcome {
+  const {missing, signInFixes} = record.recipe as {missing: string; signInFixes?: boolean}
+  return {...outcome(login, 'incomplete', record.expiresAt), reason: missing, login_command: signInFixes ? login.loginCommand : null}
+}
+
+function failure(login: StoredLogin, error: McpAuthError): RefreshOutcome {
+  // GitHub says bad_refresh_token where the RFC says invalid_grant.
+  const spent = error.code === 'invalid_grant' || error.code === 'bad_refresh_token'
+  const needsLogin = spent || error.code === 'invalid_client'
+  const reason = spent
+    ? `${login.refreshTokenName} was refused (${error.code}): it expired, was revoked or was already used; a new login is needed`
+    : error.message.replace(/\.$/, '')
+  return {...outcome(login, 'failed', null), reason, login_command: needsLogin ? login.loginCommand : null}
+}
+
+async function mapWithLimit<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+  const results: PromiseSettledResult<R>[] = new Array(items.length)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++
+      results[index] = await work(items[index]).then(
+        (value): PromiseFulfilledResult<R> => ({status: 'fulfilled', value}),
+        (reason): PromiseRejectedResult => ({status: 'rejected', reason}),
+      )
+    }
+  }
+  await Promise.all(Array.from({length: Math.min(limit, items.length)}, worker))
+  return results
 }

@@ -1,5 +1,8 @@
-import {accessTokenKey, clientKey, userIndexKey} from './records.js'
-import type {AnyStoredRecord, TokenStore, WalkOptions} from './token-store.js'
+import {type CascadeOptions, type CascadeSummary, deleteMatching, recordUsername} from './cascade.js'
+import {accessTokenKey, clientKey} from './records.js'
+import type {TokenStore} from './token-store.js'
+
+export type {CascadeSummary} from './cascade.js'
 
 export interface DeleteTokenResult {
   jti: string
@@ -13,17 +16,6 @@ export interface DeleteRegistrationResult {
   deleted: boolean
 }
 
-/** What a cascade removed, by kind. */
-export interface CascadeSummary {
-  access_tokens: number
-  refresh_tokens: number
-  codes: number
-  states: number
-  index_entries: number
-  /** Keys that matched by name but whose value could not be read; left alone. */
-  malformed_skipped: number
-}
-
 export interface DeleteClientCompleteResult extends CascadeSummary {
   client_id: string
   registration_deleted: boolean
@@ -31,6 +23,8 @@ export interface DeleteClientCompleteResult extends CascadeSummary {
 
 export interface RevokeUserResult extends CascadeSummary {
   username: string
+  /** The exact usernames whose records or index sets matched (GitHub logins ignore case). */
+  matched_usernames: string[]
   index_deleted: boolean
 }
 
@@ -39,7 +33,7 @@ export async function deleteAccessToken(store: TokenStore, jti: string): Promise
   const stored = await store.getAccessToken(jti)
   const deleted = (await store.unlinkKeys([accessTokenKey(jti)])) > 0
   const username = stored?.record?.username
-  const indexEntriesRemoved = username ? await store.removeIndexEntries([{username, jti}]) : 0
+  const indexEntriesRemoved = username ? (await store.removeIndexEntries([{username, jti}])).removed : 0
   return {jti, deleted, username, index_entries_removed: indexEntriesRemoved}
 }
 
@@ -49,59 +43,34 @@ export async function deleteClientRegistration(store: TokenStore, clientId: stri
 }
 
 /** The client and everything issued to it: access and refresh tokens, codes, states, index entries. */
-export async function deleteClientComplete(store: TokenStore, clientId: string, options: WalkOptions = {}): Promise<DeleteClientCompleteResult> {
-  const summary = await deleteMatching(store, (stored) => stored.record?.client_id === clientId, options)
-  const registrationDeleted = (await store.unlinkKeys([clientKey(clientId)])) > 0
+export async function deleteClientComplete(store: TokenStore, clientId: string, options: CascadeOptions = {}): Promise<DeleteClientCompleteResult> {
+  const {summary} = await deleteMatching(
+    store,
+    {kinds: ['token', 'refresh', 'code', 'state'], matches: (stored) => stored.record?.client_id === clientId},
+    options,
+  )
+  const registrationDeleted = options.dryRun ? (await store.getClient(clientId)) !== undefined : (await store.unlinkKeys([clientKey(clientId)])) > 0
   return {client_id: clientId, registration_deleted: registrationDeleted, ...summary}
 }
 
 /**
  * Every token of one user, for incident response: access tokens, refresh
- * tokens (which could mint new ones) and unredeemed codes, then the index.
+ * tokens (which could mint new ones) and unredeemed codes, then the user's
+ * index. GitHub logins ignore case, so `Mallory` also finds `mallory`'s.
  */
-export async function revokeUser(store: TokenStore, username: string, options: WalkOptions = {}): Promise<RevokeUserResult> {
-  // The cascade empties the index as it goes, and Redis drops an empty set: ask first.
-  const hadIndex = await store.userIndexExists(username)
-  const summary = await deleteMatching(store, (stored) => recordUsername(stored) === username, options, ['token', 'refresh', 'code'])
-  const leftover = (await store.unlinkKeys([userIndexKey(username)])) > 0
-  return {username, index_deleted: hadIndex || leftover, ...summary}
+export async function revokeUser(store: TokenStore, username: string, options: CascadeOptions = {}): Promise<RevokeUserResult> {
+  const wanted = username.toLowerCase()
+  const sameUser = (name: string | undefined) => name !== undefined && name.toLowerCase() === wanted
+  const outcome = await deleteMatching(
+    store,
+    {kinds: ['token', 'refresh', 'code'], matches: (stored) => sameUser(recordUsername(stored)), matchesIndex: sameUser},
+    options,
+  )
+  return {username, matched_usernames: outcome.usernamesSeen, index_deleted: outcome.indexSetsRemoved > 0, ...outcome.summary}
 }
 
-type MatchableRecord = Exclude<AnyStoredRecord, {kind: 'user_tokens'}>
-
-function recordUsername(stored: MatchableRecord): string | undefined {
-  const username = stored.record && 'username' in stored.record ? stored.record.username : undefined
-  return typeof username === 'string' ? username : undefined
-}
-
-const CASCADE_FIELD = {token: 'access_tokens', refresh: 'refresh_tokens', code: 'codes', state: 'states'} as const
-type CascadeKind = keyof typeof CASCADE_FIELD
-
-/** One pass over the keyspace deleting every record the predicate matches. */
-async function deleteMatching(
-  store: TokenStore,
-  matches: (stored: MatchableRecord) => boolean,
-  options: WalkOptions,
-  kinds: CascadeKind[] = ['token', 'refresh', 'code', 'state'],
-): Promise<CascadeSummary> {
-  const summary: CascadeSummary = {access_tokens: 0, refresh_tokens: 0, codes: 0, states: 0, index_entries: 0, malformed_skipped: 0}
-  for await (const batch of store.walk(kinds, options)) {
-    const doomed = batch.filter((stored): stored is MatchableRecord => {
-      if (stored.kind === 'user_tokens' || stored.kind === 'client') return false
-      if (stored.problem) summary.malformed_skipped++
-      return !stored.problem && matches(stored)
-    })
-    await deleteBatch(store, doomed, summary)
-  }
-  return summary
-}
-
-async function deleteBatch(store: TokenStore, doomed: MatchableRecord[], summary: CascadeSummary): Promise<void> {
-  if (doomed.length === 0) return
-  const indexEntries = doomed.flatMap((stored) => (stored.kind === 'token' && stored.record ? [{username: stored.record.username, jti: stored.id}] : []))
-  // Index entries first: a run cut off in between leaves tokens that a second run finds and deletes, whereas
-  // entries left behind by tokens already gone would be found by nothing.
-  summary.index_entries += await store.removeIndexEntries(indexEntries)
-  await store.unlinkKeys(doomed.map((stored) => stored.key))
-  for (const stored of doomed) summary[CASCADE_FIELD[stored.kind as CascadeKind]]++
+/** What a confirmation can say about a user before the walk: their index sets, found by a cheap keyspace scan. */
+export async function userIndexSummary(store: TokenStore, username: string): Promise<{usernames: string[]; indexedTokens: number}> {
+  const indexes = await store.userIndexesIgnoringCase(username)
+  return {usernames: indexes.map((index) => index.username).sort(), indexedTokens: indexes.reduce((sum, index) => sum + index.size, 0)}
 }

@@ -1,3 +1,4 @@
+import {KeepFirst} from './bounded-heap.js'
 import type {StoredRecord, TokenStore, WalkOptions} from './token-store.js'
 
 /** One access token as `oauth-list-tokens` shows it (and its `--json` row). */
@@ -36,6 +37,43 @@ export interface ClientView {
   client_secret: string | null
   registration_access_token: string | null
   problem: string | null
+}
+
+/** The rows a limited table shows, and how many there were in all. */
+export interface TableRows<T> {
+  shown: T[]
+  total: number
+  malformed: number
+}
+
+/** Soonest expiry first; records without a readable expiry (malformed) come first, where they are seen. */
+export const soonestExpiryFirst = (a: AccessTokenView, b: AccessTokenView): number => (a.expires_at ?? 0) - (b.expires_at ?? 0) || compareText(a.jti, b.jti)
+
+/** Oldest registration first. */
+export const oldestRegistrationFirst = (a: ClientView, b: ClientView): number =>
+  (a.created_at ?? 0) - (b.created_at ?? 0) || compareText(a.client_id, b.client_id)
+
+/**
+ * The first `limit` rows of a streamed list in `order` (0: every row), counting
+ * every row and the malformed ones. Only `limit` rows are held at any time, so
+ * the answer is right and memory stays flat however many records stream by.
+ */
+export async function firstRows<T extends {problem: string | null}>(
+  batches: AsyncIterable<T[]>,
+  limit: number,
+  order: (a: T, b: T) => number,
+): Promise<TableRows<T>> {
+  const kept = new KeepFirst<T>(limit === 0 ? Number.POSITIVE_INFINITY : limit, order)
+  let total = 0
+  let malformed = 0
+  for await (const batch of batches) {
+    for (const row of batch) {
+      total++
+      if (row.problem) malformed++
+      kept.add(row)
+    }
+  }
+  return {shown: kept.drain(), total, malformed}
 }
 
 /** Access tokens matching the filter, in batches, with client names resolved. */
@@ -98,4 +136,9 @@ function toClientView(stored: StoredRecord<'client'>): ClientView {
     registration_access_token: record?.registration_access_token ?? null,
     problem: stored.problem ?? null,
   }
+}
+
+function compareText(a: string, b: string): number {
+  if (a === b) return 0
+  return a < b ? -1 : 1
 }

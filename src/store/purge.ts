@@ -1,5 +1,5 @@
-import {type StringRecordKind, KINDS_THAT_ALWAYS_EXPIRE} from './records.js'
-import type {AnyStoredRecord, ConditionalDelete, TokenStore, UserIndexRecord, WalkOptions} from './token-store.js'
+import {type StringRecordKind, KINDS_THAT_ALWAYS_EXPIRE, LATEST_RECORD_TIME} from './records.js'
+import type {AnyStoredRecord, ConditionalDelete, IndexEntry, StoredRecord, TokenStore, UserIndexRecord, WalkOptions} from './token-store.js'
 
 const MALFORMED_KEYS_REPORTED = 20
 
@@ -18,7 +18,9 @@ export interface PurgeResult {
   missing_ttl: number
   /** Valid access or refresh tokens without a TTL: given their TTL back instead of being deleted. */
   ttl_restored: number
+  /** User index entries removed: those of deleted tokens, and those pointing at no token. */
   index_entries_removed: number
+  /** Index sets that lost their last entry (Redis drops an empty set). */
   index_sets_emptied: number
   /** Records that were expired at scan time but valid (or changed) when the delete ran: kept. */
   kept_changed: number
@@ -41,9 +43,15 @@ const DELETED_FIELD: Record<StringRecordKind, keyof PurgeResult['deleted']> = {
   code: 'codes',
 }
 
-/** Expired records, records that should have a TTL and have none, and orphan index entries. */
+/**
+ * Expired records, records that should have a TTL and have none, and orphan
+ * index entries. planFor decides for both runs; a dry run skips the writes,
+ * and foresees at each index set which of its entries the real run removes
+ * (entries of tokens it deletes, entries pointing at no token) by the same
+ * decision, where the real run counts what Redis reports it removed.
+ */
 export async function purgeExpired(store: TokenStore, options: PurgeOptions): Promise<PurgeResult> {
-  const result = emptyResult(options.dryRun)
+  const result = emptyResult(options.dryRun === true)
   // A batch's deletes run in Redis while the next batch is read and planned; at most one batch of changes is pending.
   let pending: Promise<unknown> | undefined
   for await (const batch of store.walk(['token', 'client', 'refresh', 'state', 'code', 'user_tokens'], options)) {
@@ -60,7 +68,10 @@ export async function purgeExpired(store: TokenStore, options: PurgeOptions): Pr
         if (plan) planned.push({stored, plan})
       }
     }
-    const changes = Promise.all([applyPlans(store, planned, result, options.dryRun), removeOrphans(store, indexes, result, options.dryRun)])
+    const changes = Promise.all([
+      applyPlans(store, planned, result, options.dryRun),
+      options.dryRun ? foreseeIndexCleanup(store, indexes, result, now, options.refreshTokenLifetime) : removeOrphans(store, indexes, result),
+    ])
     changes.catch(() => {}) // awaited on the next turn or below; this only keeps an early failure from counting as unhandled
     await pending
     pending = changes
@@ -89,9 +100,9 @@ function planFor(stored: StringStoredRecord, now: number, refreshTokenLifetime: 
 
 async function applyPlans(store: TokenStore, planned: PlannedChange[], result: PurgeResult, dryRun: boolean): Promise<void> {
   if (planned.length === 0) return
-  const {outcomes, indexEntriesRemoved} = dryRun ? {outcomes: planned.map(() => 1), indexEntriesRemoved: 0} : await applyInRedis(store, planned)
+  const applied = dryRun ? {outcomes: planned.map(() => 1), indexEntriesRemoved: 0, indexSetsEmptied: 0} : await applyInRedis(store, planned)
   planned.forEach(({stored, plan}, position) => {
-    const outcome = outcomes[position]
+    const outcome = applied.outcomes[position]
     if (plan.action === 'restore_ttl') {
       result.ttl_restored += outcome
       return
@@ -101,24 +112,25 @@ async function applyPlans(store: TokenStore, planned: PlannedChange[], result: P
     result.deleted[DELETED_FIELD[stored.kind]]++
     result[plan.reason]++
   })
-  result.index_entries_removed += indexEntriesRemoved
+  result.index_entries_removed += applied.indexEntriesRemoved
+  result.index_sets_emptied += applied.indexSetsEmptied
 }
 
 /**
  * Outcome per plan (deletes: 1 / 0 / -1 from Redis's re-check; TTL restores: 1 or 0)
- * and how many user index entries of deleted tokens went with them.
+ * and what went from the user index with the deleted tokens.
  */
-async function applyInRedis(store: TokenStore, planned: PlannedChange[]): Promise<{outcomes: number[]; indexEntriesRemoved: number}> {
+async function applyInRedis(store: TokenStore, planned: PlannedChange[]) {
   const deletes = planned.flatMap(({stored, plan}): ConditionalDelete[] => (plan.action === 'delete' ? [conditionalDelete(stored, plan)] : []))
-  const restores = planned.flatMap(({stored, plan}) => (plan.action === 'restore_ttl' ? [{key: stored.key, at: Math.ceil(plan.expiresAt)}] : []))
-  const [restoreOutcomes, {outcomes: deleteOutcomes, indexEntriesRemoved}] = await Promise.all([
-    store.expireAtIfNoTtl(restores),
-    store.deleteIfStillExpired(deletes),
-  ])
+  // Capped: a lifetime setting far in the future must not become an EXPIREAT Redis refuses.
+  const restores = planned.flatMap(({stored, plan}) =>
+    plan.action === 'restore_ttl' ? [{key: stored.key, at: Math.ceil(Math.min(plan.expiresAt, LATEST_RECORD_TIME))}] : [],
+  )
+  const [restoreOutcomes, deleted] = await Promise.all([store.expireAtIfNoTtl(restores), store.deleteIfStillExpired(deletes)])
   let nextDelete = 0
   let nextRestore = 0
-  const outcomes = planned.map(({plan}) => (plan.action === 'delete' ? deleteOutcomes[nextDelete++] : restoreOutcomes[nextRestore++]))
-  return {outcomes, indexEntriesRemoved}
+  const outcomes = planned.map(({plan}) => (plan.action === 'delete' ? deleted.outcomes[nextDelete++] : restoreOutcomes[nextRestore++]))
+  return {outcomes, indexEntriesRemoved: deleted.indexEntriesRemoved, indexSetsEmptied: deleted.indexSetsEmptied}
 }
 
 function conditionalDelete(stored: StringStoredRecord, plan: Extract<PurgeAction, {action: 'delete'}>): ConditionalDelete {
@@ -131,18 +143,42 @@ function conditionalDelete(stored: StringStoredRecord, plan: Extract<PurgeAction
   }
 }
 
-async function removeOrphans(store: TokenStore, indexes: UserIndexRecord[], result: PurgeResult, dryRun: boolean): Promise<void> {
-  const orphans = await store.findOrphanEntries(
+async function removeOrphans(store: TokenStore, indexes: UserIndexRecord[], result: PurgeResult): Promise<void> {
+  if (indexes.length === 0) return
+  const removed = await store.findOrphanEntries(
     indexes.map((index) => index.id),
-    {remove: !dryRun},
+    {remove: true},
   )
-  if (orphans.length === 0) return
-  const orphansPerIndex = new Map<string, number>()
-  for (const {username} of orphans) orphansPerIndex.set(username, (orphansPerIndex.get(username) ?? 0) + 1)
-  for (const index of indexes) {
-    if (index.size !== undefined && index.size > 0 && orphansPerIndex.get(index.id) === index.size) result.index_sets_emptied++
+  result.index_entries_removed += removed.orphans
+  result.index_sets_emptied += removed.setsEmptied
+}
+
+/**
+ * What the real run removes from these index sets, over the whole run: each
+ * entry whose token is gone, and each entry of a token that planFor deletes
+ * (the real run removes it with the token, from the set its record names).
+ */
+async function foreseeIndexCleanup(store: TokenStore, indexes: UserIndexRecord[], result: PurgeResult, now: number, refreshTokenLifetime: number) {
+  if (indexes.length === 0) return
+  const leaving = new Map<string, number>()
+  for await (const pages of store.indexMemberPages(indexes.map((index) => index.id))) {
+    const entries = pages.flat()
+    const tokens = await store.getAccessTokens(entries.map(({jti}) => jti))
+    entries.forEach((entry, position) => {
+      if (!entryLeaves(entry, tokens[position], now, refreshTokenLifetime)) return
+      result.index_entries_removed++
+      leaving.set(entry.username, (leaving.get(entry.username) ?? 0) + 1)
+    })
   }
-  result.index_entries_removed += orphans.length
+  for (const index of indexes) {
+    if (index.size !== undefined && index.size > 0 && leaving.get(index.id) === index.size) result.index_sets_emptied++
+  }
+}
+
+function entryLeaves(entry: IndexEntry, token: StoredRecord<'token'> | undefined, now: number, refreshTokenLifetime: number): boolean {
+  if (!token) return true
+  if (!token.record || token.record.username !== entry.username) return false
+  return planFor(token, now, refreshTokenLifetime)?.action === 'delete'
 }
 
 function noteMalformed(result: PurgeResult, key: string): void {

@@ -4,9 +4,12 @@
  * are never rewritten by mcpauth, so fields it does not know survive as they are.
  */
 
-import {toEpochSeconds} from '../time.js'
-
 export const KEY_NAMESPACE = 'oauth:'
+
+/** The latest time a record may name, 9999-12-31T23:59:59Z: beyond it a date cannot be shown, nor given to EXPIREAT. */
+export const LATEST_RECORD_TIME = 253_402_300_799
+/** Above this a time is in milliseconds (in seconds it would be past the year 33,000). */
+const MILLISECONDS_ABOVE = 1e12
 
 export const RECORD_KINDS = ['client', 'state', 'code', 'token', 'refresh', 'user_tokens'] as const
 export type RecordKind = (typeof RECORD_KINDS)[number]
@@ -134,11 +137,24 @@ function normalizeTimes(fields: UnknownFields, required: string[], optional: str
       if (required.includes(name)) return `missing field ${name}`
       continue
     }
-    const seconds = toEpochSeconds(fields[name])
-    if (seconds === undefined) return `field ${name} is not a time`
-    fields[name] = seconds
+    const time = recordTime(fields[name])
+    if (!time.ok) return `field ${name} ${time.problem}`
+    fields[name] = time.seconds
   }
   return undefined
+}
+
+/**
+ * A time as the gateway writes it: epoch seconds (or milliseconds), as a JSON
+ * number or a numeric string, between 1970 and the year 9999. The purge's
+ * Lua re-check reads times by the same rule (tonumber), so both agree.
+ */
+export function recordTime(value: unknown): {ok: true; seconds: number} | {ok: false; problem: string} {
+  const numeric = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN
+  if (!Number.isFinite(numeric)) return {ok: false, problem: 'is not a time'}
+  const seconds = numeric > MILLISECONDS_ABOVE ? numeric / 1000 : numeric
+  if (seconds < 0 || seconds > LATEST_RECORD_TIME) return {ok: false, problem: `is out of range (${String(value).slice(0, 40)})`}
+  return {ok: true, seconds}
 }
 
 function normalizeClient(fields: UnknownFields): string | undefined {
@@ -147,8 +163,9 @@ function normalizeClient(fields: UnknownFields): string | undefined {
     if (list === undefined) return `field ${name} is not a list`
     fields[name] = list
   }
-  fields.client_secret_expires_at = toEpochSeconds(fields.client_secret_expires_at) ?? 0
-  return normalizeTimes(fields, [], ['created_at', 'client_id_issued_at'])
+  // 0 (or no value) is how RFC 7591 says "never expires".
+  fields.client_secret_expires_at ??= 0
+  return normalizeTimes(fields, [], ['client_secret_expires_at', 'created_at', 'client_id_issued_at'])
 }
 
 /** The gateway stores these lists as JSON strings inside the JSON record. */

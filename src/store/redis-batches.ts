@@ -33,6 +33,8 @@ export interface ConditionalDelete {
 export interface ConditionalDeleteOutcome {
   outcomes: number[]
   indexEntriesRemoved: number
+  /** Index sets that lost their last entry, so that Redis dropped them. */
+  indexSetsEmptied: number
 }
 
 /** Value (GET, or SCARD for an index set; WRONG_TYPE for another type) and PTTL of each key, flattened. */
@@ -54,50 +56,120 @@ export async function readValuesAndTtls(redis: RedisClient, located: ReadonlyArr
   return replies.map((reply, position) => (position % 2 === 0 && reply === null && replies[position + 1] !== -2 ? WRONG_TYPE : reply))
 }
 
-/** SREM of each entry; returns how many were there. */
-export async function removeIndexEntries(redis: RedisClient, entries: readonly IndexEntry[]): Promise<number> {
-  if (entries.length === 0) return 0
-  const commands: RedisCommand[] = entries.map(({username, jti}) => ['srem', userIndexKey(username), jti])
-  const results = await runCommands(redis, commands, {ignoreWrongType: true})
-  return results.reduce<number>((sum, removed) => sum + (typeof removed === 'number' ? removed : 0), 0)
+/** How many of these entries are in their sets (SISMEMBER). */
+export async function countIndexEntries(redis: RedisClient, entries: readonly IndexEntry[]): Promise<number> {
+  const replies = await runCommands(
+    redis,
+    entries.map(({username, jti}): RedisCommand => ['sismember', userIndexKey(username), jti]),
+    {ignoreWrongType: true},
+  )
+  return replies.filter((reply) => reply === 1).length
+}
+
+/** What a look for orphan index entries found. */
+export interface OrphanScan {
+  /** Entries whose token is gone (with `remove`: that this call removed). */
+  orphans: number
+  /** Sets that the removals left empty, which Redis then dropped. */
+  setsEmptied: number
+}
+
+/** The most set members one script call looks at, so that no call keeps Redis busy for long. */
+const MEMBERS_PER_CALL = 4000
+/** SSCAN's COUNT when paging a set from Node (a cluster, the dry run). */
+const MEMBERS_PER_PAGE = 500
+
+/**
+ * Entries of the given index sets whose `oauth:token:{jti}` no longer exists,
+ * each set read a page at a time. With `remove` they also leave their sets
+ * (on a single server in the same script, so each check and removal is atomic).
+ */
+export async function findOrphanEntries(redis: RedisClient, usernames: readonly string[], remove: boolean): Promise<OrphanScan> {
+  const found: OrphanScan = {orphans: 0, setsEmptied: 0}
+  if (isCluster(redis)) {
+    for await (const pages of indexMemberPages(redis, usernames)) {
+      const scan = await orphansAmong(redis, pages, remove)
+      found.orphans += scan.orphans
+      found.setsEmptied += scan.setsEmptied
+    }
+    return found
+  }
+  let pending = usernames.map((username) => ({username, cursor: '0'}))
+  while (pending.length > 0) {
+    const [reached, cursors, orphans, emptied] = (await runScript(
+      redis,
+      FIND_ORPHAN_ENTRIES,
+      pending.map(({username}) => userIndexKey(username)),
+      [remove ? 'remove' : 'count', MEMBERS_PER_CALL, ...pending.map(({cursor}) => cursor)],
+    )) as [number, string[], number[], number[]]
+    const unfinished: typeof pending = []
+    for (let i = 0; i < reached; i++) {
+      found.orphans += orphans[i]
+      found.setsEmptied += emptied[i]
+      if (cursors[i] !== '0') unfinished.push({username: pending[i].username, cursor: cursors[i]})
+    }
+    pending = unfinished.concat(pending.slice(reached))
+  }
+  return found
 }
 
 /**
- * Entries of the given index sets whose `oauth:token:{jti}` no longer exists.
- * With `remove` they also leave their sets (on a single server in the same
- * script, so each check and removal is atomic), and only the entries actually
- * removed are returned.
+ * The members of each index set, a page (SSCAN) per set per round: each
+ * round yields the pages it read, until every set is done. A key of another
+ * type yields nothing.
  */
-export async function findOrphanEntries(redis: RedisClient, usernames: readonly string[], remove: boolean): Promise<IndexEntry[]> {
-  if (usernames.length === 0) return []
-  if (!isCluster(redis)) {
-    const pairs = (await runScript(redis, FIND_ORPHAN_ENTRIES, usernames.map(userIndexKey), remove ? ['remove'] : [])) as Array<number | string>
-    const orphans: IndexEntry[] = []
-    for (let i = 0; i < pairs.length; i += 2) orphans.push({username: usernames[Number(pairs[i]) - 1], jti: String(pairs[i + 1])})
-    return orphans
+export async function* indexMemberPages(redis: RedisClient, usernames: readonly string[]): AsyncGenerator<IndexEntry[][]> {
+  let pending = usernames.map((username) => ({username, cursor: '0'}))
+  while (pending.length > 0) {
+    const replies = await runCommands(
+      redis,
+      pending.map(({username, cursor}): RedisCommand => ['sscan', userIndexKey(username), cursor, 'COUNT', MEMBERS_PER_PAGE]),
+      {ignoreWrongType: true},
+    )
+    const pages: IndexEntry[][] = []
+    const unfinished: typeof pending = []
+    pending.forEach(({username}, position) => {
+      const reply = replies[position]
+      if (!Array.isArray(reply)) return
+      const [cursor, members] = reply as [string, string[]]
+      if (members.length > 0) pages.push(members.map((jti) => ({username, jti})))
+      if (cursor !== '0') unfinished.push({username, cursor})
+    })
+    if (pages.length > 0) yield pages
+    pending = unfinished
   }
-  const memberLists = await runCommands(
-    redis,
-    usernames.map((username) => ['smembers', userIndexKey(username)]),
-    {ignoreWrongType: true},
-  )
-  const entries = usernames.flatMap((username, position) => {
-    const members = memberLists[position]
-    return Array.isArray(members) ? members.map((jti: string) => ({username, jti})) : []
-  })
-  if (entries.length === 0) return []
+}
+
+/** Per-key commands for one round of pages (a cluster): EXISTS each token, SREM the orphans, EXISTS each set they left. */
+async function orphansAmong(redis: RedisClient, pages: IndexEntry[][], remove: boolean): Promise<OrphanScan> {
+  const entries = pages.flat()
   const existence = await runCommands(
     redis,
     entries.map(({jti}) => ['exists', accessTokenKey(jti)]),
   )
   const orphans = entries.filter((_, position) => existence[position] === 0)
-  if (!remove || orphans.length === 0) return orphans
-  const removed = await runCommands(
+  if (!remove) return {orphans: orphans.length, setsEmptied: 0}
+  const removal = await removeIndexEntries(redis, orphans)
+  return {orphans: removal.removed, setsEmptied: removal.setsEmptied}
+}
+
+/** SREM of each entry, then which of the sets it touched are gone. */
+export async function removeIndexEntries(redis: RedisClient, entries: readonly IndexEntry[]): Promise<{removed: number; setsEmptied: number}> {
+  if (entries.length === 0) return {removed: 0, setsEmptied: 0}
+  const replies = await runCommands(
     redis,
-    orphans.map(({username, jti}) => ['srem', userIndexKey(username), jti]),
+    entries.map(({username, jti}): RedisCommand => ['srem', userIndexKey(username), jti]),
     {ignoreWrongType: true},
   )
-  return orphans.filter((_, position) => removed[position] === 1)
+  const touched = [...new Set(entries.filter((_, position) => replies[position] === 1).map(({username}) => username))]
+  const stillThere = await runCommands(
+    redis,
+    touched.map((username) => ['exists', userIndexKey(username)]),
+  )
+  return {
+    removed: replies.filter((reply) => reply === 1).length,
+    setsEmptied: stillThere.filter((reply) => reply === 0).length,
+  }
 }
 
 /**
@@ -106,20 +178,20 @@ export async function findOrphanEntries(redis: RedisClient, usernames: readonly 
  * entries of the records deleted.
  */
 export async function deleteIfStillExpired(redis: RedisClient, deletes: readonly ConditionalDelete[]): Promise<ConditionalDeleteOutcome> {
-  if (deletes.length === 0) return {outcomes: [], indexEntriesRemoved: 0}
+  if (deletes.length === 0) return {outcomes: [], indexEntriesRemoved: 0, indexSetsEmptied: 0}
   const cluster = isCluster(redis)
   const scriptArgs = (change: ConditionalDelete): string[] => {
     const index = !cluster && change.indexEntry ? [userIndexKey(change.indexEntry.username), change.indexEntry.jti] : ['', '']
     return [change.expiryField, change.lifetime === undefined ? '' : String(change.lifetime), change.requireNoTtl ? '1' : '', ...index]
   }
   if (!cluster) {
-    const [outcomes, indexEntriesRemoved] = (await runScript(
+    const [outcomes, indexEntriesRemoved, indexSetsEmptied] = (await runScript(
       redis,
       DELETE_IF_STILL_EXPIRED,
       deletes.map(({key}) => key),
       deletes.flatMap(scriptArgs),
-    )) as [number[], number]
-    return {outcomes, indexEntriesRemoved}
+    )) as [number[], number, number]
+    return {outcomes, indexEntriesRemoved, indexSetsEmptied}
   }
   defineScript(redis, DELETE_IF_STILL_EXPIRED)
   const replies = (await runCommands(
@@ -128,7 +200,8 @@ export async function deleteIfStillExpired(redis: RedisClient, deletes: readonly
   )) as Array<[number[], number]>
   const outcomes = replies.map(([[outcome]]) => outcome)
   const indexEntries = deletes.flatMap(({indexEntry}, position) => (indexEntry && outcomes[position] === 1 ? [indexEntry] : []))
-  return {outcomes, indexEntriesRemoved: await removeIndexEntries(redis, indexEntries)}
+  const removal = await removeIndexEntries(redis, indexEntries)
+  return {outcomes, indexEntriesRemoved: removal.removed, indexSetsEmptied: removal.setsEmptied}
 }
 
 /** EXPIREAT ... NX for each key (only while it still has no TTL, so a concurrent rewrite keeps its own); 1 when set. */

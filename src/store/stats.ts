@@ -21,7 +21,8 @@ export interface UserIndexStats {
 }
 
 export interface TokenStats {
-  generated_at: number
+  /** ISO 8601 UTC: the time expiry was judged against. */
+  generated_at: string
   kinds: Record<Exclude<RecordKind, 'user_tokens'>, KindStats>
   user_index: UserIndexStats
   top_users: Array<{username: string; active_tokens: number}>
@@ -55,7 +56,7 @@ export async function collectStats(store: TokenStore, options: WalkOptions & {no
         if (expiresAt - now <= EXPIRY_HORIZON_DAYS * 86_400) increment(expiryDays, utcDate(expiresAt))
       }
     }
-    stats.user_index.orphan_entries += (await store.findOrphanEntries(indexedUsers)).length
+    stats.user_index.orphan_entries += (await store.findOrphanEntries(indexedUsers)).orphans
   }
   stats.top_users = topEntries(tokensPerUser).map(([username, count]) => ({username, active_tokens: count}))
   const topClients = topEntries(tokensPerClient)
@@ -70,7 +71,7 @@ function emptyStats(now: number): TokenStats {
     RECORD_KINDS.filter((kind) => kind !== 'user_tokens').map((kind) => [kind, {count: 0, expired: 0, expiring_24h: 0, without_ttl: 0, malformed: 0}]),
   ) as TokenStats['kinds']
   return {
-    generated_at: Math.floor(now),
+    generated_at: new Date(Math.floor(now) * 1000).toISOString(),
     kinds,
     user_index: {sets: 0, entries: 0, orphan_entries: 0, without_ttl: 0, malformed: 0},
     top_users: [],

@@ -1,4 +1,5 @@
-import {type RedisClient, WRONG_TYPE, isCluster, runCommands, scanKeys} from '../redis/client.js'
+import {type RedisClient, WRONG_TYPE, runCommands, scanKeys} from '../redis/client.js'
+import {type NamespaceSize, databaseSize, namespaceSize} from '../redis/namespace-size.js'
 import {
   type RecordKind,
   type RecordOfKind,
@@ -15,14 +16,17 @@ import {
   type ConditionalDelete,
   type ConditionalDeleteOutcome,
   type IndexEntry,
+  type OrphanScan,
+  countIndexEntries,
   deleteIfStillExpired,
   expireAtIfNoTtl,
   findOrphanEntries,
+  indexMemberPages,
   readValuesAndTtls,
   removeIndexEntries,
 } from './redis-batches.js'
 
-export type {ConditionalDelete, ConditionalDeleteOutcome, IndexEntry} from './redis-batches.js'
+export type {ConditionalDelete, ConditionalDeleteOutcome, IndexEntry, OrphanScan} from './redis-batches.js'
 
 /** A string record as read from Redis: parsed, or with the reason it could not be. */
 export interface StoredRecord<K extends StringRecordKind = StringRecordKind> {
@@ -102,9 +106,12 @@ export class TokenStore {
 
   /** Keys in the database (every master of a cluster): what a walk will scan. */
   async approximateKeyCount(): Promise<number> {
-    const servers = isCluster(this.redis) ? this.redis.nodes('master') : [this.redis]
-    const sizes = await Promise.all(servers.map((server) => server.dbsize()))
-    return sizes.reduce((sum, size) => sum + size, 0)
+    return databaseSize(this.redis)
+  }
+
+  /** How many keys the `oauth:` namespace holds: counted in a small database, estimated from a sample in a large one. */
+  async namespaceSize(): Promise<NamespaceSize> {
+    return namespaceSize(this.redis, KEY_NAMESPACE)
   }
 
   async getAccessToken(jti: string): Promise<StoredRecord<'token'> | undefined> {
@@ -141,23 +148,61 @@ export class TokenStore {
     return results.reduce<number>((sum, removed) => sum + Number(removed), 0)
   }
 
-  /** Whether `oauth:user_tokens:{username}` exists. */
-  async userIndexExists(username: string): Promise<boolean> {
-    return (await this.redis.exists(userIndexKey(username))) > 0
+  /** Removes jti entries from user index sets: how many entries went, and how many sets they left empty (gone). */
+  async removeIndexEntries(entries: readonly IndexEntry[]): Promise<{removed: number; setsEmptied: number}> {
+    return removeIndexEntries(this.redis, entries)
   }
 
-  /** Removes jti entries from user index sets; returns how many entries went. */
-  async removeIndexEntries(entries: readonly IndexEntry[]): Promise<number> {
-    return removeIndexEntries(this.redis, entries)
+  /** How many of these entries are in their user index sets. */
+  async countIndexEntries(entries: readonly IndexEntry[]): Promise<number> {
+    return countIndexEntries(this.redis, entries)
+  }
+
+  /**
+   * Index sets of users whose name equals `username` ignoring case, as GitHub
+   * logins do, with their sizes: one SCAN of the keyspace that ships only the
+   * matching keys, so it is cheap next to a walk.
+   */
+  async userIndexesIgnoringCase(username: string): Promise<Array<{username: string; size: number}>> {
+    const found: Array<{username: string; size: number}> = []
+    for await (const keys of scanKeys(this.redis, userIndexKey(caseInsensitiveGlob(username)), this.batchSize)) {
+      const sizes = await runCommands(
+        this.redis,
+        keys.map((key) => ['scard', key]),
+        {ignoreWrongType: true},
+      )
+      keys.forEach((key, position) => {
+        const id = parseKey(key)?.id
+        if (id !== undefined && id.toLowerCase() === username.toLowerCase() && typeof sizes[position] === 'number') {
+          found.push({username: id, size: sizes[position] as number})
+        }
+      })
+    }
+    return found
   }
 
   /**
    * Entries of these users' index sets whose token no longer exists; with
    * `remove`, each is checked and removed atomically and only the entries
-   * this call removed are returned.
+   * this call removed are counted. Big sets are read a page at a time.
    */
-  async findOrphanEntries(usernames: readonly string[], options: {remove?: boolean} = {}): Promise<IndexEntry[]> {
+  async findOrphanEntries(usernames: readonly string[], options: {remove?: boolean} = {}): Promise<OrphanScan> {
     return findOrphanEntries(this.redis, usernames, options.remove ?? false)
+  }
+
+  /** The entries of these users' index sets, a page per set per round (SSCAN). */
+  indexMemberPages(usernames: readonly string[]): AsyncGenerator<IndexEntry[][]> {
+    return indexMemberPages(this.redis, usernames)
+  }
+
+  /** The access tokens of these jti, read a batch at a time; undefined where there is none. */
+  async getAccessTokens(jtis: readonly string[]): Promise<Array<StoredRecord<'token'> | undefined>> {
+    const found = new Map<string, StoredRecord<'token'>>()
+    for (let start = 0; start < jtis.length; start += this.batchSize) {
+      const located = jtis.slice(start, start + this.batchSize).map((jti) => ({key: accessTokenKey(jti), kind: 'token' as const, id: jti}))
+      for (const stored of await this.readBatch(located)) found.set(stored.id, stored as StoredRecord<'token'>)
+    }
+    return jtis.map((jti) => found.get(jti))
   }
 
   /** Deletes records that Redis, with its own clock, still finds past their expiry; see ConditionalDelete. */
@@ -184,6 +229,19 @@ export class TokenStore {
     })
     return records
   }
+}
+
+/**
+ * A SCAN pattern matching the name with its ASCII letters in any case (GitHub
+ * logins are ASCII) and nothing else: `Mal*` becomes `[mM][aA][lL]\*`.
+ */
+function caseInsensitiveGlob(name: string): string {
+  return [...name]
+    .map((char) => {
+      if (/[a-z]/i.test(char)) return `[${char.toLowerCase()}${char.toUpperCase()}]`
+      return /[*?[\]\\^]/.test(char) ? `\\${char}` : char
+    })
+    .join('')
 }
 
 function toStoredRecord(kind: RecordKind, key: string, id: string, ttlSeconds: number | null, value: unknown): AnyStoredRecord {

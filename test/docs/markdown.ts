@@ -31,7 +31,9 @@ export function codeSnippets(markdown: string): Snippet[] {
 /** `mcpauth <command> [options…]` wherever a snippet runs mcpauth. */
 export function commandMentions(snippet: Snippet): CommandMention[] {
   const mentions: CommandMention[] = []
-  for (const match of snippet.text.matchAll(/(?:^|[\s(=$'"])mcpauth[ \t]+([a-z][a-z0-9-]*)([^|;&>)#\n]*)/g)) {
+  // A shell comment may name mcpauth in prose ("# the key as mcpauth prints it").
+  const withoutComment = snippet.text.replace(/(^|\s)#.*$/, '')
+  for (const match of withoutComment.matchAll(/(?:^|[\s(=$'"])mcpauth[ \t]+([a-z][a-z0-9-]*)([^|;&>)#\n]*)/g)) {
     const words = match[2].trim().split(/\s+/).filter(Boolean)
     const end = words.indexOf('--')
     // A closing quote belongs to the shell around the command (ssh host 'mcpauth … --force').

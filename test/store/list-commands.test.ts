@@ -85,6 +85,42 @@ describeOnEachRedis('oauth-list-tokens', (ctx) => {
     assert.match(result.stdout, /malformed: value is not JSON/)
     assert.match(result.stderr, /2 tokens, 1 malformed/)
   })
+  it('shows the soonest to expire of all tokens, not of the first ones the scan returns', async () => {
+    const {clientId} = await ctx.gateway.client()
+    const tokens = []
+    for (let i = 0; i < 40; i++) tokens.push(await ctx.gateway.accessToken({username: `user${i}`, clientId, expiresIn: 3600 + ((i * 7919) % 40) * 60}))
+    const soonest = [...tokens].sort((a, b) => a.record.expires_at - b.record.expires_at).slice(0, 5)
+    const result = await ctx.cli(['oauth-list-tokens', '--limit', '5'])
+    assert.equal(result.code, 0, result.stderr)
+    const shown = tokens.filter(({jti}) => result.stdout.includes(jti))
+    assert.deepEqual(shown.map(({jti}) => jti).sort(), soonest.map(({jti}) => jti).sort())
+    const positions = soonest.map(({jti}) => result.stdout.indexOf(jti))
+    assert.deepEqual(
+      positions,
+      [...positions].sort((a, b) => a - b),
+      'soonest first',
+    )
+    assert.match(result.stderr, /40 tokens \(5 shown; --limit 0 shows all\)/)
+  })
+
+  it('reports a token whose times are out of range as malformed instead of failing', async () => {
+    const {clientId} = await ctx.gateway.client()
+    const good = await ctx.gateway.accessToken({username: 'alice', clientId})
+    const record = {username: 'bob', client_id: clientId, created_at: 1e300, expires_at: Math.floor(Date.now() / 1000) + 3600}
+    await ctx.redis.set('oauth:token:far-future', JSON.stringify(record), 'EX', 600)
+    await ctx.redis.set('oauth:token:beyond', JSON.stringify({...record, created_at: 1, expires_at: 1e20}), 'EX', 600)
+    await ctx.redis.set('oauth:token:before-1970', JSON.stringify({...record, created_at: 1, expires_at: -1}), 'EX', 600)
+    const json = await ctx.cli(['oauth-list-tokens', '--json'])
+    assert.equal(json.code, 0, json.stderr)
+    const problems = Object.fromEntries(parseJson<any[]>(json).map((row) => [row.jti, row.problem]))
+    assert.equal(problems[good.jti], null)
+    assert.match(problems['far-future'], /created_at is out of range/)
+    assert.match(problems.beyond, /expires_at is out of range/)
+    assert.match(problems['before-1970'], /expires_at is out of range/)
+    const table = await ctx.cli(['oauth-list-tokens'])
+    assert.equal(table.code, 0, table.stderr)
+    assert.match(table.stderr, /4 tokens, 3 malformed/)
+  })
 })
 
 describeOnEachRedis('oauth-list-registrations', (ctx) => {
@@ -111,5 +147,26 @@ describeOnEachRedis('oauth-list-registrations', (ctx) => {
     assert.match(result.stdout, /Cursor/)
     assert.ok(!result.stdout.includes(record.client_secret))
     assert.match(result.stderr, /1 client\./)
+  })
+  it('shows the oldest registrations when the table is limited', async () => {
+    const clients = []
+    for (let i = 0; i < 12; i++) {
+      const createdAt = 1_700_000_000 + ((i * 37) % 12) * 86_400
+      clients.push(await ctx.gateway.client({name: `Client ${i}`, extra: {created_at: createdAt, client_id_issued_at: createdAt}}))
+    }
+    const oldest = [...clients].sort((a, b) => a.record.created_at - b.record.created_at).slice(0, 3)
+    const result = await ctx.cli(['oauth-list-registrations', '--limit', '3'])
+    assert.equal(result.code, 0, result.stderr)
+    const shown = clients.filter(({clientId}) => result.stdout.includes(clientId))
+    assert.deepEqual(shown.map(({clientId}) => clientId).sort(), oldest.map(({clientId}) => clientId).sort())
+  })
+
+  it('reports a registration whose secret expiry is out of range as malformed', async () => {
+    const {clientId} = await ctx.gateway.client({extra: {client_secret_expires_at: 1e300}})
+    const result = await ctx.cli(['oauth-list-registrations', '--json'])
+    assert.equal(result.code, 0, result.stderr)
+    const [row] = parseJson<any[]>(result)
+    assert.equal(row.client_id, clientId)
+    assert.match(row.problem, /client_secret_expires_at is out of range/)
   })
 })

@@ -1,4 +1,7 @@
 import {strict as assert} from 'node:assert'
+import {mkdtemp, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
 import {purgeExpired} from '../../src/store/purge.js'
 import {TokenStore} from '../../src/store/token-store.js'
@@ -33,6 +36,26 @@ describeOnEachRedis('oauth-stats', (ctx) => {
       {username: 'bob', active_tokens: 1},
     ])
     assert.deepEqual(stats.top_clients, [{client_id: vscode.clientId, client_name: 'VS Code', active_tokens: 3}])
+  })
+
+  it('gives generated_at as an ISO 8601 UTC time', async () => {
+    const before = Date.now()
+    const stats = parseJson(await ctx.cli(['oauth-stats', '--json']))
+    assert.match(stats.generated_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+    assert.ok(Math.abs(Date.parse(stats.generated_at) - before) < 60_000)
+  })
+
+  it('reports a record whose times are out of range as malformed and counts the rest', async () => {
+    const {clientId} = await ctx.gateway.client()
+    await ctx.gateway.accessToken({username: 'alice', clientId})
+    for (const [id, expiresAt] of Object.entries({huge: 1e300, beyond: 1e20, negative: -1, word: 'soon', year10000: 253_402_300_800})) {
+      await ctx.redis.set(`oauth:token:${id}`, pythonJson({username: 'bob', client_id: clientId, expires_at: expiresAt}), 'EX', 600)
+    }
+    const result = await ctx.cli(['oauth-stats', '--json'])
+    assert.equal(result.code, 0, result.stderr)
+    const stats = parseJson(result)
+    assert.deepEqual(stats.kinds.token, {count: 6, expired: 0, expiring_24h: 1, without_ttl: 0, malformed: 5})
+    assert.deepEqual(stats.top_users, [{username: 'alice', active_tokens: 1}])
   })
 
   it('renders tables on stdout without --json', async () => {
@@ -75,8 +98,33 @@ describeOnEachRedis('oauth-purge-expired', (ctx) => {
     assert.equal(body.dry_run, true)
     assert.deepEqual(body.deleted, {access_tokens: 2, clients: 1, refresh_tokens: 1, states: 1, codes: 1})
     assert.equal(body.ttl_restored, 2)
-    assert.equal(body.index_entries_removed, 1)
+    assert.equal(body.index_entries_removed, 3, 'the entries of the two expired tokens, and the orphan')
     assert.deepEqual(await dumpKeys(), before)
+  })
+
+  it('--dry-run reports exactly what the real run then does, index entries and emptied sets included', async () => {
+    const data = await fillWithLeftovers()
+    await ctx.redis.sadd('oauth:user_tokens:carol', 'orphan-jti')
+    // dave's set goes through the deletion of his only token, erin's through an orphan and an expired token.
+    await ctx.gateway.accessToken({username: 'dave', clientId: data.clientId, expiresIn: -60, ttl: 3600})
+    await ctx.gateway.accessToken({username: 'erin', clientId: data.clientId, expiresIn: -60, ttl: 3600})
+    await ctx.redis.sadd('oauth:user_tokens:erin', 'gone-jti')
+    // An entry whose token names another user stays: the real run removes a token's entry from its own user's set.
+    await ctx.redis.sadd('oauth:user_tokens:frank', data.valid.jti)
+
+    const dryRun = await ctx.cli(['oauth-purge-expired', '--dry-run', '--json'])
+    assert.equal(dryRun.code, 0, dryRun.stderr)
+    const realRun = await ctx.cli(['oauth-purge-expired', '--yes', '--json'])
+    assert.equal(realRun.code, 0, realRun.stderr)
+    const {dry_run: wasDry, ...foreseen} = parseJson(dryRun)
+    const {dry_run: wasReal, ...done} = parseJson(realRun)
+    assert.equal(wasDry, true)
+    assert.equal(wasReal, false)
+    assert.deepEqual(foreseen, done)
+    assert.equal(done.index_entries_removed, 6)
+    assert.equal(done.index_sets_emptied, 3, 'carol, dave and erin')
+    for (const user of ['carol', 'dave', 'erin']) assert.equal(await ctx.redis.exists(`oauth:user_tokens:${user}`), 0, user)
+    assert.deepEqual(await ctx.redis.smembers('oauth:user_tokens:frank'), [data.valid.jti])
   })
 
   it('removes expired records and leftovers without TTL, restores TTLs of valid ones, and cleans the index', async () => {
@@ -160,6 +208,47 @@ describeOnEachRedis('oauth-purge-expired', (ctx) => {
     const indexed = (await Promise.all([0, 1, 2, 3].map((i) => ctx.redis.smembers(`oauth:user_tokens:user${i}`)))).flat()
     assert.deepEqual(indexed.sort(), [...valid].sort())
     for (let i = 0; i < 10; i++) assert.equal(await ctx.redis.exists(`oauth:user_tokens:ghost${i}`), 0)
+  })
+
+  it('judges refresh tokens without a TTL by REFRESH_TOKEN_LIFETIME from the environment or .env', async () => {
+    const {clientId} = await ctx.gateway.client()
+    const twoHoursOld = await ctx.gateway.refreshToken({username: 'alice', clientId, ttl: null, createdAt: nowSeconds() - 7200})
+    const halfHourOld = await ctx.gateway.refreshToken({username: 'alice', clientId, ttl: null, createdAt: nowSeconds() - 1800})
+    const cwd = await mkdtemp(join(tmpdir(), 'mcpauth-purge-'))
+    await writeFile(join(cwd, '.env'), 'REFRESH_TOKEN_LIFETIME=3600\n')
+
+    const fromEnvFile = parseJson(await ctx.cli(['oauth-purge-expired', '--dry-run', '--json'], {cwd}))
+    assert.equal(fromEnvFile.deleted.refresh_tokens, 1)
+    assert.equal(fromEnvFile.ttl_restored, 1)
+
+    const byDefault = parseJson(await ctx.cli(['oauth-purge-expired', '--dry-run', '--json']))
+    assert.equal(byDefault.deleted.refresh_tokens, 0, 'within the default 30 days')
+    assert.equal(byDefault.ttl_restored, 2)
+
+    const result = await ctx.cli(['oauth-purge-expired', '--yes', '--json'], {env: {REFRESH_TOKEN_LIFETIME: '3600'}})
+    assert.equal(result.code, 0, result.stderr)
+    assert.equal(parseJson(result).deleted.refresh_tokens, 1)
+    assert.equal(await ctx.redis.exists(`oauth:refresh:${twoHoursOld.token}`), 0)
+    const ttl = await ctx.redis.ttl(`oauth:refresh:${halfHourOld.token}`)
+    assert.ok(ttl > 1700 && ttl <= 1800, `the half-hour-old token keeps the rest of its hour: TTL ${ttl}`)
+  })
+
+  it('reports times out of range as problems and never hands Redis an expiry it refuses', async () => {
+    const {clientId} = await ctx.gateway.client()
+    const valid = await ctx.gateway.refreshToken({username: 'alice', clientId, ttl: null})
+    const huge = {user_id: '1', username: 'alice', client_id: clientId, created_at: 1e300}
+    await ctx.redis.set('oauth:refresh:created-1e300', pythonJson(huge))
+    await ctx.redis.set('oauth:refresh:created-1e20', pythonJson({...huge, created_at: 1e20}))
+    await ctx.redis.set('oauth:token:expires-negative', pythonJson({username: 'alice', client_id: clientId, expires_at: -1}), 'EX', 600)
+    const result = await ctx.cli(['oauth-purge-expired', '--yes', '--json'])
+    assert.equal(result.code, 0, result.stderr)
+    const body = parseJson(result)
+    assert.equal(body.malformed, 3)
+    assert.equal(body.ttl_restored, 1)
+    assert.ok((await ctx.redis.ttl(`oauth:refresh:${valid.token}`)) > 0)
+    for (const key of ['oauth:refresh:created-1e300', 'oauth:refresh:created-1e20', 'oauth:token:expires-negative']) {
+      assert.equal(await ctx.redis.exists(key), 1, `${key} left alone`)
+    }
   })
 
   it('requires --yes when not on a terminal', async () => {

@@ -16,6 +16,10 @@ export interface TestOAuthProvider {
   approveDevice(userCode: string, options?: {deny?: boolean}): Promise<void>
   /** Whether the access token is active, asked of the provider itself. */
   isActiveAccessToken(token: string): Promise<boolean>
+  /** The parameters of every token endpoint request, in order (client secrets included: for assertions only). */
+  tokenRequests: Array<Record<string, string>>
+  /** Revokes a refresh token, as an administrator or the user would: its next use is invalid_grant. */
+  revokeRefreshToken(token: string): Promise<void>
   close(): Promise<void>
 }
 
@@ -25,6 +29,12 @@ export interface ProviderOptions {
   deviceInterval?: number
   /** Answers instead of the provider, e.g. a broken discovery document. */
   intercept?: (request: IncomingMessage, response: ServerResponse) => boolean
+  /** Single-use refresh tokens, a new one with every refresh (Keycloak, Atlassian); default true. */
+  rotateRefreshToken?: boolean
+  /** Fields taken out of the refresh grant's answer: Google sends no refresh_token, some providers no expires_in. */
+  refreshAnswerOmits?: ReadonlyArray<'refresh_token' | 'expires_in'>
+  /** RFC 8707: tokens asked for a resource are issued for it, as JWTs (aud = the resource) when `jwt`. */
+  resourceIndicators?: {jwt: boolean}
 }
 
 export async function startOAuthProvider(options: ProviderOptions = {}): Promise<TestOAuthProvider> {
@@ -47,15 +57,27 @@ export async function startOAuthProvider(options: ProviderOptions = {}): Promise
       registrationManagement: {enabled: true, rotateRegistrationAccessToken: false},
       introspection: {enabled: true},
       revocation: {enabled: true},
-      resourceIndicators: {enabled: false},
+      resourceIndicators: options.resourceIndicators
+        ? {
+            enabled: true,
+            useGrantedResource: async () => true,
+            getResourceServerInfo: async (_ctx: unknown, resource: string) => ({
+              scope: 'openid offline_access profile email',
+              audience: resource,
+              accessTokenFormat: options.resourceIndicators!.jwt ? 'jwt' : 'opaque',
+              accessTokenTTL: options.accessTokenTtl ?? 3600,
+            }),
+          }
+        : {enabled: false},
     },
-    rotateRefreshToken: true,
+    rotateRefreshToken: options.rotateRefreshToken ?? true,
     ttl: {AccessToken: options.accessTokenTtl ?? 3600, RefreshToken: 86_400, DeviceCode: 600, Grant: 86_400, Interaction: 600, Session: 86_400},
     findAccount: async (_ctx: unknown, sub: string) => ({accountId: sub, claims: async () => ({sub})}),
   })
   const context: TestOAuthProvider = {
     url,
     refreshGrants: 0,
+    tokenRequests: [],
     provider,
     async approveDevice(userCode, approval = {}) {
       const code = await provider.DeviceCode.findByUserCode(userCode.replace(/[^A-Za-z]/g, '').toUpperCase())
@@ -66,6 +88,11 @@ export async function startOAuthProvider(options: ProviderOptions = {}): Promise
       } else {
         const grant = new provider.Grant({accountId: 'alice', clientId: code.clientId})
         grant.addOIDCScope(code.params.scope)
+        // What the device interaction does when the user approves a request for a resource (RFC 8707).
+        if (code.params.resource) {
+          grant.addResourceScope(code.params.resource, code.params.scope)
+          code.resource = code.params.resource
+        }
         code.grantId = await grant.save()
         code.scope = code.params.scope
         code.accountId = 'alice'
@@ -77,6 +104,11 @@ export async function startOAuthProvider(options: ProviderOptions = {}): Promise
       const found = await provider.AccessToken.find(token)
       return Boolean(found && !found.isExpired)
     },
+    async revokeRefreshToken(token) {
+      const found = await provider.RefreshToken.find(token)
+      if (!found) throw new Error('no such refresh token')
+      await found.destroy()
+    },
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections()
@@ -86,10 +118,68 @@ export async function startOAuthProvider(options: ProviderOptions = {}): Promise
   provider.use(async (ctx: any, next: () => Promise<void>) => {
     await next()
     if (ctx.path === '/device/auth' && ctx.body && typeof ctx.body === 'object') ctx.body.interval = options.deviceInterval ?? 1
-    if (ctx.path === '/token' && ctx.oidc?.params?.grant_type === 'refresh_token') context.refreshGrants++
+    if (ctx.path !== '/token') return
+    const params = Object.fromEntries(Object.entries(ctx.oidc?.params ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string'))
+    context.tokenRequests.push(params)
+    if (params.grant_type !== 'refresh_token') return
+    context.refreshGrants++
+    if (ctx.status === 200 && ctx.body && typeof ctx.body === 'object') for (const field of options.refreshAnswerOmits ?? []) delete ctx.body[field]
   })
   handler = provider.callback()
   return context
+}
+
+export interface TestLogin {
+  client: {client_id: string; client_secret?: string}
+  accessToken: string
+  refreshToken: string
+  expiresIn: number
+  tokenEndpoint: string
+}
+
+/**
+ * A finished sign-in at the provider (a registered client and an approved
+ * device flow, asked for `resource` when given), made with plain HTTP
+ * requests, so refresh tests start from real tokens without a browser.
+ */
+export async function signedInLogin(context: TestOAuthProvider, options: {resource?: string} = {}): Promise<TestLogin> {
+  const post = async (path: string, body: Record<string, unknown>, json = false): Promise<any> => {
+    const response = await fetch(`${context.url}${path}`, {
+      method: 'POST',
+      headers: {'content-type': json ? 'application/json' : 'application/x-www-form-urlencoded'},
+      body: json ? JSON.stringify(body) : new URLSearchParams(body as Record<string, string>),
+    })
+    return response.json()
+  }
+  const client = await post(
+    '/reg',
+    {
+      client_name: 'test',
+      redirect_uris: ['http://127.0.0.1/callback'],
+      grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+      token_endpoint_auth_method: 'client_secret_post',
+      application_type: 'native',
+    },
+    true,
+  )
+  const credentials = {client_id: client.client_id, client_secret: client.client_secret}
+  const resource: Record<string, string> = options.resource ? {resource: options.resource} : {}
+  const device = await post('/device/auth', {...credentials, scope: 'openid offline_access', ...resource})
+  await context.approveDevice(device.user_code)
+  const tokens = await post('/token', {
+    ...credentials,
+    grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+    device_code: device.device_code,
+    ...resource,
+  })
+  if (!tokens.refresh_token) throw new Error(`no refresh token: ${JSON.stringify(tokens)}`)
+  return {
+    client: credentials,
+    accessToken: tokens.access_token,
+    refreshToken: tokens.refresh_token,
+    expiresIn: tokens.expires_in,
+    tokenEndpoint: `${context.url}/token`,
+  }
 }
 
 /**
