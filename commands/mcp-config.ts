@@ -1,5 +1,5 @@
 import {homedir} from 'node:os'
-import {join} from 'node:path'
+import {join, resolve} from 'node:path'
 
 import {Flags} from '@oclif/core'
 
@@ -14,12 +14,16 @@ import {
   writeMcpConfigs,
 } from '../src/mcp/config.js'
 import {clientsManifestPath, forgetRecordedFiles} from '../src/mcp/manifest.js'
+import {type RegistryRequest, gatewayBaseUrl, registryServers} from '../src/mcp/registry.js'
+import {registryOutputDir, syncRegistryConfigs} from '../src/mcp/registry-files.js'
 import {resolveMcpServers} from '../src/mcp/servers.js'
 import {formatTime} from '../src/output.js'
 import {BaseCommand} from './_shared/base-command.js'
 
 export interface McpConfigReport {
   files: WrittenConfig[]
+  /** With --format registry: the registry's two files and the servers in them. */
+  registry: {files: string[]; servers: string[]; warnings: string[]} | null
 }
 
 export interface ForgetReport {
@@ -41,7 +45,9 @@ export default class McpConfig extends BaseCommand<typeof McpConfig> {
 
 Servers: --server NAME=URL (repeatable) and --servers-file PATH (one NAME=URL a line, # comments); else MCP_SERVERS in .env (name=url,name=url); else MCP_SERVER_URL under a name taken from its host. Append " noauth" (NAME=URL noauth) for a server that takes no token: it gets no headers. Servers that get a token need https (http only on loopback).
 
-The token is MCP_CLIENT_ACCESS_TOKEN from .env (run mcp-client-token first). Files holding it are written with mode 0600 and recorded in .env.mcp-clients.json (the --env-file path + .mcp-clients.json) (no token in it), so refresh-tokens --watch can rewrite them after each refresh. --env-ref writes each client's variable reference instead (\${MCP_CLIENT_ACCESS_TOKEN} for Claude Code, \${env:MCP_CLIENT_ACCESS_TOKEN} for the others); --helper (Claude Code) writes a headersHelper that runs mcp-headers, so the file holds no token and the client always gets a fresh one. --stdout prints the document instead of writing it, token included (asking for --stdout is asking to see it). --forget drops the record of the selected clients' files (all without --client) and leaves the files alone.`
+The token is MCP_CLIENT_ACCESS_TOKEN from .env (run mcp-client-token first). Files holding it are written with mode 0600 and recorded in .env.mcp-clients.json (the --env-file path + .mcp-clients.json) (no token in it), so refresh-tokens --watch can rewrite them after each refresh. --env-ref writes each client's variable reference instead (\${MCP_CLIENT_ACCESS_TOKEN} for Claude Code, \${env:MCP_CLIENT_ACCESS_TOKEN} for the others); --helper (Claude Code) writes a headersHelper that runs mcp-headers, so the file holds no token and the client always gets a fresh one. --stdout prints the document instead of writing it, token included (asking for --stdout is asking to see it). --forget drops the record of the selected clients' files (all without --client) and leaves the files alone.
+
+The MCP Gateway Registry: --registry DIR adds the servers of DIR/servers/*.json (server_name, path, auth_type, supported_transports), reached at <--gateway-url or REGISTRY_URL><path>/mcp. A server with auth_type "none" gets no header; any other takes the token of the login named like its path (a named login in .env, or a token file of --tokens-dir by its name, server or provider); one without such a login is left out with a warning. Each token file is also a server of its own. --format registry also writes the registry's two files, mcp.json (Roo Code, Claude Code) and vscode_mcp.json (VS Code settings), whole, mode 0600, in the first --tokens-dir (else ./.oauth-tokens); --client is then optional.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --client claude-code --helper --server fetch=https://mcp-fetch.example.com/mcp',
@@ -51,6 +57,7 @@ The token is MCP_CLIENT_ACCESS_TOKEN from .env (run mcp-client-token first). Fil
     '<%= config.bin %> <%= command.id %> --client roo --output ~/work/app/.roo/mcp.json --json',
     '<%= config.bin %> <%= command.id %> --client vscode --stdout > /tmp/mcp.json',
     '<%= config.bin %> <%= command.id %> --forget --client cursor',
+    '<%= config.bin %> <%= command.id %> --format registry --registry registry --tokens-dir .oauth-tokens --gateway-url https://gateway.example.com',
   ]
 
   static override flags = {
@@ -81,13 +88,45 @@ The token is MCP_CLIENT_ACCESS_TOKEN from .env (run mcp-client-token first). Fil
     'env-ref': Flags.boolean({summary: `Write a reference to $${TOKEN_VARIABLE} in the client's syntax instead of the token.`, exclusive: ['helper']}),
     helper: Flags.boolean({summary: 'Claude Code only: write a headersHelper that runs mcp-headers, instead of the token.'}),
     forget: Flags.boolean({summary: "Drop the record of these clients' files (all without --client) so no refresh rewrites them."}),
+    registry: Flags.string({
+      summary: "The MCP Gateway Registry's folder (servers/*.json): its servers, no-auth ones included, each with the token of its own login.",
+      helpValue: 'DIR',
+      helpGroup: 'REGISTRY',
+    }),
+    'tokens-dir': Flags.string({
+      summary: 'Token directory whose logins (*egress.json) the registry servers use; each token file is also a server of its own. Repeatable.',
+      multiple: true,
+      multipleNonGreedy: true,
+      helpValue: 'DIR',
+      helpGroup: 'REGISTRY',
+    }),
+    'gateway-url': Flags.string({
+      summary: 'Where the registry servers are reached: <URL><path>/mcp (default REGISTRY_URL).',
+      helpValue: 'URL',
+      helpGroup: 'REGISTRY',
+    }),
+    format: Flags.option({
+      summary: "registry: also write the registry's mcp.json (Roo Code, Claude Code) and vscode_mcp.json, in the first --tokens-dir (else ./.oauth-tokens).",
+      options: ['registry'] as const,
+      exclusive: ['stdout'],
+      helpGroup: 'REGISTRY',
+    })(),
   }
 
   async run(): Promise<McpConfigReport | ForgetReport> {
     const {flags} = this
     if (flags.forget) return this.forget()
     const settings = await this.settings()
-    const {servers} = await resolveMcpServers(settings, {specs: flags.server ?? [], file: flags['servers-file']})
+    const tokensDirs = (flags['tokens-dir'] ?? []).map((directory) => resolve(directory))
+    const registryRequest =
+      flags.registry || flags.format === 'registry'
+        ? {registryDir: flags.registry, tokensDirs, gatewayUrl: gatewayBaseUrl(flags['gateway-url'], settings), settings}
+        : undefined
+    const registry = registryRequest && flags.format === 'registry' ? await this.writeRegistryFiles(registryRequest, tokensDirs) : null
+    if (registry && !flags.client) return {files: [], registry}
+    const fromRegistry = flags.registry && registryRequest ? await registryServers(registryRequest) : undefined
+    if (!registry) for (const warning of fromRegistry?.warnings ?? []) this.note(`Warning: ${warning}.`)
+    const {servers} = await resolveMcpServers(settings, {specs: flags.server ?? [], file: flags['servers-file'], registry: fromRegistry?.servers})
     const tokenForm: TokenForm = flags.helper ? 'helper' : flags['env-ref'] ? 'env-ref' : 'literal'
     const request: McpConfigRequest = {
       clients: parseClientIds(flags.client ?? []),
@@ -102,11 +141,18 @@ The token is MCP_CLIENT_ACCESS_TOKEN from .env (run mcp-client-token first). Fil
     }
     if (flags.stdout) {
       this.log(JSON.stringify(await mcpConfigDocument(settings, request), null, 2))
-      return {files: []}
+      return {files: [], registry}
     }
     const files = await writeMcpConfigs(settings, request)
     if (!this.jsonEnabled()) await this.describe(files, settings.envFileExists)
-    return {files}
+    return {files, registry}
+  }
+
+  private async writeRegistryFiles(request: RegistryRequest, tokensDirs: string[]): Promise<NonNullable<McpConfigReport['registry']>> {
+    const written = await syncRegistryConfigs({...request, outputDir: registryOutputDir(tokensDirs)})
+    for (const warning of written.warnings) this.note(`Warning: ${warning}.`)
+    this.note(`Wrote ${written.paths.join(' and ')} (mode 0600, they hold tokens): ${written.servers.join(', ') || 'no server'}.`)
+    return {files: written.paths, servers: written.servers, warnings: written.warnings}
   }
 
   private async forget(): Promise<ForgetReport> {

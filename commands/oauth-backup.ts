@@ -13,7 +13,7 @@ import {describeKinds} from './_shared/backup-summaries.js'
 export default class OauthBackup extends BaseCommand<typeof OauthBackup> {
   static override summary = 'Back up every oauth:* record in Redis to a file, with its type and absolute expiry'
   static override description =
-    `Streams the oauth:* keyspace (SCAN in batches) into a newline-delimited JSON file: a header, one line per key with its Redis type, value and absolute expiry time, and a trailer with counts and a SHA-256 checksum, so a truncated or edited file is detected before any restore. The file is written under a temporary name, fsynced and renamed, with mode 0600; an interrupted backup leaves no file. The path of the new backup is printed on stdout. --encrypt uses AES-256-GCM with a key derived (scrypt) from ${PASSPHRASE_ENV}, read from the environment only.`
+    `Streams the oauth:* keyspace (SCAN in batches) into a newline-delimited JSON file: a header, one line per key with its Redis type, value and absolute expiry time, and a trailer with counts and a SHA-256 checksum, so a truncated or edited file is detected before any restore. The file is written under a temporary name with mode 0600, fsynced, then given its name only if no file has it: an interrupted backup leaves no file, and an existing one is never replaced, even by a backup running at the same time. Keys of a type a backup does not hold (sorted sets, streams) and values too large for a 16 MiB line are left out and named. The path of the new backup is printed on stdout. --encrypt uses AES-256-GCM with a key derived (scrypt) from ${PASSPHRASE_ENV}, read from the environment only.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --gzip',

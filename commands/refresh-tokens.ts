@@ -7,8 +7,10 @@ import {durationSetting} from '../src/time.js'
 import {McpAuthError, ExitCode, usageError} from '../src/errors.js'
 import {formatDuration, formatTime, isoTime, renderTable} from '../src/output.js'
 import {claimPidFile} from '../src/refresh/pid-file.js'
-import {type DaemonSummary, handleDaemonSignals, runRefreshDaemon} from '../src/refresh/daemon.js'
+import {type DaemonSummary, type RegistryOutput, handleDaemonSignals, runRefreshDaemon} from '../src/refresh/daemon.js'
 import {findLogins} from '../src/logins/all-logins.js'
+import {gatewayBaseUrl} from '../src/mcp/registry.js'
+import {registryOutputDir, syncRegistryConfigs} from '../src/mcp/registry-files.js'
 import {NO_REFRESHABLE_TOKEN, type RefreshOutcome, type RefreshStatus, needsAttention, refreshLogins} from '../src/refresh/refresh.js'
 import {BaseCommand} from './_shared/base-command.js'
 import {httpOptions, oauthHttpFlags} from './_shared/oauth-flags.js'
@@ -21,6 +23,8 @@ export interface RefreshReport {
   failed: number
   /** Logins that cannot be refreshed until something is added (reason says what). */
   incomplete: number
+  /** With --registry: the registry's client configs written after the refresh. */
+  registry: {files: string[]; servers: string[]; warnings: string[]} | null
   tokens: Array<Omit<RefreshOutcome, 'expires_at'> & {expires_at: string | null}>
 }
 
@@ -56,6 +60,18 @@ export default class RefreshTokens extends BaseCommand<typeof RefreshTokens> {
       multiple: true,
       multipleNonGreedy: true,
       helpValue: 'DIR',
+    }),
+    registry: Flags.string({
+      summary:
+        "After refreshing, write the MCP Gateway Registry's mcp.json and vscode_mcp.json (in the first --tokens-dir) for its servers (servers/*.json in DIR), each with its own login's token.",
+      helpValue: 'DIR',
+      helpGroup: 'REGISTRY',
+    }),
+    'gateway-url': Flags.string({
+      summary: 'With --registry: where the servers are reached, <URL><path>/mcp (default REGISTRY_URL).',
+      helpValue: 'URL',
+      dependsOn: ['registry'],
+      helpGroup: 'REGISTRY',
     }),
     buffer: Flags.string({summary: 'Refresh tokens that expire within this time (default TOKEN_EXPIRY_BUFFER or 3600): 3600, 90m, 2h.', helpValue: 'DURATION'}),
     force: Flags.boolean({summary: 'Refresh every refreshable token, due or not.', exclusive: ['watch']}),
@@ -97,7 +113,10 @@ export default class RefreshTokens extends BaseCommand<typeof RefreshTokens> {
       })
     }
     const bufferSeconds = durationSetting(this.flags.buffer, '--buffer', settings, 'TOKEN_EXPIRY_BUFFER', '3600')
-    if (this.flags.watch) return this.watch(settings, bufferSeconds, tokensDirs)
+    const registry = this.flags.registry
+      ? {registryDir: this.flags.registry, gatewayUrl: gatewayBaseUrl(this.flags['gateway-url'], settings), outputDir: registryOutputDir(tokensDirs)}
+      : undefined
+    if (this.flags.watch) return this.watch(settings, bufferSeconds, tokensDirs, registry)
     const logins = await findLogins(settings, tokensDirs)
     const outcomes = await refreshLogins(logins, {
       bufferSeconds,
@@ -107,6 +126,9 @@ export default class RefreshTokens extends BaseCommand<typeof RefreshTokens> {
     })
     if (!this.jsonEnabled()) this.render(settings.envFilePath, outcomes)
     if (outcomes.some((outcome) => needsAttention(outcome, bufferSeconds))) process.exitCode = ExitCode.unreachable
+    const configs = registry && (await syncRegistryConfigs({...registry, tokensDirs, settings}))
+    for (const warning of configs?.warnings ?? []) this.note(`Warning: ${warning}.`)
+    if (configs) this.note(`Wrote ${configs.paths.join(' and ')}: ${configs.servers.join(', ') || 'no server'}.`)
     const count = (status: RefreshStatus) => outcomes.filter((outcome) => outcome.status === status).length
     return {
       env_file: settings.envFilePath,
@@ -115,11 +137,12 @@ export default class RefreshTokens extends BaseCommand<typeof RefreshTokens> {
       refreshed: count('refreshed'),
       failed: count('failed'),
       incomplete: count('incomplete'),
+      registry: configs ? {files: configs.paths, servers: configs.servers, warnings: configs.warnings} : null,
       tokens: outcomes.map((outcome) => ({...outcome, expires_at: isoTime(outcome.expires_at)})),
     }
   }
 
-  private async watch(settings: Settings, bufferSeconds: number, tokensDirs: string[]): Promise<DaemonSummary> {
+  private async watch(settings: Settings, bufferSeconds: number, tokensDirs: string[], registry: RegistryOutput | undefined): Promise<DaemonSummary> {
     const intervalSeconds = durationSetting(this.flags.interval, '--interval', settings, 'TOKEN_REFRESH_INTERVAL', '300')
     if (intervalSeconds < 1) throw usageError('--interval must be at least 1s.')
     const log = openDaemonLog({level: this.flags['log-level'], file: this.flags['log-file'], json: this.jsonEnabled()})
@@ -138,6 +161,7 @@ export default class RefreshTokens extends BaseCommand<typeof RefreshTokens> {
       const summary = await runRefreshDaemon({
         envFilePath,
         tokensDirs,
+        registry,
         intervalSeconds,
         bufferSeconds,
         http: httpOptions(this.flags),

@@ -68,7 +68,8 @@ async function readListInPages(redis: RedisClient, key: Buffer, maxBytes: number
 /** SSCAN or HSCAN: an element may come twice over several calls, so one is kept per member (or field). */
 async function readScannedInPages(redis: RedisClient, key: Buffer, type: 'set' | 'hash', maxBytes: number): Promise<PagedValue> {
   const step = type === 'hash' ? 2 : 1
-  const seen = new Map<string, Buffer[]>()
+  // Member (or field) as latin1 text, which keeps every byte apart, to its value (for a set, the member itself).
+  const seen = new Map<string, Buffer>()
   let bytes = 0
   let cursor = '0'
   let count = MAX_COUNT
@@ -77,13 +78,18 @@ async function readScannedInPages(redis: RedisClient, key: Buffer, type: 'set' |
     cursor = next.toString()
     for (let index = 0; index < elements.length; index += step) {
       const member = elements[index].toString('latin1')
-      if (!seen.has(member)) for (const part of elements.slice(index, index + step)) bytes += part.length
-      seen.set(member, elements.slice(index, index + step))
+      const value = elements[index + step - 1]
+      if (!seen.has(member)) bytes += elements[index].length + (step === 2 ? value.length : 0)
+      seen.set(member, value)
     }
     if (bytes > maxBytes) return {tooLarge: true}
     count = nextCount(elements)
   } while (cursor !== '0')
-  return seen.size > 0 ? {value: [...seen.values()].flat()} : {gone: true}
+  if (seen.size === 0) return {gone: true}
+  if (type === 'set') return {value: [...seen.values()]}
+  const flat: Buffer[] = []
+  for (const [field, value] of seen) flat.push(Buffer.from(field, 'latin1'), value)
+  return {value: flat}
 }
 
 /** A COUNT that makes the next page about PAGE_BYTES, from the members just read. */

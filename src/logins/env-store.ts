@@ -4,9 +4,8 @@ import {EXPIRES_AT_SUFFIX} from '../jwt/expiry.js'
 import {gatewayAuthServerUrl} from '../oauth/discovery.js'
 import {githubTokenEndpoint} from '../oauth/github.js'
 import {GATEWAY_LOGIN, GITHUB_LOGIN, type LoginKeys, MCP_CLIENT_LOGIN, savedClient, tokenUpdates} from '../oauth/login.js'
-import {toEpochSeconds} from '../time.js'
 import {BUILT_IN_LOGINS, type NamedLoginKeys, namedLoginsIn} from './env-logins.js'
-import {type LoginRecord, type RefreshRecipe, type StoredLogin, endpointFinder, jwtExpiry} from './stored-login.js'
+import {type LoginRecord, type RefreshRecipe, type StoredLogin, endpointFinder, jwtExpiry, savedTokenExpiry} from './stored-login.js'
 
 /** The logins of a `.env` that have a refresh token: the built-in ones first, then the named ones. */
 export async function envStoredLogins(envFilePath: string): Promise<StoredLogin[]> {
@@ -35,10 +34,7 @@ export function envStoredLogin(envFilePath: string, login: string, keys: LoginKe
 
 /** When a saved access token expires: its JWT `exp`, else `<NAME>_EXPIRES_AT`; null when unknown. */
 export function savedExpiry(values: ReadonlyMap<string, string>, accessTokenKey: string): number | null {
-  const fromJwt = jwtExpiry(values.get(accessTokenKey))
-  if (fromJwt !== null) return fromJwt
-  const stored = toEpochSeconds(values.get(`${accessTokenKey}${EXPIRES_AT_SUFFIX}`))
-  return stored === undefined ? null : Math.floor(stored)
+  return jwtExpiry(values.get(accessTokenKey)) ?? savedTokenExpiry(values.get(`${accessTokenKey}${EXPIRES_AT_SUFFIX}`), undefined)
 }
 
 function envLoginRecord(settings: Settings, values: ReadonlyMap<string, string>, keys: LoginKeys): LoginRecord {

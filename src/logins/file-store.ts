@@ -3,8 +3,7 @@ import {basename, dirname} from 'node:path'
 import type {Settings} from '../env/settings.js'
 import {McpAuthError, ExitCode} from '../errors.js'
 import type {ClientCredentials, TokenSet} from '../oauth/client.js'
-import {toEpochSeconds} from '../time.js'
-import {type LoginRecord, type StoredLogin, accessTokenExpiry, endpointFinder, jwtExpiry} from './stored-login.js'
+import {type LoginRecord, type StoredLogin, accessTokenExpiry, endpointFinder, savedTokenExpiry} from './stored-login.js'
 import {type TokenFileDocument, loginNameOfFile, readTokenFile, stringOf, updateTokenFile} from './token-file.js'
 
 /**
@@ -23,6 +22,14 @@ export const WELL_KNOWN_TOKEN_ENDPOINTS: Readonly<Record<string, string>> = {
   github: 'https://github.com/login/oauth/access_token',
   microsoft: 'https://login.microsoftonline.com/common/oauth2/v2.0/token',
 }
+
+/**
+ * What `client_secret_env` may name: a client secret (`…_SECRET`, the
+ * registry's `EGRESS_OAUTH_CLIENT_SECRET_<N>`), never the gateway's signing
+ * secret: the value is sent to the file's token endpoint.
+ */
+const CLIENT_SECRET_KEY = /^[A-Za-z_][A-Za-z0-9_]*SECRET(?:_\d+)?$/
+const GATEWAY_SECRETS = new Set(['GATEWAY_JWT_SECRET', 'OAUTH_JWT_SECRET'])
 
 /** The registry numbers its egress client settings from 1 to 100. */
 const REGISTRY_CLIENT_SETS = 100
@@ -60,12 +67,7 @@ export function applyTokenAnswer(document: TokenFileDocument, tokens: TokenSet, 
 
 function fileLoginRecord(path: string, document: TokenFileDocument, settings: Settings): LoginRecord {
   const accessToken = stringOf(document, 'access_token')
-  const stored = toEpochSeconds(document.expires_at)
-  const record = {
-    accessToken,
-    refreshToken: stringOf(document, 'refresh_token'),
-    expiresAt: stored === undefined ? jwtExpiry(accessToken) : Math.floor(stored),
-  }
+  const record = {accessToken, refreshToken: stringOf(document, 'refresh_token'), expiresAt: savedTokenExpiry(document.expires_at, accessToken)}
   const provider = stringOf(document, 'provider') ?? loginNameOfFile(path)
   const missing: string[] = []
   if (!record.refreshToken) missing.push('"refresh_token" in the file (sign in again to get one)')
@@ -92,6 +94,9 @@ function fileClient(document: TokenFileDocument, settings: Settings, provider: s
   if (clientId) {
     const secretKey = stringOf(document, 'client_secret_env')
     if (!secretKey) return {client_id: clientId, client_secret: stringOf(document, 'client_secret')}
+    if (!CLIENT_SECRET_KEY.test(secretKey) || GATEWAY_SECRETS.has(secretKey.toUpperCase())) {
+      return `a "client_secret_env" that names a client secret (a key ending in SECRET, not the gateway's own signing secret; it names ${JSON.stringify(secretKey)})`
+    }
     const secret = settings.get(secretKey)
     return secret
       ? {client_id: clientId, client_secret: secret}

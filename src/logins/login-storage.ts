@@ -5,9 +5,8 @@ import {type LoginKeys, type LoginStorage, clientUpdates, envLoginStorage, token
 import {savedExpiry} from './env-store.js'
 import type {NamedLoginKeys} from './env-logins.js'
 import {applyTokenAnswer} from './file-store.js'
-import {jwtExpiry} from './stored-login.js'
+import {savedTokenExpiry} from './stored-login.js'
 import {readTokenFile, stringOf, updateTokenFile} from './token-file.js'
-import {toEpochSeconds} from '../time.js'
 
 /**
  * Where a named login is kept while signing in: its `.env` keys, or a token
@@ -87,10 +86,9 @@ export function fileNamedStorage(path: string, envFilePath: string, keys: NamedL
     saved: async () => {
       const document = (await readTokenFile(path)) ?? {}
       const accessToken = stringOf(document, 'access_token')
-      const stored = toEpochSeconds(document.expires_at)
       return {
         accessToken,
-        expiresAt: stored === undefined ? jwtExpiry(accessToken) : Math.floor(stored),
+        expiresAt: savedTokenExpiry(document.expires_at, accessToken),
         issuer: stringOf(document, 'issuer'),
         serverUrl: stringOf(document, 'server_url'),
         hasRefreshToken: Boolean(stringOf(document, 'refresh_token')),

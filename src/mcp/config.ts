@@ -1,7 +1,6 @@
 import {resolve} from 'node:path'
 
 import type {Settings} from '../env/settings.js'
-import {readEnvFile} from '../env/env-file.js'
 import {McpAuthError, ExitCode, usageError} from '../errors.js'
 import {
   type HomePlaces,
@@ -17,7 +16,7 @@ import {type ConfigFileStatus, parseConfigDocument, readExisting, updateConfigFi
 import {type RecordedFile, clientsManifestPath, readManifest, recordWrittenFiles} from './manifest.js'
 import type {McpServer} from './servers.js'
 import {MCP_CLIENT_LOGIN} from '../oauth/login.js'
-import {savedExpiry} from '../refresh/refresh.js'
+import {type LoginRef, type SavedToken, describeLoginRef, loginToken} from '../logins/login-token.js'
 
 /**
  * Client configuration files for the gateway's MCP servers: written for
@@ -55,10 +54,8 @@ export interface RewriteResult {
   reason: string | null
 }
 
-export interface SavedToken {
-  token: string
-  expiresAt: number | null
-}
+/** The MCP client's login: what a server without a login of its own takes. */
+export const MCP_CLIENT_TOKEN: LoginRef = {env_key: TOKEN_VARIABLE}
 
 /** Writes (merges) each client's file and records it; every target is checked before any is written. */
 export async function writeMcpConfigs(settings: Settings, request: McpConfigRequest): Promise<WrittenConfig[]> {
@@ -111,16 +108,14 @@ export async function mcpConfigDocument(settings: Settings, request: McpConfigRe
 export async function rewriteRecordedConfigs(settings: Settings): Promise<RewriteResult[]> {
   const manifestPath = clientsManifestPath(settings.envFilePath)
   let files: RecordedFile[]
-  let saved: SavedToken | undefined
   try {
     files = (await readManifest(manifestPath)).files.filter((file) => file.servers.some((server) => server.token === 'literal'))
-    if (files.length === 0) return []
-    saved = await savedMcpClientToken(settings)
   } catch (error) {
     return [{client: '-', path: manifestPath, status: 'failed', reason: messageOf(error)}]
   }
+  const tokens = new LoginTokens(settings)
   const results: RewriteResult[] = []
-  for (const file of files) results.push(await rewriteRecordedFile(file, saved?.token))
+  for (const file of files) results.push(await rewriteRecordedFile(file, tokens))
   return results
 }
 
@@ -130,11 +125,7 @@ export async function rewriteRecordedConfigs(settings: Settings): Promise<Rewrit
  * the environment's only when `.env` has none.
  */
 export async function savedMcpClientToken(settings: Settings): Promise<SavedToken | undefined> {
-  const values = (await readEnvFile(settings.envFilePath)).values
-  const fromFile = values.get(TOKEN_VARIABLE)
-  if (fromFile) return {token: fromFile, expiresAt: savedExpiry(values, TOKEN_VARIABLE)}
-  const fromSettings = settings.get(TOKEN_VARIABLE)
-  return fromSettings ? {token: fromSettings, expiresAt: savedExpiry(new Map([[TOKEN_VARIABLE, fromSettings]]), TOKEN_VARIABLE)} : undefined
+  return loginToken(settings, MCP_CLIENT_TOKEN)
 }
 
 export function missingTokenError(envFilePath: string): McpAuthError {
@@ -174,37 +165,86 @@ function checkRequest(request: McpConfigRequest): void {
     }
   }
   if (request.tokenForm === 'helper' && !request.helperCommand) throw new Error('helperCommand is required with --helper')
+  const ownLogins = request.servers.filter((server) => server.auth && server.login)
+  if (request.tokenForm === 'helper' && ownLogins.length > 0) {
+    throw usageError(
+      `--helper runs mcp-headers, which serves the MCP client's login; these servers take the token of a login of their own: ${ownLogins.map((server) => server.name).join(', ')}.`,
+      'Write those with the literal token (refresh-tokens --watch keeps it current).',
+    )
+  }
+  const inFiles = ownLogins.filter((server) => server.login && 'token_file' in server.login)
+  if (request.tokenForm === 'env-ref' && inFiles.length > 0) {
+    throw usageError(
+      `--env-ref names a variable, and the tokens of these servers are in token files, not in .env: ${inFiles.map((server) => server.name).join(', ')}.`,
+      'Write those with the literal token (refresh-tokens --watch keeps it current).',
+    )
+  }
 }
 
 async function authFor(settings: Settings, request: McpConfigRequest): Promise<(server: McpServer) => ServerAuth> {
-  let literal: ServerAuth | undefined
+  const tokens = new LoginTokens(settings)
   if (fileToken(request) === 'literal') {
-    const saved = await savedMcpClientToken(settings)
-    if (!saved) throw missingTokenError(settings.envFilePath)
-    literal = {form: 'literal', token: saved.token}
+    for (const server of request.servers.filter((candidate) => candidate.auth)) {
+      if (!(await tokens.of(server))) throw server.login ? missingLoginTokenError(server, settings) : missingTokenError(settings.envFilePath)
+    }
   }
-  const form: ServerAuth =
-    request.tokenForm === 'helper'
-      ? {form: 'helper', command: request.helperCommand!}
-      : request.tokenForm === 'env-ref'
-        ? {form: 'env-ref', variable: TOKEN_VARIABLE}
-        : literal!
-  return (server) => (server.auth ? form : {form: 'none'})
+  return (server) => {
+    if (!server.auth) return {form: 'none'}
+    if (request.tokenForm === 'helper') return {form: 'helper', command: request.helperCommand!}
+    const login = server.login ?? MCP_CLIENT_TOKEN
+    if (request.tokenForm === 'env-ref') return {form: 'env-ref', variable: 'env_key' in login ? login.env_key : TOKEN_VARIABLE}
+    return {form: 'literal', token: tokens.known(server)!}
+  }
+}
+
+/** Each login's current token, read once per run. */
+class LoginTokens {
+  private readonly read = new Map<string, Promise<SavedToken | undefined>>()
+  private readonly found = new Map<string, string>()
+
+  constructor(private readonly settings: Settings) {}
+
+  async of(server: McpServer): Promise<string | undefined> {
+    const login = server.login ?? MCP_CLIENT_TOKEN
+    const key = JSON.stringify(login)
+    if (!this.read.has(key)) this.read.set(key, loginToken(this.settings, login))
+    const saved = await this.read.get(key)
+    if (saved) this.found.set(key, saved.token)
+    return saved?.token
+  }
+
+  known(server: McpServer): string | undefined {
+    return this.found.get(JSON.stringify(server.login ?? MCP_CLIENT_TOKEN))
+  }
+
+  describe(server: McpServer): string {
+    return describeLoginRef(server.login ?? MCP_CLIENT_TOKEN, this.settings.envFilePath)
+  }
+}
+
+function missingLoginTokenError(server: McpServer, settings: Settings): McpAuthError {
+  return new McpAuthError(`The server ${server.name} takes ${describeLoginRef(server.login!, settings.envFilePath)}, which is missing or empty.`, {
+    code: 'token_missing',
+    exitCode: ExitCode.unreachable,
+    hint: 'Sign that login in (mcp-client-token --name NAME) or refresh it (refresh-tokens), then run this again.',
+  })
 }
 
 function fileToken(request: McpConfigRequest): TokenForm | 'none' {
   return request.servers.some((server) => server.auth) ? request.tokenForm : 'none'
 }
 
-async function rewriteRecordedFile(file: RecordedFile, token: string | undefined): Promise<RewriteResult> {
+async function rewriteRecordedFile(file: RecordedFile, tokens: LoginTokens): Promise<RewriteResult> {
   const result = (status: RewriteResult['status'], reason: string | null): RewriteResult => ({client: file.client, path: file.path, status, reason})
-  if (!token) return result('failed', `${TOKEN_VARIABLE} is not set`)
   if (!(MCP_CLIENT_IDS as readonly string[]).includes(file.client)) return result('failed', `unknown client "${file.client}"`)
   const format: McpClientFormat = clientFormat(file.client as McpClientId)
-  const entries = new Map<string, ServerEntry>(
-    file.servers.filter((server) => server.token === 'literal').map((server) => [server.name, format.entry(server, {form: 'literal', token})]),
-  )
+  const entries = new Map<string, ServerEntry>()
   try {
+    for (const server of file.servers.filter((candidate) => candidate.token === 'literal')) {
+      const token = await tokens.of(server)
+      if (!token) return result('failed', `${tokens.describe(server)} is missing or empty`)
+      entries.set(server.name, format.entry(server, {form: 'literal', token}))
+    }
     const {status, written} = await updateConfigFile(file.path, format, {entries, holdsToken: true, onlyExisting: true})
     if (status === 'missing') return result('unchanged', 'the file is gone; not recreated (mcp-config --forget drops its record)')
     if (written.length === 0) return result('unchanged', 'its mcpauth entries were removed from the file; left alone')

@@ -2,6 +2,7 @@ import {readFile} from 'node:fs/promises'
 
 import type {Settings} from '../env/settings.js'
 import {McpAuthError, ExitCode, usageError} from '../errors.js'
+import type {LoginRef} from '../logins/login-token.js'
 import {isLoopbackHost, requireSecureUrl} from '../oauth/network.js'
 
 /**
@@ -17,6 +18,10 @@ export interface McpServer {
   url: string
   /** False for a server marked `noauth`: it is written without a token. */
   auth: boolean
+  /** The login whose token the server takes; the MCP client's (MCP_CLIENT_ACCESS_TOKEN) when absent. */
+  login?: LoginRef
+  /** The transport the registry names first (Roo Code's `type`), for servers from the registry. */
+  transport?: string
 }
 
 export interface ServerSources {
@@ -24,9 +29,11 @@ export interface ServerSources {
   specs: readonly string[]
   /** `--servers-file`. */
   file?: string
+  /** Servers of the registry's folder (`--registry`), already paired with their logins. */
+  registry?: readonly McpServer[]
 }
 
-export type ServerSourceName = '--server' | '--servers-file' | 'MCP_SERVERS' | 'MCP_SERVER_URL'
+export type ServerSourceName = '--server' | '--servers-file' | '--registry' | 'MCP_SERVERS' | 'MCP_SERVER_URL'
 
 const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/
 const NOAUTH_MARKER = 'noauth'
@@ -41,6 +48,10 @@ export async function resolveMcpServers(settings: Settings, sources: ServerSourc
   if (sources.file) {
     servers.push(...(await readServersFile(sources.file)))
     from.push('--servers-file')
+  }
+  if (sources.registry) {
+    servers.push(...sources.registry)
+    from.push('--registry')
   }
   if (from.length === 0) {
     const listed = settings.get('MCP_SERVERS')
@@ -61,7 +72,7 @@ export async function resolveMcpServers(settings: Settings, sources: ServerSourc
   if (servers.length === 0) {
     throw usageError(
       'No MCP server to configure.',
-      'Pass --server NAME=URL (repeatable) or --servers-file PATH, or set MCP_SERVERS=name=url,other=url (or MCP_SERVER_URL) in .env.',
+      'Pass --server NAME=URL (repeatable), --servers-file PATH or --registry DIR, or set MCP_SERVERS=name=url,other=url (or MCP_SERVER_URL) in .env.',
     )
   }
   rejectDuplicateNames(servers)
@@ -113,7 +124,7 @@ async function readServersFile(path: string): Promise<McpServer[]> {
   return servers
 }
 
-function checkedServer(name: string, urlText: string, auth: boolean, where: string): McpServer {
+export function checkedServer(name: string, urlText: string, auth: boolean, where: string): McpServer {
   if (!NAME_PATTERN.test(name)) {
     throw usageError(`${where}: the server name "${name}" must start with a letter and hold only letters, digits, "-" and "_" (64 at most).`)
   }

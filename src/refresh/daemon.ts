@@ -2,15 +2,24 @@ import {loadSettings, type Settings} from '../env/settings.js'
 import type {DaemonLog} from './daemon-log.js'
 import {McpAuthError} from '../errors.js'
 import {rewriteRecordedConfigs} from '../mcp/config.js'
+import {syncRegistryConfigs} from '../mcp/registry-files.js'
 import type {OAuthHttpOptions} from '../oauth/http.js'
 import {formatDuration, isoTime} from '../output.js'
 import type {HeldPidFile} from './pid-file.js'
 import {findLogins} from '../logins/all-logins.js'
 import {NO_REFRESHABLE_TOKEN, type RefreshOutcome, refreshLogins} from './refresh.js'
 
+/** The registry's client configs, rewritten after every check. */
+export interface RegistryOutput {
+  registryDir: string
+  gatewayUrl: string
+  outputDir: string
+}
+
 export interface DaemonOptions {
   envFilePath: string
   tokensDirs: readonly string[]
+  registry?: RegistryOutput
   intervalSeconds: number
   bufferSeconds: number
   http: OAuthHttpOptions
@@ -88,6 +97,7 @@ async function checkOnce(options: DaemonOptions, saidOnce: Set<string>): Promise
   const failures = outcomes.filter((outcome) => outcome.status === 'failed')
   // Every check, not only after a refresh made here: mcp-headers or a manual run may have refreshed the token.
   await rewriteClientConfigs(log, settings)
+  if (options.registry) await writeRegistryFiles(log, settings, options, saidOnce)
   return {refreshed, failed: failures.length, retrySoon: failures.some((failure) => failure.login_command === null)}
 }
 
@@ -139,6 +149,20 @@ async function rewriteClientConfigs(log: DaemonLog, settings: Settings): Promise
     if (result.status === 'rewritten') log.info(`rewrote the ${result.client} configuration ${result.path} with the new token`, fields)
     else if (result.status === 'failed') log.warn(`could not rewrite ${result.path}: ${result.reason}`, fields)
     else log.debug(`${result.path} is up to date${result.reason ? ` (${result.reason})` : ''}`, fields)
+  }
+}
+
+async function writeRegistryFiles(log: DaemonLog, settings: Settings, options: DaemonOptions, saidOnce: Set<string>): Promise<void> {
+  try {
+    const written = await syncRegistryConfigs({...options.registry!, tokensDirs: options.tokensDirs, settings})
+    for (const warning of written.warnings) {
+      if (saidOnce.has(warning)) continue
+      saidOnce.add(warning)
+      log.warn(`registry: ${warning}`)
+    }
+    log.debug(`wrote ${written.paths.join(' and ')}: ${written.servers.join(', ')}`, {servers: written.servers.length})
+  } catch (error) {
+    log.warn(`could not write the registry's client configs: ${describe(error)}`)
   }
 }
 

@@ -57,6 +57,7 @@ describe('mcp-config', function () {
       'claude-desktop': join(ws.home, '.config', 'Claude', 'claude_desktop_config.json'),
     }
     assert.deepEqual(parseJson(result), {
+      registry: null,
       files: Object.entries(paths).map(([client, path]) => ({client, path, servers: ['fetch', 'docs'], token: 'literal', status: 'created'})),
     })
     assert.deepEqual(await ws.readJson(paths['claude-code']), {

@@ -45,7 +45,7 @@ describe('refresh-tokens', function () {
     const result = await runCli(['refresh-tokens', '--json'], {cwd})
     assert.equal(result.code, 0, result.stderr)
     const report = parseJson(result)
-    assert.deepEqual(Object.keys(report), ['env_file', 'tokens_dirs', 'buffer_seconds', 'refreshed', 'failed', 'incomplete', 'tokens'])
+    assert.deepEqual(Object.keys(report), ['env_file', 'tokens_dirs', 'buffer_seconds', 'refreshed', 'failed', 'incomplete', 'registry', 'tokens'])
     assert.equal(report.buffer_seconds, 3600)
     assert.deepEqual(
       report.tokens.map((token: any) => [token.name, token.status, token.refresh_token_rotated]),

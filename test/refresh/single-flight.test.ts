@@ -103,9 +103,13 @@ describe('single-flight refresh: one lock per login, the .env lock only for the 
 
   it('lets generate-jwt-secret --force write the same .env while a provider takes 10 s to answer a refresh', async () => {
     const place = await loginsPlace(namedLoginLines('SLOW', await signedInLogin(slow.provider)))
-    const baselineStarted = Date.now()
-    assert.equal((await runCli(['generate-jwt-secret', '--force'], {cwd: place.cwd})).code, 0)
-    const baseline = Date.now() - baselineStarted
+    // The same write with nothing else running, twice (the slower counts): what a busy machine costs anyway.
+    let baseline = 0
+    for (let run = 0; run < 2; run++) {
+      const started = Date.now()
+      assert.equal((await runCli(['generate-jwt-secret', '--force'], {cwd: place.cwd})).code, 0)
+      baseline = Math.max(baseline, Date.now() - started)
+    }
 
     slow.hold()
     const refresh = await startCli(['refresh-tokens', '--timeout', '30s', '--json'], {cwd: place.cwd})
