@@ -88,6 +88,7 @@ function commandSection(command, shared) {
   const own = flags.filter((flag) => !isShared(flag, shared))
   const common = flags.filter((flag) => isShared(flag, shared))
   const lines = [`## ${command.id}`, '', prose(substitute(commandSummary(command), command)), '', '```sh', usage(command), '```', '']
+  if (command.aliases?.length > 0) lines.push(`Also run as ${command.aliases.map((alias) => `\`${BIN} ${alias}\``).join(', ')}.`, '')
   const description = command.summary ? command.description : undefined
   if (description) lines.push(...paragraphs(substitute(description, command)), '')
   const args = Object.values(command.args ?? {}).filter((arg) => !arg.hidden)
@@ -152,7 +153,7 @@ function flagMeaning(flag, siblings) {
   const parts = [prose(flag.summary ?? flag.description ?? '')]
   if (flag.options) parts.push(`One of ${flag.options.map((option) => `\`${option}\``).join(', ')}.`)
   if (flag.default !== undefined && flag.type !== 'boolean') parts.push(`Default \`${flag.default}\`.`)
-  if (flag.multiple) parts.push('Repeatable.')
+  if (flag.multiple && !/repeatable/i.test(parts[0])) parts.push('Repeatable.')
   if (flag.required) parts.push('Required.')
   const aliases = [...(flag.aliases ?? []), ...(flag.charAliases ?? [])]
   if (aliases.length > 0) parts.push(`Also ${aliases.map((alias) => `\`${alias.length === 1 ? '-' : '--'}${alias}\``).join(', ')}.`)

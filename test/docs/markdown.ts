@@ -28,10 +28,20 @@ export function codeSnippets(markdown: string): Snippet[] {
   return snippets
 }
 
-/** `mcpauth <command> [options…]` wherever a snippet runs mcpauth. */
+/**
+ * What may stand just before a command in a shell line: its start (or a `$ ` prompt), an operator or
+ * opening quote, a wrapper such as env or npx, or a variable assignment (`MCPAUTH_BACKUP_PASSPHRASE=… mcpauth`).
+ */
+const COMMAND_POSITION = [/^\s*(\$\s*)?$/, /(\||&&|;|\$\(|[`'"(])\s*$/, /(^|[\s=])(\S*\/)?(env|npx|sudo|exec|nohup)\s+$/, /(^|\s)[A-Z_][A-Z0-9_]*=\S*\s+$/]
+
+/** `mcpauth <command> [options…]` wherever a snippet runs mcpauth (not where prose or output names it). */
 export function commandMentions(snippet: Snippet): CommandMention[] {
   const mentions: CommandMention[] = []
-  for (const match of snippet.text.matchAll(/(?:^|[\s(=$'"])mcpauth[ \t]+([a-z][a-z0-9-]*)([^|;&>)#\n]*)/g)) {
+  // A shell comment may name mcpauth in prose ("# the key as mcpauth prints it").
+  const withoutComment = snippet.text.replace(/(^|\s)#.*$/, '')
+  for (const match of withoutComment.matchAll(/\bmcpauth[ \t]+([a-z][a-z0-9-]*)([^|;&>)#\n]*)/g)) {
+    const before = withoutComment.slice(0, match.index)
+    if (!COMMAND_POSITION.some((pattern) => pattern.test(before))) continue
     const words = match[2].trim().split(/\s+/).filter(Boolean)
     const end = words.indexOf('--')
     // A closing quote belongs to the shell around the command (ssh host 'mcpauth … --force').

@@ -14,8 +14,13 @@ interface ManifestFlag {
   aliases?: string[]
   charAliases?: string[]
 }
+interface ManifestCommand {
+  id: string
+  aliases?: string[]
+  flags: Record<string, ManifestFlag>
+}
 interface Manifest {
-  commands: Record<string, {id: string; flags: Record<string, ManifestFlag>}>
+  commands: Record<string, ManifestCommand>
 }
 
 /** Commands the oclif plugins add; their flags are theirs, not checked here. */
@@ -58,7 +63,10 @@ describe('the documentation', () => {
   })
 
   it('names only commands that exist, with flags they take', async () => {
-    const {commands} = await loadManifest()
+    const commands = new Map<string, ManifestCommand>()
+    for (const command of Object.values((await loadManifest()).commands)) {
+      for (const name of [command.id, ...(command.aliases ?? [])]) commands.set(name, command)
+    }
     const problems: string[] = []
     let checked = 0
     for (const file of await documentationFiles()) {
@@ -67,7 +75,7 @@ describe('the documentation', () => {
         checked++
         const where = `${file}:${mention.line}: "${mention.text.trim()}"`
         if (PLUGIN_COMMANDS.has(mention.command)) continue
-        const command = commands[mention.command]
+        const command = commands.get(mention.command)
         if (!command) {
           problems.push(`${where}: no command ${mention.command}`)
           continue
