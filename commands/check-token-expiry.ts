@@ -1,7 +1,6 @@
 import {Flags} from '@oclif/core'
 
 import {parseDuration} from '../src/time.js'
-import {readEnvFile} from '../src/env/env-file.js'
 import {McpAuthError, ExitCode} from '../src/errors.js'
 import {formatDuration, formatRelative, formatTime, isoTime} from '../src/output.js'
 import {renderTable} from '../src/table.js'
@@ -54,9 +53,9 @@ export default class CheckTokenExpiry extends BaseCommand<typeof CheckTokenExpir
         hint: "Run it where the gateway's .env is, or pass --env-file PATH.",
       })
     }
-    const envFile = await readEnvFile(settings.envFilePath)
     const now = Date.now() / 1000
-    const tokens = findTokenExpiries(envFile.values, {withinSeconds, now})
+    // The values read with the settings: `.env` is read once (`--env-file <(cat .env)` can only be).
+    const tokens = findTokenExpiries(settings.fileValues, {withinSeconds, now})
     const failing = tokens.filter(needsAttention)
     if (!this.jsonEnabled()) this.render(settings.envFilePath, tokens, failing.length, withinSeconds, now)
     // A check that found a problem still prints its report: the exit code carries the verdict.

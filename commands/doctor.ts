@@ -27,10 +27,11 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
   }
 
   async run(): Promise<DoctorReport> {
-    const envFile = await readEnvFile(this.envFilePath())
+    // One read of .env for the settings and the file checks alike.
+    const settings = await this.settings()
     const report = await runDoctor({
-      envFile,
-      settings: await this.settings(),
+      envFile: settings.envFile ?? (await readEnvFile(this.envFilePath())),
+      settings,
       tokenStore: () => this.tokenStore(),
       online: this.flags.online,
       http: httpOptions(this.flags),

@@ -7,7 +7,7 @@ import {durationSetting} from '../src/time.js'
 import {McpAuthError, ExitCode, usageError} from '../src/errors.js'
 import {MESSAGE_LIMIT, formatDuration, formatTime, isoTime, safeForTerminal} from '../src/output.js'
 import {renderTable} from '../src/table.js'
-import {claimPidFile} from '../src/refresh/pid-file.js'
+import {claimPidFile, defaultPidFilePath} from '../src/refresh/pid-file.js'
 import {type DaemonSummary, type RegistryOutput, handleDaemonSignals, runRefreshDaemon} from '../src/refresh/daemon.js'
 import {findLogins} from '../src/logins/all-logins.js'
 import {gatewayBaseUrl} from '../src/mcp/registry.js'
@@ -147,7 +147,7 @@ export default class RefreshTokens extends BaseCommand<typeof RefreshTokens> {
     const intervalSeconds = durationSetting(this.flags.interval, '--interval', settings, 'TOKEN_REFRESH_INTERVAL', '300')
     if (intervalSeconds < 1) throw usageError('--interval must be at least 1s.')
     const log = openDaemonLog({level: this.flags['log-level'], file: this.flags['log-file'], json: this.jsonEnabled()})
-    const pidFile = await claimPidFile(this.flags['pid-file'] ?? `${settings.envFilePath}.refresh.pid`, this.id!).catch((error) => {
+    const pidFile = await claimPidFile(this.flags['pid-file'] ?? defaultPidFilePath(settings.envFilePath), this.id!).catch((error) => {
       log.close()
       throw error
     })

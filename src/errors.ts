@@ -60,3 +60,71 @@ const NETWORK_CODES: Record<string, string> = {
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: "the server's TLS certificate cannot be verified",
   ERR_TLS_CERT_ALTNAME_INVALID: "the server's TLS certificate is for another host name",
 }
+
+/** File-system faults of the machine, not of mcpauth: each is one line and exit 4, never an "Unexpected error". */
+const FILE_SYSTEM_CODES: Record<string, string> = {
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is used up',
+  EFBIG: 'the file would be larger than the file system allows',
+  EROFS: 'the file system is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'the operation is not permitted',
+  ENOTDIR: 'a part of the path is a file, not a directory',
+  EISDIR: 'it is a directory',
+  ELOOP: 'it is a symbolic link where none is allowed, or a loop of links',
+  ENOENT: 'no such file or directory',
+  EIO: 'the device reported an input/output error',
+  EMFILE: 'this process has too many open files',
+  ENFILE: 'the system has too many open files',
+  ENAMETOOLONG: 'the name is too long',
+  EXDEV: 'it is on another file system',
+  EBUSY: 'the file is busy',
+  EEXIST: 'something else is already there',
+}
+
+export function isFileSystemError(error: unknown): error is NodeJS.ErrnoException {
+  const {code, syscall} = (error ?? {}) as NodeJS.ErrnoException
+  return typeof code === 'string' && code in FILE_SYSTEM_CODES && typeof syscall === 'string'
+}
+
+/**
+ * One line for a failed file operation: what could not be done, where, and why
+ * in words with the code (`Cannot write /x/.env: the disk is full (ENOSPC).`).
+ * An error that is not a file-system fault is returned as it is.
+ */
+export function fileSystemError(error: unknown, path?: string, action?: string): Error {
+  if (error instanceof McpAuthError || !isFileSystemError(error)) return error as Error
+  const code = error.code!
+  const where = path ?? error.path ?? 'a file'
+  return new McpAuthError(`Cannot ${action ?? SYSCALL_ACTIONS[error.syscall!] ?? 'use'} ${where}: ${FILE_SYSTEM_CODES[code]} (${code}).`, {
+    code: 'file_system',
+    exitCode: ExitCode.unreachable,
+    hint: FILE_SYSTEM_HINTS[code],
+    cause: error,
+  })
+}
+
+const SYSCALL_ACTIONS: Record<string, string> = {
+  open: 'open',
+  read: 'read',
+  write: 'write',
+  fsync: 'write',
+  rename: 'write',
+  link: 'write',
+  copyfile: 'write',
+  mkdir: 'create the directory',
+  scandir: 'read the directory',
+  unlink: 'remove',
+  rmdir: 'remove',
+  chmod: 'change the mode of',
+  chown: 'change the owner of',
+}
+
+const FILE_SYSTEM_HINTS: Record<string, string> = {
+  ENOSPC: 'Free some space there, or choose another place; nothing was half-written.',
+  EDQUOT: 'Free some space within your quota, or choose another place; nothing was half-written.',
+  EFBIG: 'Choose a file system that allows larger files.',
+  EROFS: 'Choose a writable place, or remount the file system read-write.',
+  EACCES: 'Check the owner and mode of the file and its directory.',
+  EPERM: 'Check the owner, mode and attributes (chattr +i?) of the file and its directory.',
+}

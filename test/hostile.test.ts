@@ -1,4 +1,5 @@
 import {strict as assert} from 'node:assert'
+import {readdirSync} from 'node:fs'
 import {copyFile, mkdtemp, readFile, readdir} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -91,12 +92,13 @@ describe('hostile Redis records', () => {
 })
 
 describe('hostile .env files', () => {
-  for (const file of ['crlf.env', 'bom.env', 'export-prefix.env', 'duplicate-keys.env', 'unterminated-quote.env', 'no-trailing-newline.env']) {
-    it(`${file}: read with a clear word at most, and rewritten keeping every other line`, async () => {
+  // Every file of the corpus: odd line endings and quoting, and bytes that are not UTF-8.
+  for (const file of readdirSync(join(corpus, 'env')).filter((name) => name.endsWith('.env'))) {
+    it(`${file}: read with a clear word at most, and rewritten keeping every other line byte for byte`, async () => {
       const dir = await mkdtemp(join(tmpdir(), 'mcpauth-hostile-env-'))
       const path = join(dir, '.env')
       await copyFile(join(corpus, 'env', file), path)
-      const original = await readFile(path, 'utf8')
+      const original = await readFile(path)
 
       const check = await runCli(['check-token-expiry', '--json'], {cwd: dir})
       assert.equal(check.code, 0, check.stderr)
@@ -107,16 +109,19 @@ describe('hostile .env files', () => {
       const rotate = await runCli(['generate-jwt-secret', '--force'], {cwd: dir})
       assert.equal(rotate.code, 0, rotate.stderr)
       assertNoStackTrace(rotate)
-      const rewritten = await readFile(path, 'utf8')
-      const withoutSecret = (text: string) =>
-        text
-          .replace(/^\uFEFF?/, '')
+      const rewritten = await readFile(path)
+      // latin1 maps each byte to one character: equal strings are equal bytes.
+      const BOM = '\xEF\xBB\xBF'
+      const withoutSecret = (bytes: Buffer) =>
+        bytes
+          .toString('latin1')
+          .replace(new RegExp(`^(${BOM})?`), '')
           .split(/\r?\n/)
           .filter((line) => line !== '' && !line.startsWith('GATEWAY_JWT_SECRET='))
-      assert.deepEqual(withoutSecret(rewritten), withoutSecret(original), 'every other line kept')
-      assert.equal(rewritten.startsWith('\uFEFF'), original.startsWith('\uFEFF'), 'a BOM is kept')
+      assert.deepEqual(withoutSecret(rewritten), withoutSecret(original), 'every other line kept, byte for byte')
+      assert.equal(rewritten.toString('latin1').startsWith(BOM), original.toString('latin1').startsWith(BOM), 'a BOM is kept')
       assert.equal(rewritten.includes('\r\n'), original.includes('\r\n'), 'line endings are kept')
-      assert.match(parseEnvText(rewritten).values.get('GATEWAY_JWT_SECRET')!, /^[A-Za-z0-9_-]{64}$/)
+      assert.match(parseEnvText(rewritten.toString('utf8')).values.get('GATEWAY_JWT_SECRET')!, /^[A-Za-z0-9_-]{64}$/)
     })
   }
 

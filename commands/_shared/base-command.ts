@@ -1,7 +1,7 @@
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 
 import {type Settings, loadSettings} from '../../src/env/settings.js'
-import {McpAuthError, ExitCode, cancelledError, usageError} from '../../src/errors.js'
+import {McpAuthError, ExitCode, cancelledError, fileSystemError, isFileSystemError, usageError} from '../../src/errors.js'
 import {JsonArrayWriter, MESSAGE_LIMIT, formatDuration, Progress, StdoutClosedError, isStdoutClosed, safeForTerminal, watchStdout} from '../../src/output.js'
 import {type RedisClient, type RedisTarget, closeRedis, connectRedis, resolveRedisTarget} from '../../src/redis/client.js'
 import {TokenStore} from '../../src/store/token-store.js'
@@ -271,6 +271,11 @@ function describeFailure(error: Error, context: {redisTimeoutSeconds: number; co
       hint: 'Check the ACL user and REDIS_PASSWORD.',
       exitCode: ExitCode.unreachable,
     }
+  }
+  if (isFileSystemError(error)) {
+    // A full disk, a read-only file system, a refused permission: the machine's fault, said in one line.
+    const failure = fileSystemError(error) as McpAuthError
+    return {code: failure.code, message: failure.message, hint: failure.hint, exitCode: failure.exitCode}
   }
   return {code: 'unexpected', message: `Unexpected error: ${error.message}`, hint: 'Set MCPAUTH_DEBUG=1 to see the stack trace.', exitCode: ExitCode.unexpected}
 }

@@ -11,13 +11,14 @@
  * Redis gone) leaves no file behind, and an existing file is never replaced.
  */
 import {createHash} from 'node:crypto'
-import {mkdir, open, rm, stat} from 'node:fs/promises'
+import {open, rm, stat} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 import {Readable, type Transform} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {createGzip} from 'node:zlib'
 
 import {SECRET_FILE_MODE, publishWithoutReplacing, syncDirectory} from '../env/atomic-file.js'
+import {makePrivateDirectory} from '../env/safe-paths.js'
 import {encryptingStream} from './crypto.js'
 import {
   BACKUP_FORMAT,
@@ -92,7 +93,7 @@ export async function writeBackup(redis: RedisClient, options: BackupOptions): P
   const {file} = options
   // Checked first so an operator is not told after an hour of reading; publishWithoutReplacing is what guarantees it.
   if (await exists(file)) throw alreadyExists(file)
-  await mkdir(dirname(file), {recursive: true, mode: 0o700})
+  makePrivateDirectory(dirname(file))
   const header: BackupHeader = {
     format: BACKUP_FORMAT,
     version: BACKUP_VERSION,

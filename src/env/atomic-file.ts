@@ -1,18 +1,26 @@
 import {randomBytes} from 'node:crypto'
-import {link, open, rename, rm, realpath, stat} from 'node:fs/promises'
-import {basename, dirname, join} from 'node:path'
+import {link, lstat, open, rename, rm} from 'node:fs/promises'
+import {basename, dirname, join, resolve} from 'node:path'
+
+import {fileSystemError} from '../errors.js'
+import {inRealDirectory, trustedWriteTarget} from './safe-paths.js'
 
 export const SECRET_FILE_MODE = 0o600
 
 /**
  * Replaces a file so that a reader (or a crash) sees either the old content
  * or the new, never a mix: temp file in the same directory, fsync, rename,
- * fsync of the directory. A symlink is followed and its target replaced.
+ * fsync of the directory. The temporary file is created exclusively
+ * (O_EXCL), so a link planted at its name is never written through.
+ * A symbolic link at `path` is followed and its target replaced only when it
+ * is trusted (see trustedWriteTarget); with `followLink: false` (files
+ * mcpauth owns: PID files) a link there is replaced by the file itself.
  * Run as root (a daemon rewriting a user's client config), the new file keeps
- * the old one's owner, so the user can still read it.
+ * the old one's owner, so the user can still read it. A full disk, a
+ * read-only file system or a refused permission is one line, exit 4.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, options: {mode?: number} = {}): Promise<void> {
-  const target = await resolveTarget(path)
+export async function writeFileAtomic(path: string, data: string | Uint8Array, options: {mode?: number; followLink?: boolean} = {}): Promise<void> {
+  const target = options.followLink === false ? inRealDirectory(path) : trustedWriteTarget(path)
   const directory = dirname(target)
   const temporary = join(directory, `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
   const owner = await ownerToKeep(target)
@@ -29,7 +37,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     await rename(temporary, target)
   } catch (error) {
     await rm(temporary, {force: true})
-    throw error
+    throw fileSystemError(error, target === resolve(path) ? path : `${path} (${target})`, 'write')
   }
   await syncDirectory(directory)
 }
@@ -38,18 +46,13 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
 async function ownerToKeep(path: string): Promise<{uid: number; gid: number} | undefined> {
   if (process.getuid?.() !== 0) return undefined
   try {
-    const {uid, gid} = await stat(path)
+    // lstat: a link in the file's place is not the file, and its target's owner is nobody to copy.
+    const existing = await lstat(path)
+    if (!existing.isFile()) return undefined
+    const {uid, gid} = existing
     return uid === 0 && gid === 0 ? undefined : {uid, gid}
   } catch {
     return undefined
-  }
-}
-
-async function resolveTarget(path: string): Promise<string> {
-  try {
-    return await realpath(path)
-  } catch {
-    return path
   }
 }
 

@@ -1,4 +1,5 @@
-import {readFile} from 'node:fs/promises'
+import {open} from 'node:fs/promises'
+import {resolve} from 'node:path'
 
 import {writeFileAtomic} from './atomic-file.js'
 import {McpAuthError, ExitCode} from '../errors.js'
@@ -37,19 +38,36 @@ export interface EnvUpdateResult {
 
 const ENTRY_PATTERN = /^(\s*)(export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$/
 
+/**
+ * What was read from `.env` files that are not regular files (`<(cat .env)`,
+ * a FIFO, /dev/stdin): they can be read once only, so a second read in the
+ * same command gets the same text instead of nothing.
+ */
+const readOnce = new Map<string, string>()
+
 /** Reads a `.env` file; a missing file is an empty one, an unreadable one is an error (exit 4). */
 export async function readEnvFile(path: string): Promise<EnvFile> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') return {path, exists: false, ...parseEnvText('')}
-    throw new McpAuthError(`Cannot read ${path}: ${code ?? String(error)}`, {
-      code: 'env_unreadable',
-      exitCode: ExitCode.unreachable,
-      hint: code === 'EACCES' ? 'Check the file owner and mode (it should be 0600 and owned by you).' : undefined,
-    })
+  const key = resolve(path)
+  let text = readOnce.get(key)
+  if (text === undefined) {
+    try {
+      const handle = await open(path, 'r')
+      try {
+        const regular = (await handle.stat()).isFile()
+        text = decodeEnvBytes(await handle.readFile())
+        if (!regular) readOnce.set(key, text)
+      } finally {
+        await handle.close()
+      }
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'ENOENT') return {path, exists: false, ...parseEnvText('')}
+      throw new McpAuthError(`Cannot read ${path}: ${code ?? String(error)}`, {
+        code: 'env_unreadable',
+        exitCode: ExitCode.unreachable,
+        hint: code === 'EACCES' ? 'Check the file owner and mode (it should be 0600 and owned by you).' : undefined,
+      })
+    }
   }
   return {path, exists: true, ...parseEnvText(text)}
 }
@@ -75,7 +93,7 @@ export async function updateEnvFile(
     const changed = Object.keys(updates).filter((key) => (updates[key] ?? undefined) !== current.values.get(key))
     if (changed.length > 0 || (!current.exists && current.lines.length > 0)) {
       const changedUpdates = Object.fromEntries(changed.map((key) => [key, updates[key]]))
-      await writeFileAtomic(path, renderEnvFile(current, changedUpdates))
+      await writeFileAtomic(path, encodeEnvText(renderEnvFile(current, changedUpdates)))
     }
     return {path, created: !current.exists, changed}
   })
@@ -190,4 +208,61 @@ function findClosingQuote(text: string, quote: string): number {
 
 function unescapeDoubleQuoted(inner: string): string {
   return inner.replace(/\\([nrt"\\$])/g, (_, ch: string) => ({n: '\n', r: '\r', t: '\t'})[ch] ?? ch)
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', {fatal: true, ignoreBOM: true})
+/** A byte that is not part of valid UTF-8 is kept as U+DC80-U+DCFF, a lone surrogate no valid text contains (Python's "surrogateescape"). */
+const ESCAPED_BYTE = /(?<![\uD800-\uDBFF])[\uDC80-\uDCFF]/g
+
+/**
+ * The file's text with every byte kept: valid UTF-8 decoded, and each byte
+ * that is not (a latin-1 comment, a truncated sequence) mapped to a lone
+ * surrogate that encodeEnvText turns back into the same byte. Lines mcpauth
+ * does not change are thus written back byte for byte.
+ */
+export function decodeEnvBytes(bytes: Uint8Array): string {
+  try {
+    return STRICT_UTF8.decode(bytes)
+  } catch {
+    // Not UTF-8 throughout: decoded run by run below.
+  }
+  let text = ''
+  let runStart = 0
+  let index = 0
+  while (index < bytes.length) {
+    const length = utf8SequenceLength(bytes, index)
+    if (length > 0) {
+      index += length
+      continue
+    }
+    text += STRICT_UTF8.decode(bytes.subarray(runStart, index)) + String.fromCharCode(0xdc00 + bytes[index])
+    index++
+    runStart = index
+  }
+  return text + STRICT_UTF8.decode(bytes.subarray(runStart))
+}
+
+/** The bytes of text from decodeEnvBytes: UTF-8, with each escaped byte restored as it was read. */
+export function encodeEnvText(text: string): Buffer {
+  if (text.search(ESCAPED_BYTE) === -1) return Buffer.from(text, 'utf8')
+  const parts: Buffer[] = []
+  let last = 0
+  for (const match of text.matchAll(ESCAPED_BYTE)) {
+    parts.push(Buffer.from(text.slice(last, match.index), 'utf8'), Buffer.of(match[0].charCodeAt(0) - 0xdc00))
+    last = match.index + 1
+  }
+  parts.push(Buffer.from(text.slice(last), 'utf8'))
+  return Buffer.concat(parts)
+}
+
+/** How many bytes the valid UTF-8 sequence at `index` takes (RFC 3629: no overlong forms, no surrogates), 0 when there is none. */
+function utf8SequenceLength(bytes: Uint8Array, index: number): number {
+  const lead = bytes[index]
+  if (lead < 0x80) return 1
+  const length = lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0
+  if (length === 0 || index + length > bytes.length) return 0
+  for (let offset = 1; offset < length; offset++) if ((bytes[index + offset] & 0xc0) !== 0x80) return 0
+  const second = bytes[index + 1]
+  if ((lead === 0xe0 && second < 0xa0) || (lead === 0xed && second > 0x9f) || (lead === 0xf0 && second < 0x90) || (lead === 0xf4 && second > 0x8f)) return 0
+  return length
 }

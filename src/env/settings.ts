@@ -1,4 +1,4 @@
-import {readEnvFile} from './env-file.js'
+import {type EnvFile, readEnvFile} from './env-file.js'
 import {usageError} from '../errors.js'
 
 /**
@@ -31,11 +31,14 @@ export type SettingSource = 'environment' | '.env'
 export class Settings {
   /** 1-based numbers of `.env` lines that are neither KEY=VALUE nor a comment: ignored, worth a warning. */
   malformedLines: readonly number[] = []
+  /** The `.env` file as loadSettings read it, lines and all, for commands that need more than its values. */
+  envFile: EnvFile | undefined
 
   constructor(
     readonly envFilePath: string,
     readonly envFileExists: boolean,
-    private readonly fileValues: ReadonlyMap<string, string>,
+    /** The values of `.env` as this command read it (once: settings and tokens come from the same read). */
+    readonly fileValues: ReadonlyMap<string, string>,
     private readonly processEnv: NodeJS.ProcessEnv = process.env,
   ) {}
 
@@ -76,6 +79,7 @@ export async function loadSettings(envFilePath: string, processEnv: NodeJS.Proce
   const envFile = await readEnvFile(envFilePath)
   const settings = new Settings(envFilePath, envFile.exists, envFile.values, processEnv)
   settings.malformedLines = envFile.malformedLines
+  settings.envFile = envFile
   return settings
 }
 

@@ -1,4 +1,5 @@
 import {readEnvFile, updateEnvFile} from '../env/env-file.js'
+import {companionPath} from '../env/safe-paths.js'
 import {Settings} from '../env/settings.js'
 import {EXPIRES_AT_SUFFIX} from '../jwt/expiry.js'
 import {gatewayAuthServerUrl} from '../oauth/discovery.js'
@@ -19,7 +20,8 @@ export function envStoredLogin(envFilePath: string, login: string, keys: LoginKe
     login,
     name: keys.accessToken,
     storedIn: envFilePath,
-    lockPath: `${envFilePath}.refresh-${login}`,
+    // Beside the real .env: a refresh through a link and one through the real path share the lock.
+    lockPath: companionPath(envFilePath, `.refresh-${login}`),
     refreshTokenName: keys.refreshToken,
     loginCommand: keys.loginCommand,
     read: async () => {

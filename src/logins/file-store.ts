@@ -1,5 +1,6 @@
 import {basename, dirname} from 'node:path'
 
+import {companionPath} from '../env/safe-paths.js'
 import type {Settings} from '../env/settings.js'
 import {McpAuthError, ExitCode} from '../errors.js'
 import type {ClientCredentials, TokenSet} from '../oauth/client.js'
@@ -40,7 +41,7 @@ export function fileStoredLogin(path: string, settings: Settings): StoredLogin {
     login,
     name: basename(path),
     storedIn: path,
-    lockPath: `${path}.refresh`,
+    lockPath: companionPath(path, '.refresh'),
     refreshTokenName: `the refresh_token of ${basename(path)}`,
     loginCommand: `mcpauth mcp-client-token --name ${login} --tokens-dir ${shellWord(dirname(path))} --force`,
     read: async () => fileLoginRecord(path, await readExistingTokenFile(path), settings),

@@ -1,8 +1,9 @@
-import {mkdir, readFile, readdir} from 'node:fs/promises'
+import {readFile, readdir} from 'node:fs/promises'
 import {basename, dirname, resolve} from 'node:path'
 
 import {writeFileAtomic} from '../env/atomic-file.js'
 import {withFileLock} from '../env/file-lock.js'
+import {makePrivateDirectory} from '../env/safe-paths.js'
 import {McpAuthError, ExitCode} from '../errors.js'
 
 /**
@@ -78,7 +79,7 @@ export async function readTokenFile(path: string): Promise<TokenFileDocument | u
  * atomically with mode 0600. The directory is created (0700) when missing.
  */
 export async function updateTokenFile(path: string, change: (document: TokenFileDocument) => void): Promise<void> {
-  await mkdir(dirname(resolve(path)), {recursive: true, mode: 0o700})
+  makePrivateDirectory(dirname(resolve(path)))
   await withFileLock(path, async () => {
     const document = (await readTokenFile(path)) ?? {}
     change(document)

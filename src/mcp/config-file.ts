@@ -1,9 +1,10 @@
-import {mkdir, readFile, stat} from 'node:fs/promises'
+import {readFile, stat} from 'node:fs/promises'
 import {dirname} from 'node:path'
 
 import {SECRET_FILE_MODE, writeFileAtomic} from '../env/atomic-file.js'
 import {McpAuthError, ExitCode, usageError} from '../errors.js'
 import {withFileLock} from '../env/file-lock.js'
+import {makePrivateDirectory} from '../env/safe-paths.js'
 import type {McpClientFormat, ServerEntry} from './client-formats.js'
 
 /**
@@ -42,7 +43,7 @@ export async function updateConfigFile(path: string, format: McpClientFormat, up
     // Checked before the lock too: the lock lives beside the file, in a directory that may be gone.
     if ((await readExisting(path)) === undefined) return {status: 'missing', written: []}
   } else {
-    await mkdir(dirname(path), {recursive: true})
+    makePrivateDirectory(dirname(path))
   }
   return withFileLock(path, async () => {
     const existing = await readExisting(path)

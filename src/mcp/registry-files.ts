@@ -1,7 +1,7 @@
-import {mkdir} from 'node:fs/promises'
 import {join, resolve} from 'node:path'
 
 import {writeFileAtomic} from '../env/atomic-file.js'
+import {makePrivateDirectory} from '../env/safe-paths.js'
 import {loginToken} from '../logins/login-token.js'
 import {MCP_CLIENT_TOKEN} from './config.js'
 import {type RegistryRequest, registryServers} from './registry.js'
@@ -44,7 +44,7 @@ export async function writeRegistryConfigs(
     roo[server.name] = {type: transport, url: server.url, ...headers, disabled: false, alwaysAllow: []}
     vscode[server.name] = {type: transport === 'sse' ? 'sse' : 'http', url: server.url, ...headers}
   }
-  await mkdir(resolve(directory), {recursive: true, mode: 0o700})
+  makePrivateDirectory(directory)
   const paths = [join(resolve(directory), REGISTRY_CONFIG_FILES.roo), join(resolve(directory), REGISTRY_CONFIG_FILES.vscode)]
   await writeFileAtomic(paths[0], `${JSON.stringify({mcpServers: roo}, null, 2)}\n`)
   await writeFileAtomic(paths[1], `${JSON.stringify({mcp: {servers: vscode}}, null, 2)}\n`)

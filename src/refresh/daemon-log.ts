@@ -1,6 +1,11 @@
-import {closeSync, openSync, writeSync} from 'node:fs'
+import {closeSync, constants, openSync, writeSync} from 'node:fs'
+import {dirname} from 'node:path'
 
-import {usageError} from '../errors.js'
+import {McpAuthError, fileSystemError, usageError} from '../errors.js'
+import {makePrivateDirectory} from '../env/safe-paths.js'
+
+/** Appending, created 0600 if missing, and never through a symbolic link planted at the log's name (ELOOP). */
+const APPEND_NO_FOLLOW = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
@@ -26,6 +31,8 @@ export class DaemonLog {
 
   constructor(private readonly options: LogOptions) {
     this.threshold = LOG_LEVELS.indexOf(options.level)
+    // Its directory is made (0700) at start only: after logrotate moved it away, reopen() fails and the old file is kept.
+    if (options.file) makePrivateDirectory(dirname(options.file))
     this.fd = this.open()
   }
 
@@ -59,7 +66,7 @@ export class DaemonLog {
   }
 
   private open(): number | undefined {
-    return this.options.file ? openSync(this.options.file, 'a', 0o600) : undefined
+    return this.options.file ? openSync(this.options.file, APPEND_NO_FOLLOW, 0o600) : undefined
   }
 
   private write(level: LogLevel, message: string, fields: Record<string, unknown>): void {
@@ -77,6 +84,13 @@ export function openDaemonLog(options: LogOptions): DaemonLog {
   try {
     return new DaemonLog(options)
   } catch (error) {
+    if (error instanceof McpAuthError) throw error
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ELOOP') {
+      throw usageError(`The log file ${options.file} is a symbolic link: the daemon never writes its log through one.`, 'Pass the real file as --log-file.')
+    }
+    const failure = fileSystemError(error, options.file, 'open the log file')
+    if (failure !== error) throw failure
     throw usageError(`Cannot open the log file ${options.file}: ${(error as Error).message}.`, 'Pass a --log-file in a directory this user can write.')
   }
 }
