@@ -81,6 +81,22 @@ return {reached, cursors, orphans, emptied}
 }
 
 /**
+ * Takes one member out of a user index set and tells, in the same atomic
+ * step, whether that emptied it: two removals running side by side (a
+ * cluster's per-key path) then never both count the same emptied set.
+ * KEYS[1]: the set; ARGV[1]: the member. Returns 0 (not there, or not a
+ * set), 1 (removed), 2 (removed, and the set is gone).
+ */
+export const REMOVE_INDEX_ENTRY: LuaScript = {
+  name: 'mcpauthRemoveIndexEntry',
+  lua: `
+if redis.pcall('SREM', KEYS[1], ARGV[1]) ~= 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 2 end
+return 1
+`,
+}
+
+/**
  * Deletes each key only if it is still past its expiry by Redis's own clock,
  * so a record that became valid between the scan and the delete stays.
  * ARGV, five per key: the field holding the absolute expiry ('' for none),
@@ -457,6 +473,7 @@ return ${RESTORE_OUTCOME.written}
 export const ALL_SCRIPTS: readonly LuaScript[] = [
   READ_RECORDS,
   STATS_BATCH,
+  REMOVE_INDEX_ENTRY,
   FIND_ORPHAN_ENTRIES,
   DELETE_IF_STILL_EXPIRED,
   READ_FOR_BACKUP,

@@ -5,7 +5,7 @@
  * different slots. Only TokenStore calls these.
  */
 import {type RedisClient, type RedisCommand, WRONG_TYPE, defineScript, isCluster, runCommands, runScript} from '../redis/client.js'
-import {DELETE_IF_STILL_EXPIRED, FIND_ORPHAN_ENTRIES, READ_RECORDS, STATS_BATCH} from '../redis/scripts.js'
+import {DELETE_IF_STILL_EXPIRED, FIND_ORPHAN_ENTRIES, READ_RECORDS, REMOVE_INDEX_ENTRY, STATS_BATCH} from '../redis/scripts.js'
 import {type RecordKind, accessTokenKey, userIndexKey} from './records.js'
 
 export interface IndexEntry {
@@ -207,22 +207,22 @@ async function orphansAmong(redis: RedisClient, pages: IndexEntry[][], remove: b
   return {orphans: removal.removed, setsEmptied: removal.setsEmptied}
 }
 
-/** SREM of each entry, then which of the sets it touched are gone. */
+/**
+ * Each entry out of its set, the removal and the check whether it left the
+ * set empty in one atomic call per entry, so that calls running side by side
+ * count an emptied set once (the purge's token deletes and orphan removals
+ * run together).
+ */
 export async function removeIndexEntries(redis: RedisClient, entries: readonly IndexEntry[]): Promise<{removed: number; setsEmptied: number}> {
   if (entries.length === 0) return {removed: 0, setsEmptied: 0}
+  defineScript(redis, REMOVE_INDEX_ENTRY)
   const replies = await runCommands(
     redis,
-    entries.map(({username, jti}): RedisCommand => ['srem', userIndexKey(username), jti]),
-    {ignoreWrongType: true},
-  )
-  const touched = [...new Set(entries.filter((_, position) => replies[position] === 1).map(({username}) => username))]
-  const stillThere = await runCommands(
-    redis,
-    touched.map((username) => ['exists', userIndexKey(username)]),
+    entries.map(({username, jti}): RedisCommand => [REMOVE_INDEX_ENTRY.name, 1, userIndexKey(username), jti]),
   )
   return {
-    removed: replies.filter((reply) => reply === 1).length,
-    setsEmptied: stillThere.filter((reply) => reply === 0).length,
+    removed: replies.filter((reply) => reply === 1 || reply === 2).length,
+    setsEmptied: replies.filter((reply) => reply === 2).length,
   }
 }
 
