@@ -90,7 +90,9 @@ async function checkEnvFile(envFile: EnvFile): Promise<DoctorCheck[]> {
   const octal = mode.toString(8).padStart(4, '0')
   const findings: DoctorCheck[] = []
   if (envFile.malformedLines.length > 0) {
-    findings.push(warn('.env file', `${envFile.path}: line ${envFile.malformedLines.join(', ')} cannot be parsed`, 'Each line must be NAME=value, a comment or blank.'))
+    findings.push(
+      warn('.env file', `${envFile.path}: line ${envFile.malformedLines.join(', ')} cannot be parsed`, 'Each line must be NAME=value, a comment or blank.'),
+    )
   }
   if (mode & 0o077) findings.push(warn('.env file', `${envFile.path} is mode ${octal}: others can read its secrets`, `chmod 600 ${envFile.path}`))
   return findings.length > 0 ? findings : [ok('.env file', `${envFile.path} (mode ${octal})`)]
