@@ -2,6 +2,7 @@ import {decodeJwt, looksLikeJwt} from '../jwt/codec.js'
 import {toEpochSeconds} from '../time.js'
 import type {ClientCredentials, TokenSet} from '../oauth/client.js'
 import type {OAuthHttpOptions} from '../oauth/http.js'
+import {canonicalResourceUri} from '../oauth/resource.js'
 
 /**
  * A login as refreshing sees it, wherever it is kept (`.env` keys or a
@@ -72,7 +73,10 @@ export function endpointFinder(location: ServerLocation): RefreshRecipe['endpoin
     return async (http) => {
       const {discoverAuthServer, findMcpAuthServer} = await discovery()
       const found = await findMcpAuthServer(mcpServerUrl, http)
-      return {url: (await discoverAuthServer(found.authServerUrl, http)).token_endpoint, resource: resource ?? found.resource}
+      return {
+        url: (await discoverAuthServer(found.authServerUrl, http)).token_endpoint,
+        resource: resource ?? found.resource ?? canonicalResourceUri(mcpServerUrl),
+      }
     }
   }
   return undefined
