@@ -78,6 +78,34 @@ export function stringField(body: Record<string, unknown>, name: string): string
   return typeof value === 'string' && value !== '' ? value : undefined
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL_CHARACTERS = /[\u0000-\u001F\u007F-\u009F\u2028\u2029]/
+
+/**
+ * A credential from a server's answer (a token, a client id or secret):
+ * one with a control character (CR, LF, NUL, ESC, any C0 or C1) is refused
+ * before anything keeps it, since it would break or forge a line of `.env`,
+ * an HTTP header or a client config. RFC 6749 allows printable ASCII only.
+ */
+export function credentialField(body: Record<string, unknown>, name: string, from: string): string | undefined {
+  const value = stringField(body, name)
+  if (value !== undefined && CONTROL_CHARACTERS.test(value)) {
+    throw unreachableError(
+      `${from} answered a ${name} with control characters (a line break, NUL or escape): refused, nothing was saved.`,
+      'The server is broken or hostile: check its URL and software.',
+    )
+  }
+  return value
+}
+
+/** A lifetime in seconds (expires_in) that can be added to now: 0 to 100 years; anything else (1e300, -1) is unknown. */
+export function lifetimeField(body: Record<string, unknown>, name: string): number | undefined {
+  const value = numberField(body, name)
+  return value !== undefined && value >= 0 && value <= MAX_LIFETIME_SECONDS ? value : undefined
+}
+
+const MAX_LIFETIME_SECONDS = 100 * 365 * 86_400
+
 export function numberField(body: Record<string, unknown>, name: string): number | undefined {
   const value = typeof body[name] === 'string' ? Number(body[name]) : body[name]
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined

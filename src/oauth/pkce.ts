@@ -8,6 +8,7 @@ import {McpAuthError, ExitCode} from '../errors.js'
 import {type ClientCredentials, type TokenSet, requestToken} from './client.js'
 import type {AuthServerMetadata} from './discovery.js'
 import type {OAuthHttpOptions} from './http.js'
+import {isSecureOrLoopback} from './network.js'
 
 /**
  * Authorization code with PKCE S256 (RFC 7636) and a loopback redirect
@@ -76,6 +77,14 @@ export async function runAuthorizationCodeFlow(options: AuthorizationCodeOptions
       code: 'no_authorization_endpoint',
       exitCode: ExitCode.unreachable,
       hint: 'Try the device flow with --device.',
+    })
+  }
+  // Discovery refuses these already; checked again here, where a URL is handed to the browser opener.
+  if (!isSecureOrLoopback(metadata.authorization_endpoint)) {
+    throw new McpAuthError(`${metadata.issuer} names an authorization_endpoint that is not an https URL: refused.`, {
+      code: 'insecure_endpoint',
+      exitCode: ExitCode.unreachable,
+      hint: 'mcpauth opens only https URLs (plain http on loopback): check the OAuth server.',
     })
   }
   const verifier = randomBytes(32).toString('base64url')
