@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {describeRedisTarget} from '../src/redis/client.js'
 import {type PurgeResult, purgeExpired} from '../src/store/purge.js'
-import {safeForTerminal} from '../src/output.js'
+import {formatCount, safeForTerminal} from '../src/output.js'
 import {BaseCommand, confirmFlags, redisFlags} from './_shared/base-command.js'
 import {plural} from './_shared/summaries.js'
 
@@ -53,7 +53,7 @@ Each delete re-checks the record inside Redis (a Lua script using Redis's clock)
     this.note(
       `${verb} ${plural(deleted.access_tokens, 'access token')}, ${plural(deleted.refresh_tokens, 'refresh token')}, ` +
         `${plural(deleted.clients, 'client')}, ${plural(deleted.codes, 'code')}, ${plural(deleted.states, 'state')} ` +
-        `(${result.expired} expired, ${result.missing_ttl} without TTL) and ${plural(result.index_entries_removed, 'user index entry', 'user index entries')} (of deleted tokens, or pointing at none).`,
+        `(${formatCount(result.expired)} expired, ${formatCount(result.missing_ttl)} without TTL) and ${plural(result.index_entries_removed, 'user index entry', 'user index entries')} (of deleted tokens, or pointing at none).`,
     )
     if (result.ttl_restored > 0) this.note(`${result.dry_run ? 'Would restore' : 'Restored'} the TTL of ${plural(result.ttl_restored, 'valid record')}.`)
     if (result.kept_changed > 0) this.note(`Kept ${plural(result.kept_changed, 'record')} that became valid or changed during the purge.`)

@@ -4,7 +4,7 @@ import {PASSPHRASE_ENV, backupPassphrase} from '../src/backup/crypto.js'
 import {latestBackup} from '../src/backup/catalog.js'
 import {type VerifiedBackup, openBackup} from '../src/backup/reader.js'
 import {usageError} from '../src/errors.js'
-import {Progress, formatTime} from '../src/output.js'
+import {Progress, formatCount, formatTime} from '../src/output.js'
 import {type RedisClient, describeRedisTarget} from '../src/redis/client.js'
 import {namespaceSize} from '../src/redis/namespace-size.js'
 import {KEY_NAMESPACE} from '../src/store/records.js'
@@ -84,11 +84,13 @@ Reads mcpauth backups (plain, --gzip, --encrypt: the passphrase comes from ${PAS
     this.note(`Verified ${info.file}: ${info.format}, ${made}, ${describeKinds(info.counts)}.`)
     if (expiry === 'from_backup_timestamp') this.note('Gateway JSON backup: TTLs are counted from its timestamp.')
     if (expiry === 'as_recorded') this.note('Gateway JSON backup without a readable timestamp: TTLs are applied as recorded, counted from now.')
-    if (ignored > 0) this.note(`${ignored} entries outside oauth: (sessions) are not restored.`)
+    if (ignored > 0) this.note(`${formatCount(ignored)} entries outside oauth: (sessions) are not restored.`)
   }
 
   private report(result: RestoreResult): void {
-    const {written, overwritten, kept, skipped_expired: expired, cleared} = result
+    const [written, overwritten, kept, expired, cleared] = [result.written, result.overwritten, result.kept, result.skipped_expired, result.cleared].map(
+      formatCount,
+    )
     if (result.dry_run) {
       const first = result.mode === 'clear' ? `would clear ${cleared} oauth:* keys, then ` : 'would '
       this.note(`Dry run: ${first}write ${written}, overwrite ${overwritten}, keep ${kept} already present, skip ${expired} expired. Nothing was changed.`)

@@ -68,7 +68,7 @@ const LIFETIME_SETTINGS = ['ACCESS_TOKEN_LIFETIME', 'REFRESH_TOKEN_LIFETIME', 'C
 const GATEWAY_TOKENS = ['GATEWAY_OAUTH_ACCESS_TOKEN', 'MCP_CLIENT_ACCESS_TOKEN'] as const
 
 export async function runDoctor(inputs: DoctorInputs): Promise<DoctorReport> {
-  const checks: DoctorCheck[] = [await checkEnvFile(inputs.envFile)]
+  const checks: DoctorCheck[] = await checkEnvFile(inputs.envFile)
   checks.push(...checkRequiredSettings(inputs.settings), ...checkLifetimes(inputs.settings), ...checkAliasConflicts(inputs.envFile))
   checks.push(checkSigningKey(inputs.settings))
   const redis = await checkRedis(inputs.tokenStore)
@@ -82,16 +82,20 @@ const ok = (check: string, detail: string): DoctorCheck => ({check, status: 'ok'
 const warn = (check: string, detail: string, hint: string | null = null): DoctorCheck => ({check, status: 'warn', detail, hint})
 const fail = (check: string, detail: string, hint: string | null, kind: FailureKind = 'invalid'): DoctorCheck => ({check, status: 'fail', detail, hint, kind})
 
-async function checkEnvFile(envFile: EnvFile): Promise<DoctorCheck> {
+/** Every finding about the file itself: an unparseable line does not hide a mode others can read. */
+async function checkEnvFile(envFile: EnvFile): Promise<DoctorCheck[]> {
   if (!envFile.exists)
-    return fail('.env file', `${envFile.path} not found`, 'Run "mcpauth generate-all-secrets" to create it from .env.example.', 'unreachable')
+    return [fail('.env file', `${envFile.path} not found`, 'Run "mcpauth generate-all-secrets" to create it from .env.example.', 'unreachable')]
   const mode = (await stat(envFile.path)).mode & 0o777
   const octal = mode.toString(8).padStart(4, '0')
+  const findings: DoctorCheck[] = []
   if (envFile.malformedLines.length > 0) {
-    return warn('.env file', `${envFile.path}: line ${envFile.malformedLines.join(', ')} cannot be parsed`, 'Each line must be NAME=value, a comment or blank.')
+    findings.push(
+      warn('.env file', `${envFile.path}: line ${envFile.malformedLines.join(', ')} cannot be parsed`, 'Each line must be NAME=value, a comment or blank.'),
+    )
   }
-  if (mode & 0o077) return warn('.env file', `${envFile.path} is mode ${octal}: others can read its secrets`, `chmod 600 ${envFile.path}`)
-  return ok('.env file', `${envFile.path} (mode ${octal})`)
+  if (mode & 0o077) findings.push(warn('.env file', `${envFile.path} is mode ${octal}: others can read its secrets`, `chmod 600 ${envFile.path}`))
+  return findings.length > 0 ? findings : [ok('.env file', `${envFile.path} (mode ${octal})`)]
 }
 
 function checkRequiredSettings(settings: Settings): DoctorCheck[] {

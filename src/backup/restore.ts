@@ -14,6 +14,7 @@ import {type BackupRecord, timeReplyMs} from './format.js'
 import type {ExpiryBasis, VerifiedBackup} from './reader.js'
 import {type Outcome, STAGE_PAGE_BYTES, stagingKey, writeStaged} from './staged-write.js'
 import {cancelledError} from '../errors.js'
+import {formatCount} from '../output.js'
 import {KEY_NAMESPACE} from '../store/records.js'
 import {type RedisClient, type RedisCommand, defineScript, isCluster, runCommands, scanKeyBuffers} from '../redis/client.js'
 import {COMMIT_STAGED, RESTORE_KEYS, RESTORE_OUTCOME} from '../redis/scripts.js'
@@ -226,6 +227,6 @@ async function* batches(runs: AsyncIterable<BackupRecord[]>, size: number): Asyn
 }
 
 function interrupted(result: RestoreResult, done: number) {
-  const what = result.dry_run ? 'Nothing was written.' : `${result.written + result.overwritten} keys were written, each complete.`
-  return cancelledError(`Interrupted after ${done} of ${result.records} records. ${what} Run the same command again to finish.`)
+  const what = result.dry_run ? 'Nothing was written.' : `${formatCount(result.written + result.overwritten)} keys were written, each complete.`
+  return cancelledError(`Interrupted after ${formatCount(done)} of ${formatCount(result.records)} records. ${what} Run the same command again to finish.`)
 }

@@ -3,6 +3,7 @@ import {isPlausibleEpoch, toEpochSeconds} from '../time.js'
 import type {ClientCredentials, TokenSet} from '../oauth/client.js'
 import {discoverAuthServer, findMcpAuthServer} from '../oauth/discovery.js'
 import type {OAuthHttpOptions} from '../oauth/http.js'
+import {canonicalResourceUri} from '../oauth/resource.js'
 
 /**
  * A login as refreshing sees it, wherever it is kept (`.env` keys or a
@@ -70,7 +71,10 @@ export function endpointFinder(location: ServerLocation): RefreshRecipe['endpoin
   if (mcpServerUrl) {
     return async (http) => {
       const found = await findMcpAuthServer(mcpServerUrl, http)
-      return {url: (await discoverAuthServer(found.authServerUrl, http)).token_endpoint, resource: resource ?? found.resource}
+      return {
+        url: (await discoverAuthServer(found.authServerUrl, http)).token_endpoint,
+        resource: resource ?? found.resource ?? canonicalResourceUri(mcpServerUrl),
+      }
     }
   }
   return undefined

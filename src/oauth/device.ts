@@ -17,6 +17,8 @@ export interface DeviceFlowOptions {
   tokenEndpoint: string
   client: ClientCredentials
   scope?: string
+  /** RFC 8707: the MCP server the token is for, sent with the device authorization and the token requests. */
+  resource?: string
   http?: OAuthHttpOptions
   /** Shows the user code and the URL (on stderr). */
   notify: (message: string) => void
@@ -62,7 +64,7 @@ export async function runDeviceFlow(options: DeviceFlowOptions): Promise<TokenSe
   const now = options.now ?? Date.now
   const authorization = await requestOAuth(
     options.deviceEndpoint,
-    {form: {client_id: options.client.client_id, client_secret: options.client.client_secret, scope: options.scope}},
+    {form: {client_id: options.client.client_id, client_secret: options.client.client_secret, scope: options.scope, resource: options.resource}},
     options.http,
   )
   const started = oauthError(authorization)
@@ -100,7 +102,15 @@ export async function runDeviceFlow(options: DeviceFlowOptions): Promise<TokenSe
     await sleep(intervalSeconds * 1000)
     const poll = await requestOAuth(
       options.tokenEndpoint,
-      {form: {grant_type: DEVICE_CODE_GRANT, device_code: deviceCode, client_id: options.client.client_id, client_secret: options.client.client_secret}},
+      {
+        form: {
+          grant_type: DEVICE_CODE_GRANT,
+          device_code: deviceCode,
+          client_id: options.client.client_id,
+          client_secret: options.client.client_secret,
+          resource: options.resource,
+        },
+      },
       options.http,
     )
     const problem = oauthError(poll)

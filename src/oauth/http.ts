@@ -13,7 +13,7 @@ export interface OAuthHttpOptions {
 }
 
 export interface OAuthRequest {
-  method?: 'GET' | 'POST' | 'DELETE'
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE'
   /** Sent as application/x-www-form-urlencoded, as token endpoints expect. */
   form?: Record<string, string | undefined>
   /** Sent as application/json, as registration endpoints expect. */

@@ -36,10 +36,33 @@ export async function connectRedis(target: RedisTarget): Promise<RedisClient> {
   try {
     await client.connect()
     await client.ping()
-    return client
   } catch (error) {
     client.disconnect()
     throw explainConnectionFailure(target, (lastError ?? error) as Error)
+  }
+  if (target.mode !== 'cluster' && target.db !== 0) await selectDatabase(client as Redis, target)
+  return client
+}
+
+/**
+ * Switches to the database the operator named, before any read or write.
+ * ioredis sends its own SELECT for the `db` option and only emits an error
+ * event when it fails, leaving the connection on database 0: so it is asked
+ * for database 0 and the SELECT is sent here, where a refusal ends the command.
+ */
+async function selectDatabase(client: Redis, target: RedisTarget): Promise<void> {
+  try {
+    await client.select(target.db)
+  } catch (error) {
+    client.disconnect()
+    const reason = (error as Error).message ?? String(error)
+    throw unreachableError(
+      `Redis at ${describeRedisTarget(target)} refused database ${target.db}: ${reason}.`,
+      /out of range/i.test(reason)
+        ? 'A Redis server has 16 databases (0-15) unless its "databases" setting says otherwise: check the number in REDIS_URL, REDIS_DB or --redis-db.'
+        : 'Check the database number in REDIS_URL, REDIS_DB or --redis-db.',
+      error,
+    )
   }
 }
 
@@ -150,7 +173,8 @@ function tlsOptions(target: RedisTarget): RedisOptions['tls'] {
 
 function serverOptions(target: RedisTarget): RedisOptions {
   const common: RedisOptions = {
-    db: target.db,
+    // The database is selected by selectDatabase, which fails loudly where ioredis would not.
+    db: 0,
     username: target.username,
     password: target.password,
     tls: tlsOptions(target),

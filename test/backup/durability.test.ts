@@ -92,7 +92,7 @@ describe('backups under interruption', function () {
     const {code, stderr} = await result
     assert.notEqual(code, 0, 'the restore finished before Ctrl-C reached it: give it more records')
     assert.equal(code, 130, stderr)
-    assert.match(stderr, /Interrupted after \d+ of 50000 records\. \d+ keys were written, each complete\. Run the same command again to finish\./)
+    assert.match(stderr, /Interrupted after [\d,]+ of 50,000 records\. [\d,]+ keys were written, each complete\. Run the same command again to finish\./)
 
     const partial = await snapshot(ctx.redis)
     assert.ok(partial.size > 0 && partial.size < RECORDS, `${partial.size} keys restored before Ctrl-C`)

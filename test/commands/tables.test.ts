@@ -32,6 +32,13 @@ describe('tables and charts', function () {
     assert.match(list.stderr, /^1,500 tokens \(10 shown; --limit 0 shows all\)\.$/m)
   })
 
+  it('print the counts of a purge with thousands separators', async () => {
+    await fillAccessTokens(ctx.redis as Redis, {prefix: 'old', count: 2400, users: 1, clients: ['client_old'], expiredEvery: 2})
+    const dryRun = await ctx.cli(['oauth-purge-expired', '--dry-run'])
+    assert.equal(dryRun.code, 0, dryRun.stderr)
+    assert.match(dryRun.stderr, /^Would remove 1,200 access tokens, .* \(1,200 expired, 0 without TTL\) and 1,200 user index entries/m)
+  })
+
   it('--limit 0 streams every row of a long list as one aligned table', async () => {
     await fillAccessTokens(ctx.redis as Redis, {prefix: 'all', count: 3000, users: 7, clients: ['client_all']})
     const result = await ctx.cli(['oauth-list-tokens', '--limit', '0'], {env: {NO_COLOR: '1'}})

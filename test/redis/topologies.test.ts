@@ -50,6 +50,13 @@ describe('Redis behind Sentinel', () => {
     )
   })
 
+  it('exits 4 when the master found through the sentinels has no such database, before any read', async () => {
+    const result = await runCli(['oauth-list-tokens'], {env: {REDIS_SENTINELS: `127.0.0.1:${sentinelPort}`, REDIS_SENTINEL_NAME: 'gateway', REDIS_DB: '42'}})
+    assert.equal(result.code, 4, result.stdout + result.stderr)
+    assert.match(result.stderr, /^Error: .*database 42/)
+    assert.equal(result.stdout, '')
+  })
+
   it('exits 4 when the sentinels do not know the master name', async () => {
     const result = await runCli(['oauth-stats'], {env: {REDIS_SENTINELS: `127.0.0.1:${sentinelPort}`, REDIS_SENTINEL_NAME: 'nope'}})
     assert.equal(result.code, 4, result.stderr)
