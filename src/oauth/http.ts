@@ -1,4 +1,5 @@
 import {McpAuthError, ExitCode, unreachableError} from '../errors.js'
+import {safeForTerminal} from '../output.js'
 import {DEFAULT_TIMEOUT_MS, describeFetchFailure, requireSecureUrl} from './network.js'
 
 /**
@@ -69,7 +70,11 @@ export function oauthError(answer: OAuthAnswer): {error: string; description?: s
 /** A failed OAuth answer as an exit-4 error naming what was asked and what came back. */
 export function oauthFailure(what: string, answer: OAuthAnswer, hint?: string): McpAuthError {
   const problem = oauthError(answer)
-  const detail = problem ? `${problem.error}${problem.description ? `: ${problem.description}` : ''}` : `HTTP ${answer.status}`
+  // The server's words are escaped and capped here, where they enter a message: a message may be quoted
+  // again in a note or a log line that keeps its own line breaks, and must never gain one from a server.
+  const detail = problem
+    ? `${safeForTerminal(problem.error, {limit: 100})}${problem.description ? `: ${safeForTerminal(problem.description, {limit: 500})}` : ''}`
+    : `HTTP ${answer.status}`
   return new McpAuthError(`${what} failed (${detail}).`, {code: problem?.error ?? 'oauth_failed', exitCode: ExitCode.unreachable, hint})
 }
 
