@@ -239,7 +239,9 @@ local offsets = {client = 0, state = 5, code = 10, token = 15, refresh = 20}
 local counters = {}
 for i = 1, 29 do counters[i] = 0 end
 local users, clients, days, deferred = {}, {}, {}, {}
-local null = cjson.null
+local null, decode, find = cjson.null, cjson.decode, string.find
+local USER_AND_CLIENT, CLIENT, CREATED = {'username', 'client_id'}, {'client_id'}, {'created_at'}
+local CLIENT_TIMES, LISTS = {'client_secret_expires_at', 'created_at', 'client_id_issued_at'}, {'redirect_uris', 'response_types', 'grant_types'}
 local function absent(value) return value == nil or value == null end
 local function strings(record, names)
   for _, name in ipairs(names) do
@@ -251,7 +253,7 @@ end
 local function as_time(value)
   local number
   if type(value) == 'number' then number = value
-  elseif type(value) == 'string' and string.find(value, '%S') then number = tonumber(value)
+  elseif type(value) == 'string' and find(value, '%S') then number = tonumber(value)
   else return nil end
   if number == nil or number ~= number or number == math.huge or number == -math.huge then return nil end
   if number > 1e12 then number = number / 1000 end
@@ -280,9 +282,9 @@ end
 local function list_ok(value)
   if absent(value) then return true end
   if type(value) == 'string' then
-    local ok, decoded = pcall(cjson.decode, value)
+    local ok, decoded = pcall(decode, value)
     if not ok then return true end
-    if type(decoded) == 'table' and not string.find(value, '^[ \\t\\r\\n]*%[') then return false end
+    if type(decoded) == 'table' and not find(value, '^[ \\t\\r\\n]*%[') then return false end
     if string_list(decoded) == 'ambiguous' then return true end
     return string_list(decoded)
   end
@@ -291,21 +293,21 @@ end
 -- true, false (malformed) or 'defer'
 local function valid(kind, record)
   if kind == 'token' then
-    return strings(record, {'username', 'client_id'}) and as_time(record.expires_at) ~= nil and times_ok(record, {'created_at'})
+    return strings(record, USER_AND_CLIENT) and as_time(record.expires_at) ~= nil and times_ok(record, CREATED)
   elseif kind == 'refresh' then
-    return strings(record, {'username', 'client_id'}) and times_ok(record, {'created_at'})
+    return strings(record, USER_AND_CLIENT) and times_ok(record, CREATED)
   elseif kind == 'client' then
-    if not strings(record, {'client_id'}) then return false end
+    if not strings(record, CLIENT) then return false end
     local verdict = true
-    for _, name in ipairs({'redirect_uris', 'response_types', 'grant_types'}) do
+    for _, name in ipairs(LISTS) do
       local ok = list_ok(record[name])
       if ok == false then return false end
       if ok == 'ambiguous' then verdict = 'defer' end
     end
-    if not times_ok(record, {'client_secret_expires_at', 'created_at', 'client_id_issued_at'}) then return false end
+    if not times_ok(record, CLIENT_TIMES) then return false end
     return verdict
   end
-  return strings(record, {'client_id'})
+  return strings(record, CLIENT)
 end
 local function add(tally, key) tally[key] = (tally[key] or 0) + 1 end
 local used, done = 0, 0
@@ -322,46 +324,46 @@ for i, key in ipairs(KEYS) do
     local size = redis.pcall('SCARD', key)
     if type(size) == 'number' then counters[27] = counters[27] + size else counters[29] = counters[29] + 1 end
   else
-    local size = redis.pcall('STRLEN', key)
-    local at = offsets[kind]
-    if type(size) == 'number' and size > budget - used and used > 0 then break end
-    if type(size) == 'number' and size > budget then
+    -- GETRANGE copies at most what is left of the budget; a key of another type answers an error table
+    local room = budget - used
+    local raw = redis.pcall('GETRANGE', key, 0, room)
+    local record, verdict = nil, false
+    if type(raw) == 'string' and #raw > room then
+      -- too big for what is left of this call: the next call takes it, or the caller when it exceeds a whole budget
+      if used > 0 then break end
+      verdict = 'defer'
+    elseif type(raw) == 'string' then
+      used = used + #raw
+      local ok, decoded = pcall(decode, raw)
+      if ok and type(decoded) == 'table' and find(raw, '^[ \\t\\r\\n]*{') then
+        record = decoded
+        verdict = valid(kind, record)
+      end
+    end
+    if verdict == 'defer' then
       deferred[#deferred + 1] = i
     else
-      local record, verdict = nil, false
-      if type(size) == 'number' then
-        local raw = redis.call('GET', key)
-        used = used + #raw
-        local ok, decoded = pcall(cjson.decode, raw)
-        if ok and type(decoded) == 'table' and string.find(raw, '^[ \\t\\r\\n]*{') then
-          record = decoded
-          verdict = valid(kind, record)
-        end
-      end
-      if verdict == 'defer' then
-        deferred[#deferred + 1] = i
+      local at = offsets[kind]
+      counters[at + 1] = counters[at + 1] + 1
+      if ttl == nil then counters[at + 4] = counters[at + 4] + 1 end
+      if not verdict then
+        counters[at + 5] = counters[at + 5] + 1
       else
-        counters[at + 1] = counters[at + 1] + 1
-        if ttl == nil then counters[at + 4] = counters[at + 4] + 1 end
-        if not verdict then
-          counters[at + 5] = counters[at + 5] + 1
-        else
-          local expires_at = nil
-          if kind == 'token' then
-            expires_at = as_time(record.expires_at)
-          elseif kind == 'client' and not absent(record.client_secret_expires_at) and as_time(record.client_secret_expires_at) ~= 0 then
-            expires_at = as_time(record.client_secret_expires_at)
-          elseif ttl ~= nil then
-            expires_at = now + ttl
-          end
-          if expires_at ~= nil then
-            if expires_at <= now then counters[at + 2] = counters[at + 2] + 1
-            elseif expires_at - now <= soon then counters[at + 3] = counters[at + 3] + 1 end
-            if kind == 'token' and expires_at > now then
-              add(users, record.username)
-              add(clients, record.client_id)
-              if expires_at - now <= horizon then add(days, math.floor(math.floor(expires_at * 1000) / 86400000)) end
-            end
+        local expires_at = nil
+        if kind == 'token' then
+          expires_at = as_time(record.expires_at)
+        elseif kind == 'client' and not absent(record.client_secret_expires_at) and as_time(record.client_secret_expires_at) ~= 0 then
+          expires_at = as_time(record.client_secret_expires_at)
+        elseif ttl ~= nil then
+          expires_at = now + ttl
+        end
+        if expires_at ~= nil then
+          if expires_at <= now then counters[at + 2] = counters[at + 2] + 1
+          elseif expires_at - now <= soon then counters[at + 3] = counters[at + 3] + 1 end
+          if kind == 'token' and expires_at > now then
+            add(users, record.username)
+            add(clients, record.client_id)
+            if expires_at - now <= horizon then add(days, math.floor(math.floor(expires_at * 1000) / 86400000)) end
           end
         end
       end
