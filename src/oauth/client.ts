@@ -1,6 +1,6 @@
 import {McpAuthError, ExitCode, unreachableError} from '../errors.js'
 import type {AuthServerMetadata} from './discovery.js'
-import {type OAuthHttpOptions, credentialField, lifetimeField, oauthError, oauthFailure, requestOAuth, stringField} from './http.js'
+import {type OAuthHttpOptions, credentialField, lifetimeField, secretUrlField, oauthError, oauthFailure, requestOAuth, stringField} from './http.js'
 
 /**
  * The client side of OAuth that every flow shares: dynamic client
@@ -48,7 +48,7 @@ export async function registerClient(
     client_id: credentialField(answer.body, 'client_id', from)!,
     client_secret: credentialField(answer.body, 'client_secret', from),
     registration_access_token: credentialField(answer.body, 'registration_access_token', from),
-    registration_client_uri: credentialField(answer.body, 'registration_client_uri', from),
+    registration_client_uri: secretUrlField(answer.body, 'registration_client_uri', from),
     redirect_uris: stringList(answer.body.redirect_uris) ?? request.redirectUris,
   }
 }
@@ -102,7 +102,7 @@ export async function updateClientRegistration(
     client_id: client.client_id,
     client_secret: credentialField(answer.body, 'client_secret', from) ?? client.client_secret,
     registration_access_token: credentialField(answer.body, 'registration_access_token', from) ?? client.registration_access_token,
-    registration_client_uri: credentialField(answer.body, 'registration_client_uri', from) ?? client.registration_client_uri,
+    registration_client_uri: secretUrlField(answer.body, 'registration_client_uri', from) ?? client.registration_client_uri,
     redirect_uris: stringList(answer.body.redirect_uris) ?? request.redirectUris,
   }
 }

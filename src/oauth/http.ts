@@ -1,6 +1,6 @@
 import {McpAuthError, ExitCode, unreachableError} from '../errors.js'
 import {safeForTerminal} from '../output.js'
-import {DEFAULT_TIMEOUT_MS, describeFetchFailure, requireSecureUrl} from './network.js'
+import {DEFAULT_TIMEOUT_MS, describeFetchFailure, isSecureOrLoopback, requireSecureUrl} from './network.js'
 
 /**
  * HTTP for the OAuth flows: every request has a timeout, every URL is https
@@ -98,6 +98,22 @@ export function credentialField(body: Record<string, unknown>, name: string, fro
     throw unreachableError(
       `${from} answered a ${name} with control characters (a line break, NUL or escape): refused, nothing was saved.`,
       'The server is broken or hostile: check its URL and software.',
+    )
+  }
+  return value
+}
+
+/**
+ * A URL from a server's answer that mcpauth will send a secret to later (the
+ * RFC 7592 registration_client_uri gets the registration token): https, or
+ * plain http on loopback, and a credential's rules besides; else refused.
+ */
+export function secretUrlField(body: Record<string, unknown>, name: string, from: string): string | undefined {
+  const value = credentialField(body, name, from)
+  if (value !== undefined && !isSecureOrLoopback(value)) {
+    throw unreachableError(
+      `${from} answered a ${name} that is not an https URL (${safeForTerminal(value, {limit: 80})}): refused, nothing was saved.`,
+      'mcpauth sends secrets only to https URLs (plain http on loopback): check the OAuth server.',
     )
   }
   return value

@@ -212,6 +212,44 @@ describe('untrusted OAuth servers: URLs handed to a browser', function () {
     })
   }
 
+  for (const [field, value] of [
+    ['registration_client_uri', 'http://register.evil.example/client/1'],
+    ['client_id', 'client_a\nMCP_CLIENT_ACCESS_TOKEN=forged'],
+    ['registration_access_token', 'token\u0000with-nul'],
+  ] as const) {
+    it(`a registration answering a ${field} of ${JSON.stringify(value)} is refused (exit 4), no client saved`, async () => {
+      const server = await metadataServer(
+        (origin) => ({
+          issuer: origin,
+          authorization_endpoint: `${origin}/authorize`,
+          token_endpoint: `${origin}/token`,
+          registration_endpoint: `${origin}/register`,
+        }),
+        (request, response) => {
+          if (request.url !== '/register') return false
+          sendJson(response, 201, {
+            client_id: 'client_a',
+            client_secret: 'secret-of-client-a',
+            registration_access_token: 'rat-value',
+            registration_client_uri: `http://${request.headers.host}/register/client_a`,
+            [field]: value,
+          })
+          return true
+        },
+      )
+      try {
+        const cwd = await envDir([`GATEWAY_AUTH_URL=${server.url}`])
+        const before = await readEnv(cwd)
+        const result = await runCli(['mcp-client-token', '--no-browser', '--login-timeout', '3s'], {cwd})
+        const problem = field === 'registration_client_uri' ? 'that is not an https URL' : 'with control characters'
+        assertOneCleanError(result, new RegExp(`answered a ${field} ${problem}.*refused, nothing was saved`))
+        assert.equal(await readEnv(cwd), before)
+      } finally {
+        await server.close()
+      }
+    })
+  }
+
   it('a protected resource naming a javascript: authorization server is refused (exit 4)', async () => {
     const server = await startLoopbackServer((request, response) => {
       if (request.url?.startsWith('/.well-known/oauth-protected-resource'))
