@@ -4,6 +4,7 @@ import {parseDuration} from '../src/time.js'
 import {readEnvFile, updateEnvFile} from '../src/env/env-file.js'
 import {explainGithubError, githubClient, githubMetadata} from '../src/oauth/github.js'
 import type {TokenSet} from '../src/oauth/client.js'
+import type {ClientRedirect} from '../src/oauth/client-redirect.js'
 import type {Settings} from '../src/env/settings.js'
 import {discoverAuthServer, gatewayAuthServerUrl} from '../src/oauth/discovery.js'
 import {runDeviceFlow} from '../src/oauth/device.js'
@@ -24,7 +25,7 @@ export interface LoginStep {
 export interface GithubTokenReport {
   saved_to: string
   github: LoginStep
-  gateway: LoginStep & {client_id: string | null; client_registered: boolean}
+  gateway: LoginStep & {client_id: string | null; client_registered: boolean; client_redirect: ClientRedirect | null}
 }
 
 /** A saved token with less than this left is replaced rather than kept. */
@@ -33,7 +34,7 @@ const KEEP_MARGIN_SECONDS = 300
 export default class GenerateGithubToken extends BaseCommand<typeof GenerateGithubToken> {
   static override summary = 'Sign in to GitHub (device flow, or --browser) and to the gateway; save the tokens in .env'
   static override description =
-    `First GitHub, with the gateway's GitHub App or OAuth App (GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET): the device flow by default (a code to enter at github.com/login/device, from any device), or the web flow with --browser (PKCE, redirect caught on http://127.0.0.1:<port>/callback, which the app's callback URL must allow). Saved as GITHUB_PAT; expiring GitHub App tokens (ghu_, 8 h) also save GITHUB_PAT_EXPIRES_AT, GITHUB_REFRESH_TOKEN (ghr_, single use) and GITHUB_REFRESH_TOKEN_EXPIRES_AT, which refresh-tokens uses. Then the gateway: its OAuth client is registered once (GATEWAY_OAUTH_CLIENT_ID, _SECRET, GATEWAY_OAUTH_REGISTRATION_TOKEN and _URI) and re-used, and the sign-in (the device flow when the gateway offers it, else the browser) saves GATEWAY_OAUTH_ACCESS_TOKEN and GATEWAY_OAUTH_REFRESH_TOKEN. The gateway is GATEWAY_AUTH_URL or https://auth.$BASE_DOMAIN; --github-only skips it. A still-valid token is kept unless --force. GitHub Enterprise: set GITHUB_BASE_URL (default https://github.com) and GITHUB_API_URL. Codes and URLs go to stderr, tokens only to .env.`
+    `First GitHub, with the gateway's GitHub App or OAuth App (GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET): the device flow by default (a code to enter at github.com/login/device, from any device), or the web flow with --browser (PKCE, redirect caught on http://127.0.0.1:<port>/callback, which the app's callback URL must allow). Saved as GITHUB_PAT; expiring GitHub App tokens (ghu_, 8 h) also save GITHUB_PAT_EXPIRES_AT, GITHUB_REFRESH_TOKEN (ghr_, single use) and GITHUB_REFRESH_TOKEN_EXPIRES_AT, which refresh-tokens uses. Then the gateway: its OAuth client is registered once (GATEWAY_OAUTH_CLIENT_ID, _SECRET, GATEWAY_OAUTH_REGISTRATION_TOKEN, _URI and GATEWAY_OAUTH_REDIRECT_URI) and re-used with the redirect URI it registered (or, when that port is taken, its registration updated by RFC 7592 or a new client registered), and the sign-in (the device flow when the gateway offers it, else the browser) saves GATEWAY_OAUTH_ACCESS_TOKEN and GATEWAY_OAUTH_REFRESH_TOKEN. The gateway is GATEWAY_AUTH_URL or https://auth.$BASE_DOMAIN; --github-only skips it. A still-valid token is kept unless --force. GitHub Enterprise: set GITHUB_BASE_URL (default https://github.com) and GITHUB_API_URL. Codes and URLs go to stderr, tokens only to .env.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --browser',
@@ -62,11 +63,12 @@ export default class GenerateGithubToken extends BaseCommand<typeof GenerateGith
       has_refresh_token: false,
       client_id: null,
       client_registered: false,
+      client_redirect: null,
     }
     if (!this.flags['github-only']) {
       const values = (await readEnvFile(envFilePath)).values
       if (this.stillValid(values, GATEWAY_LOGIN)) {
-        gateway = {...keptStep(values, GATEWAY_LOGIN), client_id: values.get(GATEWAY_LOGIN.clientId) ?? null, client_registered: false}
+        gateway = {...keptStep(values, GATEWAY_LOGIN), client_id: values.get(GATEWAY_LOGIN.clientId) ?? null, client_registered: false, client_redirect: null}
       } else {
         const result = await runOAuthLogin({
           envFilePath,
@@ -88,6 +90,7 @@ export default class GenerateGithubToken extends BaseCommand<typeof GenerateGith
           has_refresh_token: result.has_refresh_token,
           client_id: result.client_id,
           client_registered: result.client_registered,
+          client_redirect: result.client_redirect,
         }
       }
     }

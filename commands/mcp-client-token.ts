@@ -5,7 +5,9 @@ import {readEnvFile, updateEnvFile} from '../src/env/env-file.js'
 import {usageError} from '../src/errors.js'
 import {gatewayIssuer, gatewaySigningKey} from '../src/jwt/gateway-keys.js'
 import {findMcpAuthServer, gatewayAuthServerUrl} from '../src/oauth/discovery.js'
+import type {ClientRedirect} from '../src/oauth/client-redirect.js'
 import {MCP_CLIENT_LOGIN, runOAuthLogin} from '../src/oauth/login.js'
+import {canonicalResourceUri} from '../src/oauth/resource.js'
 import {canOpenBrowser, pastedInput} from '../src/oauth/pkce.js'
 import {formatTime, isoTime} from '../src/output.js'
 import {mintAccessToken, parseCustomClaims, saveTokenToEnvFile} from '../src/jwt/mint.js'
@@ -37,6 +39,8 @@ export interface LoginReport {
   auth_server: string | null
   client_id: string | null
   client_registered: boolean
+  /** How the browser sign-in's client and redirect URI were settled: registered, reused, updated, replaced, unchecked; null otherwise. */
+  client_redirect: ClientRedirect | null
   flow: 'device' | 'authorization_code' | null
   expires_at: string | null
   has_refresh_token: boolean
@@ -53,7 +57,7 @@ export default class McpClientToken extends BaseCommand<typeof McpClientToken> {
   static override description =
     `--mint signs a JWT exactly as the gateway's token endpoint does (JWT_ALGORITHM with JWT_PRIVATE_KEY_B64 or GATEWAY_JWT_SECRET; claims sub, username, email, name, scope, client_id, jti, iat, exp, iss and aud; extra claims from TOKEN_CUSTOM_CLAIMS, which may not replace those), writes its oauth:token:{jti} record with a TTL of the token's lifetime and adds the jti to oauth:user_tokens:{username}, so the gateway accepts it. The lifetime is ACCESS_TOKEN_LIFETIME (default 24h) or --ttl. The token is saved to .env as ${MINTED_TOKEN_KEY}, other lines untouched; if that fails the Redis record is removed again. --print writes it to stdout instead and changes no file.
 
-Without --mint it signs in by OAuth against the MCP server in --server-url or MCP_SERVER_URL (its auth server found through /.well-known/oauth-protected-resource, else its origin; without either, the gateway's auth server GATEWAY_AUTH_URL or https://auth.$BASE_DOMAIN): metadata discovery, a client registered once (RFC 7591) and re-used from .env (MCP_CLIENT_ID, MCP_CLIENT_SECRET, MCP_CLIENT_REGISTRATION_TOKEN, MCP_CLIENT_REGISTRATION_URI), then the browser flow (PKCE, redirect caught on http://127.0.0.1:<port>/callback; with --no-browser or over SSH paste the redirected URL on stdin) or, with --device, the device flow. MCP_CLIENT_ACCESS_TOKEN and MCP_CLIENT_REFRESH_TOKEN are saved (and MCP_CLIENT_ACCESS_TOKEN_EXPIRES_AT when the token is not a JWT; MCP_SERVER_URL from --server-url when .env has none, so refresh-tokens finds the server again). A still-valid token is kept unless --force. URLs and codes go to stderr; tokens only to .env.
+Without --mint it signs in by OAuth against the MCP server in --server-url or MCP_SERVER_URL (its auth server found through /.well-known/oauth-protected-resource, else its origin; without either, the gateway's auth server GATEWAY_AUTH_URL or https://auth.$BASE_DOMAIN): metadata discovery, a client registered once (RFC 7591) and re-used from .env (MCP_CLIENT_ID, MCP_CLIENT_SECRET, MCP_CLIENT_REGISTRATION_TOKEN, MCP_CLIENT_REGISTRATION_URI, MCP_CLIENT_REDIRECT_URI: the gateway matches redirect URIs exactly, so a later sign-in listens on the registered port again, or when it is taken updates the registration by RFC 7592 or registers a new client, and says which), then the browser flow (PKCE, redirect caught on http://127.0.0.1:<port>/callback; with --no-browser or over SSH paste the redirected URL on stdin) or, with --device, the device flow; the MCP server's canonical URI is sent as the RFC 8707 resource. MCP_CLIENT_ACCESS_TOKEN and MCP_CLIENT_REFRESH_TOKEN are saved (and MCP_CLIENT_ACCESS_TOKEN_EXPIRES_AT when the token is not a JWT; MCP_SERVER_URL from --server-url when .env has none, so refresh-tokens finds the server again). A still-valid token is kept unless --force. URLs and codes go to stderr; tokens only to .env.
 
 --name NAME signs in a login of its own, beside the MCP client's, at an MCP server (--server-url) or any OAuth or OpenID provider (--issuer URL, found through /.well-known/oauth-authorization-server or /.well-known/openid-configuration), with a client registered dynamically or, for providers that do not allow it, given by hand (--client-id, and --client-secret env:VAR or file:PATH: never the secret itself on the command line). It is kept in .env as NAME_ACCESS_TOKEN, NAME_REFRESH_TOKEN, NAME_CLIENT_ID, NAME_CLIENT_SECRET, NAME_TOKEN_ENDPOINT, NAME_ISSUER (and NAME_SERVER_URL, NAME_RESOURCE for an MCP server), or with --tokens-dir DIR as DIR/NAME-egress.json in the registry's egress format (access_token, refresh_token, expires_at, token_type, scope, token_endpoint, issuer, client_id), written atomically with mode 0600, its other fields kept; the client secret then stays in .env and the file names its key (client_secret_env). Later sign-ins and refresh-tokens need only the name.`
   static override examples = [
@@ -166,6 +170,7 @@ Without --mint it signs in by OAuth against the MCP server in --server-url or MC
         auth_server: null,
         client_id: current.values.get(MCP_CLIENT_LOGIN.clientId) ?? null,
         client_registered: false,
+        client_redirect: null,
         flow: null,
         expires_at: isoTime(savedUntil),
         has_refresh_token: Boolean(current.values.get(MCP_CLIENT_LOGIN.refreshToken)),
@@ -173,9 +178,10 @@ Without --mint it signs in by OAuth against the MCP server in --server-url or MC
     }
     const http = httpOptions(flags)
     const serverUrl = flags['server-url'] ?? settings.get('MCP_SERVER_URL')
-    const {authServerUrl, resource} = serverUrl
-      ? await findMcpAuthServer(serverUrl, http)
-      : {authServerUrl: gatewayAuthServerUrl(settings), resource: undefined}
+    const found = serverUrl ? await findMcpAuthServer(serverUrl, http) : {authServerUrl: gatewayAuthServerUrl(settings), resource: undefined}
+    // RFC 8707, as the MCP authorization spec asks: the server's canonical URI, named by its metadata or not.
+    const resource = found.resource ?? (serverUrl ? canonicalResourceUri(serverUrl) : undefined)
+    const {authServerUrl} = found
     const headless = flags['no-browser'] || !canOpenBrowser()
     const client = await this.handRegisteredClient(settings)
     if (client) await useHandRegisteredClient(settings.envFilePath, MCP_CLIENT_LOGIN, client)
@@ -230,6 +236,7 @@ Without --mint it signs in by OAuth against the MCP server in --server-url or MC
         auth_server: saved.issuer ?? null,
         client_id: saved.clientId ?? null,
         client_registered: false,
+        client_redirect: null,
         flow: null,
         expires_at: isoTime(saved.expiresAt),
         has_refresh_token: saved.hasRefreshToken,

@@ -64,12 +64,18 @@ export const REQUIRED_SETTINGS = [
 
 /** The required secrets mcpauth can make; the GitHub ones come from the GitHub app's settings. */
 const GENERATED_SECRETS: ReadonlySet<string> = new Set(['GATEWAY_JWT_SECRET', 'JWT_PRIVATE_KEY_B64', 'REDIS_PASSWORD'])
-const LIFETIME_SETTINGS = ['ACCESS_TOKEN_LIFETIME', 'REFRESH_TOKEN_LIFETIME', 'CLIENT_LIFETIME'] as const
+const LIFETIME_SETTINGS = ['ACCESS_TOKEN_LIFETIME', 'REFRESH_TOKEN_LIFETIME', 'SESSION_TIMEOUT', 'CLIENT_LIFETIME'] as const
+const OPTIONAL_SETTINGS = ['JWT_ALGORITHM', 'MCP_PROTOCOL_VERSION'] as const
 const GATEWAY_TOKENS = ['GATEWAY_OAUTH_ACCESS_TOKEN', 'MCP_CLIENT_ACCESS_TOKEN'] as const
 
 export async function runDoctor(inputs: DoctorInputs): Promise<DoctorReport> {
-  const checks: DoctorCheck[] = [await checkEnvFile(inputs.envFile)]
-  checks.push(...checkRequiredSettings(inputs.settings), ...checkLifetimes(inputs.settings), ...checkAliasConflicts(inputs.envFile))
+  const checks: DoctorCheck[] = await checkEnvFile(inputs.envFile)
+  checks.push(
+    ...checkRequiredSettings(inputs.settings),
+    ...checkLifetimes(inputs.settings),
+    ...checkOptionalSettings(inputs.settings),
+    ...checkAliasConflicts(inputs.envFile),
+  )
   checks.push(checkSigningKey(inputs.settings))
   const redis = await checkRedis(inputs.tokenStore)
   checks.push(redis.check)
@@ -82,27 +88,44 @@ const ok = (check: string, detail: string): DoctorCheck => ({check, status: 'ok'
 const warn = (check: string, detail: string, hint: string | null = null): DoctorCheck => ({check, status: 'warn', detail, hint})
 const fail = (check: string, detail: string, hint: string | null, kind: FailureKind = 'invalid'): DoctorCheck => ({check, status: 'fail', detail, hint, kind})
 
-async function checkEnvFile(envFile: EnvFile): Promise<DoctorCheck> {
+/** Every finding about the file itself: an unparseable line does not hide a mode others can read. */
+async function checkEnvFile(envFile: EnvFile): Promise<DoctorCheck[]> {
   if (!envFile.exists)
-    return fail('.env file', `${envFile.path} not found`, 'Run "mcpauth generate-all-secrets" to create it from .env.example.', 'unreachable')
+    return [fail('.env file', `${envFile.path} not found`, 'Run "mcpauth generate-all-secrets" to create it from .env.example.', 'unreachable')]
   const mode = (await stat(envFile.path)).mode & 0o777
   const octal = mode.toString(8).padStart(4, '0')
+  const findings: DoctorCheck[] = []
   if (envFile.malformedLines.length > 0) {
-    return warn('.env file', `${envFile.path}: line ${envFile.malformedLines.join(', ')} cannot be parsed`, 'Each line must be NAME=value, a comment or blank.')
+    findings.push(
+      warn('.env file', `${envFile.path}: line ${envFile.malformedLines.join(', ')} cannot be parsed`, 'Each line must be NAME=value, a comment or blank.'),
+    )
   }
-  if (mode & 0o077) return warn('.env file', `${envFile.path} is mode ${octal}: others can read its secrets`, `chmod 600 ${envFile.path}`)
-  return ok('.env file', `${envFile.path} (mode ${octal})`)
+  if (mode & 0o077) findings.push(warn('.env file', `${envFile.path} is mode ${octal}: others can read its secrets`, `chmod 600 ${envFile.path}`))
+  return findings.length > 0 ? findings : [ok('.env file', `${envFile.path} (mode ${octal})`)]
 }
 
 function checkRequiredSettings(settings: Settings): DoctorCheck[] {
   return REQUIRED_SETTINGS.map((name) => {
     const found = settings.lookup(name)
-    if (!found) return fail(name, 'missing', `Set ${name} in ${settings.envFilePath}.`)
+    if (!found) return fail(name, 'missing', `Set ${settings.preferredName(name)} in ${settings.envFilePath}.`)
     if (isPlaceholder(found.value)) {
       const generated = GENERATED_SECRETS.has(name) ? ' (mcpauth generate-all-secrets fills it)' : ''
       return fail(name, `${found.name} is a placeholder`, `Replace it in ${settings.envFilePath}${generated}.`)
     }
-    return ok(name, `set${found.name === name ? '' : ` as ${found.name}`}${found.source === 'environment' ? ' (from the environment)' : ''}`)
+    return ok(name, `set${whereFound(name, found)}`)
+  })
+}
+
+/** How doctor says where a setting was found: ` as OAUTH_…` when under its newer name, ` (from the environment)`. */
+function whereFound(name: string, found: {name: string; source: string}): string {
+  return `${found.name === name ? '' : ` as ${found.name}`}${found.source === 'environment' ? ' (from the environment)' : ''}`
+}
+
+/** Settings the gateway has a default for, shown as they are read (under either name). */
+function checkOptionalSettings(settings: Settings): DoctorCheck[] {
+  return OPTIONAL_SETTINGS.map((name) => {
+    const found = settings.lookup(name)
+    return found ? ok(name, `${found.value}${whereFound(name, found)}`) : ok(name, "not set: the gateway's default applies")
   })
 }
 
@@ -113,7 +136,7 @@ function checkLifetimes(settings: Settings): DoctorCheck[] {
     const seconds = Number(found.value)
     if (!Number.isInteger(seconds) || seconds < 0)
       return fail(name, `"${found.value}" is not a number of seconds`, `Set ${found.name} to whole seconds, e.g. 86400.`)
-    return ok(name, seconds === 0 ? 'no expiry' : formatDuration(seconds))
+    return ok(name, `${seconds === 0 ? 'no expiry' : formatDuration(seconds)}${whereFound(name, found)}`)
   })
 }
 

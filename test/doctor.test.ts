@@ -1,5 +1,5 @@
 import {strict as assert} from 'node:assert'
-import {chmod, copyFile, mkdtemp, readFile} from 'node:fs/promises'
+import {appendFile, chmod, copyFile, mkdtemp, readFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -94,6 +94,20 @@ describe('doctor', () => {
     assert.equal(result.code, 0)
     assert.equal(byCheck['.env file'].status, 'warn')
     assert.equal(byCheck['.env file'].hint, 'chmod 600 .env')
+  })
+
+  it('shows every finding about the .env: an unparseable line and a mode others can read', async () => {
+    await appendFile(join(dir, '.env'), 'this line is not a setting\n')
+    await chmod(join(dir, '.env'), 0o644)
+    const result = await runCli(['doctor', '--json'], {cwd: dir})
+    const findings = parseJson(result).checks.filter((check: {check: string}) => check.check === '.env file')
+    assert.deepEqual(
+      findings.map((check: {status: string; hint: string}) => [check.status, check.hint]),
+      [
+        ['warn', 'Each line must be NAME=value, a comment or blank.'],
+        ['warn', 'chmod 600 .env'],
+      ],
+    )
   })
 
   it('fails with exit 4 when Redis cannot be reached, and explains a compose host name', async () => {

@@ -1,6 +1,6 @@
 /**
  * The mcpauth backup file, format "mcpauth-backup" version 1: newline-delimited
- * JSON, one object per line (README, "Backups").
+ * JSON, one object per line (docs/backups.md).
  *
  *   header   {"format":"mcpauth-backup","version":1,"created_at":ISO-8601,"source":"redis://host:port/db","tool":"mcpauth 0.1.0"}
  *   record   {"key":K,"type":"string"|"set"|"list"|"hash","value":V,"expires_at_ms":ms|null}   (one line per key)

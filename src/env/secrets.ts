@@ -1,7 +1,7 @@
 import {createHash} from 'node:crypto'
 import {dirname, join} from 'node:path'
 
-import {SETTING_ALIASES} from './settings.js'
+import {SETTING_ALIASES, settingSpelling} from './settings.js'
 import {type EnvFile, updateEnvFile} from './env-file.js'
 import {usageError} from '../errors.js'
 import {decodePrivateKeyB64, generateRsaKey, generateSecret, isPlaceholder} from '../jwt/keys.js'
@@ -115,9 +115,14 @@ async function decide(spec: SecretSpec, current: EnvFile, options: EnsureSecrets
   return {name: spec.name, written_as: names, action: 'replaced', value: await spec.generate()}
 }
 
-/** The classic name, plus the OAUTH_ alias when the file already uses it; the alias alone if only it is there. */
+/**
+ * The classic name, plus the OAUTH_ alias when the file already uses it; the
+ * alias alone if only it is there, or if the file spells its settings the
+ * newer way (OAUTH_*) and has neither.
+ */
 function namesInFile(name: string, file: EnvFile): string[] {
   const alias = SETTING_ALIASES[name]
-  if (!alias || !file.values.has(alias)) return [name]
+  if (!alias) return [name]
+  if (!file.values.has(alias)) return !file.values.has(name) && settingSpelling(file.values.keys()) === 'oauth' ? [alias] : [name]
   return file.values.has(name) ? [name, alias] : [alias]
 }

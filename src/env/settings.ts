@@ -2,8 +2,10 @@ import {type EnvFile, readEnvFile} from './env-file.js'
 import {usageError} from '../errors.js'
 
 /**
- * Newer gateways spell the auth settings with an `OAUTH_` prefix. Both names
- * are read; the gateway's classic name is the one mcpauth writes.
+ * Newer gateways spell the auth service's settings with an `OAUTH_` prefix.
+ * This is the one table of them: every setting here is read under both
+ * names (the classic one first), and written under the one the `.env`
+ * already uses.
  */
 export const SETTING_ALIASES: Readonly<Record<string, string>> = {
   GATEWAY_JWT_SECRET: 'OAUTH_JWT_SECRET',
@@ -11,13 +13,43 @@ export const SETTING_ALIASES: Readonly<Record<string, string>> = {
   JWT_PRIVATE_KEY_B64: 'OAUTH_JWT_PRIVATE_KEY_B64',
   ACCESS_TOKEN_LIFETIME: 'OAUTH_ACCESS_TOKEN_LIFETIME',
   REFRESH_TOKEN_LIFETIME: 'OAUTH_REFRESH_TOKEN_LIFETIME',
+  SESSION_TIMEOUT: 'OAUTH_SESSION_TIMEOUT',
   CLIENT_LIFETIME: 'OAUTH_CLIENT_LIFETIME',
+  ALLOWED_GITHUB_USERS: 'OAUTH_ALLOWED_GITHUB_USERS',
+  MCP_PROTOCOL_VERSION: 'OAUTH_MCP_PROTOCOL_VERSION',
 }
+
+/** The classic name of a setting given under either name (`OAUTH_JWT_SECRET` -> `GATEWAY_JWT_SECRET`). */
+export function classicSettingName(name: string): string {
+  return Object.entries(SETTING_ALIASES).find(([, alias]) => alias === name)?.[0] ?? name
+}
+
+/** Both names of a setting, the classic one first; one name for a setting without an alias. */
+export function settingNames(name: string): string[] {
+  const classic = classicSettingName(name)
+  return SETTING_ALIASES[classic] ? [classic, SETTING_ALIASES[classic]] : [name]
+}
+
+/**
+ * Which spelling a `.env` uses: `oauth` when it holds any `OAUTH_` name of
+ * the table and none of the classic ones, `classic` when it holds a classic
+ * one and no `OAUTH_` one, `mixed` or `none` otherwise.
+ */
+export function settingSpelling(names: Iterable<string>): 'classic' | 'oauth' | 'mixed' | 'none' {
+  const present = new Set(names)
+  const classic = Object.keys(SETTING_ALIASES).some((name) => present.has(name))
+  const oauth = Object.values(SETTING_ALIASES).some((name) => present.has(name))
+  return classic && oauth ? 'mixed' : oauth ? 'oauth' : classic ? 'classic' : 'none'
+}
+
+/** How a token's variable is named: the built-in and named logins' tokens, GitHub's, and the expiry beside an opaque one. */
+const TOKEN_VARIABLE = /^(?:[A-Z][A-Z0-9_]*_(?:ACCESS|REFRESH)_TOKEN|GITHUB_PAT)(?:_EXPIRES_AT)?$/
 
 /** Lifetimes the gateway uses when its `.env` does not set them (seconds). */
 export const DEFAULT_LIFETIMES = {
   ACCESS_TOKEN_LIFETIME: 86_400,
   REFRESH_TOKEN_LIFETIME: 2_592_000,
+  SESSION_TIMEOUT: 3600,
   CLIENT_LIFETIME: 7_776_000,
 } as const
 
@@ -47,7 +79,7 @@ export class Settings {
   }
 
   lookup(name: string): {value: string; source: SettingSource; name: string} | undefined {
-    const names = SETTING_ALIASES[name] ? [name, SETTING_ALIASES[name]] : [name]
+    const names = settingNames(name)
     for (const candidate of names) {
       const value = nonEmpty(this.processEnv[candidate])
       if (value !== undefined) return {value, source: 'environment', name: candidate}
@@ -59,13 +91,46 @@ export class Settings {
     return undefined
   }
 
+  /**
+   * Every value the token commands look at, from the same sources in the
+   * same order as any setting: each key of the `.env` and each variable of
+   * the environment named like a token (`…_ACCESS_TOKEN`, `…_REFRESH_TOKEN`,
+   * `GITHUB_PAT`, and their `…_EXPIRES_AT`), the environment's value first.
+   * In the order of the `.env`, then the environment's own.
+   */
+  tokenValues(): Map<string, string> {
+    const names = new Set([
+      ...this.fileValues.keys(),
+      ...Object.keys(this.processEnv)
+        .filter((name) => TOKEN_VARIABLE.test(name))
+        .sort(),
+    ])
+    const values = new Map<string, string>()
+    for (const name of names) {
+      const value = nonEmpty(this.processEnv[name]) ?? nonEmpty(this.fileValues.get(name))
+      if (value !== undefined) values.set(name, value)
+    }
+    return values
+  }
+
+  /** Whether a token-named variable of the environment is set: the token commands then have something to look at without a `.env`. */
+  hasTokensInEnvironment(): boolean {
+    return Object.keys(this.processEnv).some((name) => TOKEN_VARIABLE.test(name) && nonEmpty(this.processEnv[name]) !== undefined)
+  }
+
+  /** The name to tell an operator to set: the `OAUTH_` one when the `.env` spells its settings that way. */
+  preferredName(name: string): string {
+    const names = settingNames(name)
+    return names.length > 1 && settingSpelling(this.fileValues.keys()) === 'oauth' ? names[1] : names[0]
+  }
+
   /** A whole number of seconds (or other unit), or the default when unset. */
   getInteger(name: string, fallback: number): number {
-    const value = this.get(name)
-    if (value === undefined) return fallback
-    const parsed = Number(value)
+    const found = this.lookup(name)
+    if (found === undefined) return fallback
+    const parsed = Number(found.value)
     if (!Number.isInteger(parsed) || parsed < 0) {
-      throw usageError(`${name} must be a whole number, not "${value}".`, `Fix ${name} in ${this.envFilePath} or the environment.`)
+      throw usageError(`${found.name} must be a whole number, not "${found.value}".`, `Fix ${found.name} in ${this.envFilePath} or the environment.`)
     }
     return parsed
   }

@@ -60,6 +60,7 @@ export function namedLoginKeys(name: string): NamedLoginKeys {
     clientSecret: `${prefix}_CLIENT_SECRET`,
     registrationToken: `${prefix}_REGISTRATION_TOKEN`,
     registrationUri: `${prefix}_REGISTRATION_URI`,
+    redirectUri: `${prefix}_REDIRECT_URI`,
     issuer: `${prefix}_ISSUER`,
     tokenEndpoint: `${prefix}_TOKEN_ENDPOINT`,
     serverUrl: `${prefix}_SERVER_URL`,

@@ -1,7 +1,7 @@
 import {basename, dirname} from 'node:path'
 
 import {companionPath} from '../env/safe-paths.js'
-import type {Settings} from '../env/settings.js'
+import {type Settings, settingNames} from '../env/settings.js'
 import {McpAuthError, ExitCode} from '../errors.js'
 import type {ClientCredentials, TokenSet} from '../oauth/client.js'
 import {type LoginRecord, type StoredLogin, accessTokenExpiry, endpointFinder, savedTokenExpiry} from './stored-login.js'
@@ -30,7 +30,7 @@ export const WELL_KNOWN_TOKEN_ENDPOINTS: Readonly<Record<string, string>> = {
  * secret: the value is sent to the file's token endpoint.
  */
 const CLIENT_SECRET_KEY = /^[A-Za-z_][A-Za-z0-9_]*SECRET(?:_\d+)?$/
-const GATEWAY_SECRETS = new Set(['GATEWAY_JWT_SECRET', 'OAUTH_JWT_SECRET'])
+const GATEWAY_SECRETS = new Set(settingNames('GATEWAY_JWT_SECRET'))
 
 /** The registry numbers its egress client settings from 1 to 100. */
 const REGISTRY_CLIENT_SETS = 100

@@ -1,7 +1,7 @@
 import {readEnvFile, updateEnvFile} from '../env/env-file.js'
 import {Settings} from '../env/settings.js'
 import type {ClientCredentials} from '../oauth/client.js'
-import {type LoginKeys, type LoginStorage, clientUpdates, envLoginStorage, tokenUpdates} from '../oauth/login.js'
+import {type LoginKeys, type LoginStorage, clientUpdates, envLoginStorage, splitUris, tokenUpdates} from '../oauth/login.js'
 import {savedExpiry} from './env-store.js'
 import type {NamedLoginKeys} from './env-logins.js'
 import {applyTokenAnswer} from './file-store.js'
@@ -76,6 +76,8 @@ export function fileNamedStorage(path: string, envFilePath: string, keys: NamedL
       [keys.registrationToken!]: client.registration_access_token ?? null,
     }))
     await updateTokenFile(path, (document) => {
+      // A redirect URI written by hand for a hand-registered client stays while the client does.
+      if (document.client_id !== client.client_id || client.redirect_uris) setOrDelete(document, 'redirect_uri', client.redirect_uris?.join(' '))
       document.client_id = client.client_id
       setOrDelete(document, 'client_secret_env', client.client_secret ? keys.clientSecret : undefined)
       setOrDelete(document, 'registration_client_uri', client.registration_client_uri)
@@ -83,6 +85,7 @@ export function fileNamedStorage(path: string, envFilePath: string, keys: NamedL
   }
   return {
     location: path,
+    redirectUriKey: 'redirect_uri',
     saved: async () => {
       const document = (await readTokenFile(path)) ?? {}
       const accessToken = stringOf(document, 'access_token')
@@ -107,6 +110,7 @@ export function fileNamedStorage(path: string, envFilePath: string, keys: NamedL
         client_secret: secretKey ? settings.get(secretKey) : undefined,
         registration_access_token: settings.get(keys.registrationToken!),
         registration_client_uri: stringOf(document, 'registration_client_uri'),
+        redirect_uris: splitUris(stringOf(document, 'redirect_uri')),
       }
     },
     saveClient,
@@ -134,6 +138,8 @@ function handRegisteredClientUpdates(keys: LoginKeys, client: ClientCredentials)
   const updates: Record<string, string | null> = {...clientUpdates(keys, client), [keys.clientSecret]: client.client_secret ?? null}
   if (keys.registrationToken) updates[keys.registrationToken] = null
   if (keys.registrationUri) updates[keys.registrationUri] = null
+  // Its redirect URI is only known when the operator wrote it beside it: that stays.
+  if (keys.redirectUri) delete updates[keys.redirectUri]
   return updates
 }
 

@@ -4,6 +4,7 @@ import type {Settings} from '../env/settings.js'
 import {McpAuthError, ExitCode, usageError} from '../errors.js'
 import {findMcpAuthServer} from '../oauth/discovery.js'
 import type {OAuthHttpOptions} from '../oauth/http.js'
+import {canonicalResourceUri} from '../oauth/resource.js'
 import {type LoginResult, runOAuthLogin} from '../oauth/login.js'
 import type {PastedInput} from '../oauth/pkce.js'
 import {checkLoginName, namedLoginKeys} from './env-logins.js'
@@ -60,7 +61,8 @@ export async function signInNamedLogin(request: NamedSignInRequest): Promise<Nam
     )
   }
   const found = serverUrl ? await findMcpAuthServer(serverUrl, request.http) : undefined
-  const place = {serverUrl, resource: found?.resource}
+  const resource = serverUrl ? (found?.resource ?? canonicalResourceUri(serverUrl)) : undefined
+  const place = {serverUrl, resource}
   const storage: NamedLoginStorage = path ? fileNamedStorage(path, request.envFilePath, keys, place) : envNamedStorage(request.envFilePath, keys, place)
   if (request.client) await storage.useClient(request.client)
   const login = await runOAuthLogin({
@@ -69,7 +71,7 @@ export async function signInNamedLogin(request: NamedSignInRequest): Promise<Nam
     storage,
     authServerUrl: found?.authServerUrl ?? issuer!,
     clientName: `mcpauth ${keys.name}`,
-    resource: found?.resource,
+    resource,
     scope: request.scope,
     device: request.device,
     openBrowser: request.openBrowser,

@@ -1,11 +1,11 @@
 import {type EnvUpdates, readEnvFile, updateEnvFile} from '../env/env-file.js'
 import {McpAuthError, ExitCode, usageError} from '../errors.js'
 import {looksLikeJwt} from '../jwt/codec.js'
-import {type ClientCredentials, type TokenSet, defaultScope, registerClient} from './client.js'
-import {type AuthServerMetadata, discoverAuthServer} from './discovery.js'
-import {runDeviceFlow} from './device.js'
+import type {ClientCredentials, TokenSet} from './client.js'
+import type {ClientRedirect} from './client-redirect.js'
+import type {AuthServerMetadata} from './discovery.js'
 import type {OAuthHttpOptions} from './http.js'
-import {type PastedInput, runAuthorizationCodeFlow, startLoopbackReceiver} from './pkce.js'
+import type {LoopbackReceiver, PastedInput} from './pkce.js'
 import {EXPIRES_AT_SUFFIX} from '../jwt/expiry.js'
 
 /**
@@ -24,6 +24,8 @@ export interface LoginKeys {
   clientSecret: string
   registrationToken?: string
   registrationUri?: string
+  /** The redirect URI the client is registered with: the gateway matches it exactly, port included. */
+  redirectUri?: string
   loginCommand: string
 }
 
@@ -35,6 +37,7 @@ export const MCP_CLIENT_LOGIN: LoginKeys = {
   clientSecret: 'MCP_CLIENT_SECRET',
   registrationToken: 'MCP_CLIENT_REGISTRATION_TOKEN',
   registrationUri: 'MCP_CLIENT_REGISTRATION_URI',
+  redirectUri: 'MCP_CLIENT_REDIRECT_URI',
   loginCommand: 'mcpauth mcp-client-token --force',
 }
 
@@ -46,6 +49,7 @@ export const GATEWAY_LOGIN: LoginKeys = {
   clientSecret: 'GATEWAY_OAUTH_CLIENT_SECRET',
   registrationToken: 'GATEWAY_OAUTH_REGISTRATION_TOKEN',
   registrationUri: 'GATEWAY_OAUTH_REGISTRATION_URI',
+  redirectUri: 'GATEWAY_OAUTH_REDIRECT_URI',
   loginCommand: 'mcpauth generate-github-token --force',
 }
 
@@ -68,6 +72,8 @@ export interface LoginStorage {
   savedClient(): Promise<ClientCredentials | undefined>
   saveClient(client: ClientCredentials): Promise<void>
   saveTokens(tokens: TokenSet, now: number, metadata: AuthServerMetadata): Promise<void>
+  /** Where an operator writes the redirect URI of a client registered by hand, named in messages. */
+  redirectUriKey?: string
 }
 
 export interface LoginOptions {
@@ -92,6 +98,8 @@ export interface LoginResult {
   auth_server: string
   client_id: string
   client_registered: boolean
+  /** How the browser flow's client and redirect URI were settled; null for the device flow with a saved client. */
+  client_redirect: ClientRedirect | null
   flow: 'device' | 'authorization_code'
   expires_at: number | null
   has_refresh_token: boolean
@@ -100,62 +108,92 @@ export interface LoginResult {
 export async function runOAuthLogin(options: LoginOptions): Promise<LoginResult> {
   const {keys} = options
   const storage = options.storage ?? envLoginStorage(options.envFilePath, keys)
+  // Loaded only for a sign-in (HTTP, the browser and device flows): every command that reads a login imports this module.
+  const [{discoverAuthServer}, {defaultScope}, {settleClientRedirect}, {runDeviceFlow}, {runAuthorizationCodeFlow}] = await Promise.all([
+    import('./discovery.js'),
+    import('./client.js'),
+    import('./client-redirect.js'),
+    import('./device.js'),
+    import('./pkce.js'),
+  ])
   const metadata = await discoverAuthServer(options.authServerUrl, options.http)
   if (options.device && !metadata.device_authorization_endpoint) {
     throw usageError(`${metadata.issuer} does not offer the device flow.`, 'Run it without --device to sign in through the browser.')
   }
   const scope = options.scope ?? defaultScope(metadata)
-  const receiver = await startLoopbackReceiver()
+  const saved = await storage.savedClient()
+  let client: ClientCredentials
+  let redirect: ClientRedirect | null = null
+  let receiver: LoopbackReceiver | undefined
+  if (options.device && saved) {
+    client = saved
+  } else {
+    const settled = await settleClientRedirect({
+      metadata,
+      saved,
+      clientName: options.clientName,
+      scope,
+      location: storage.location,
+      redirectUriKey: storage.redirectUriKey,
+      clientIdKey: keys.clientId,
+      saveClient: (client) => storage.saveClient(client),
+      notify: options.notify,
+      http: options.http,
+    })
+    ;({client, redirect, receiver} = settled)
+  }
   try {
-    let client = await storage.savedClient()
-    const registered = client === undefined
-    if (!client) {
-      client = await registerClient(metadata, {clientName: options.clientName, redirectUris: [receiver.redirectUri], scope}, options.http)
-      await storage.saveClient(client)
-      options.notify(`Registered client ${client.client_id} for the ${keys.label} login at ${metadata.issuer}; saved in ${storage.location}.`)
+    let tokens: TokenSet
+    if (options.device) {
+      // The device flow needs no redirect: a receiver was only started to register the client.
+      await receiver?.close()
+      receiver = undefined
+      tokens = await runDeviceFlow({
+        deviceEndpoint: metadata.device_authorization_endpoint!,
+        tokenEndpoint: metadata.token_endpoint,
+        client,
+        scope,
+        resource: options.resource,
+        http: options.http,
+        notify: options.notify,
+        overallTimeoutMs: options.loginTimeoutMs,
+      })
+    } else {
+      tokens = await runAuthorizationCodeFlow({
+        metadata,
+        client,
+        receiver: receiver!,
+        scope,
+        resource: options.resource,
+        openBrowser: options.openBrowser,
+        pasted: options.pasted,
+        notify: options.notify,
+        loginTimeoutMs: options.loginTimeoutMs,
+        http: options.http,
+      }).catch((error: unknown) => {
+        throw saved && redirect !== 'replaced' ? withStaleClientHint(error, keys) : error
+      })
     }
-    const tokens = options.device
-      ? await runDeviceFlow({
-          deviceEndpoint: metadata.device_authorization_endpoint!,
-          tokenEndpoint: metadata.token_endpoint,
-          client,
-          scope,
-          http: options.http,
-          notify: options.notify,
-          overallTimeoutMs: options.loginTimeoutMs,
-        })
-      : await runAuthorizationCodeFlow({
-          metadata,
-          client,
-          receiver,
-          scope,
-          resource: options.resource,
-          openBrowser: options.openBrowser,
-          pasted: options.pasted,
-          notify: options.notify,
-          loginTimeoutMs: options.loginTimeoutMs,
-          http: options.http,
-        }).catch((error: unknown) => {
-          throw registered ? error : withStaleClientHint(error, keys)
-        })
     const now = Math.floor(Date.now() / 1000)
     await storage.saveTokens(tokens, now, metadata)
     return {
       auth_server: metadata.issuer,
       client_id: client.client_id,
-      client_registered: registered,
+      client_registered: redirect === 'registered' || redirect === 'replaced',
+      client_redirect: redirect,
       flow: options.device ? 'device' : 'authorization_code',
       expires_at: tokenExpiresAt(tokens, now),
       has_refresh_token: tokens.refresh_token !== undefined,
     }
   } finally {
-    await receiver.close()
+    await receiver?.close()
   }
 }
 
 export function envLoginStorage(envFilePath: string, keys: LoginKeys): LoginStorage {
   return {
     location: envFilePath,
+    redirectUriKey: keys.redirectUri,
     savedClient: async () => savedClient(keys, (await readEnvFile(envFilePath)).values),
     saveClient: async (client) => {
       await updateEnvFile(envFilePath, () => clientUpdates(keys, client))
@@ -174,14 +212,22 @@ export function savedClient(keys: LoginKeys, values: ReadonlyMap<string, string>
     client_secret: values.get(keys.clientSecret) || undefined,
     registration_access_token: keys.registrationToken ? values.get(keys.registrationToken) || undefined : undefined,
     registration_client_uri: keys.registrationUri ? values.get(keys.registrationUri) || undefined : undefined,
+    redirect_uris: splitUris(keys.redirectUri ? values.get(keys.redirectUri) : undefined),
   }
 }
 
+/** Saved redirect URIs: one, or several separated by spaces. */
+export function splitUris(value: string | undefined): string[] | undefined {
+  const uris = value?.split(/\s+/).filter(Boolean)
+  return uris && uris.length > 0 ? uris : undefined
+}
+
+/** The keys of a client, all of them: a replaced client's secret or registration token must not stay behind. */
 export function clientUpdates(keys: LoginKeys, client: ClientCredentials): EnvUpdates {
-  const updates: EnvUpdates = {[keys.clientId]: client.client_id}
-  if (client.client_secret) updates[keys.clientSecret] = client.client_secret
-  if (keys.registrationToken && client.registration_access_token) updates[keys.registrationToken] = client.registration_access_token
-  if (keys.registrationUri && client.registration_client_uri) updates[keys.registrationUri] = client.registration_client_uri
+  const updates: EnvUpdates = {[keys.clientId]: client.client_id, [keys.clientSecret]: client.client_secret ?? null}
+  if (keys.registrationToken) updates[keys.registrationToken] = client.registration_access_token ?? null
+  if (keys.registrationUri) updates[keys.registrationUri] = client.registration_client_uri ?? null
+  if (keys.redirectUri) updates[keys.redirectUri] = client.redirect_uris?.join(' ') ?? null
   return updates
 }
 

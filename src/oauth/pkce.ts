@@ -7,7 +7,9 @@ import {createInterface} from 'node:readline'
 import {McpAuthError, ExitCode} from '../errors.js'
 import {type ClientCredentials, type TokenSet, requestToken} from './client.js'
 import type {AuthServerMetadata} from './discovery.js'
+import {formatDuration, safeForTerminal} from '../output.js'
 import type {OAuthHttpOptions} from './http.js'
+import {DEFAULT_TIMEOUT_MS, describeFetchFailure, isSecureOrLoopback, requireSecureUrl} from './network.js'
 
 /**
  * Authorization code with PKCE S256 (RFC 7636) and a loopback redirect
@@ -38,12 +40,28 @@ export interface AuthorizationCodeOptions {
   http?: OAuthHttpOptions
 }
 
-export async function startLoopbackReceiver(): Promise<LoopbackReceiver> {
+/** Where a loopback receiver listens; a random free port on 127.0.0.1 at /callback by default. */
+export interface LoopbackAddress {
+  host: string
+  port: number
+  path: string
+}
+
+/**
+ * A one-shot HTTP server catching the redirect. Given an address (a saved
+ * client's registered redirect URI), it listens exactly there, or answers
+ * undefined when that port is taken.
+ */
+export async function startLoopbackReceiver(): Promise<LoopbackReceiver>
+export async function startLoopbackReceiver(at: LoopbackAddress): Promise<LoopbackReceiver | undefined>
+export async function startLoopbackReceiver(at?: LoopbackAddress): Promise<LoopbackReceiver | undefined> {
+  const path = at?.path ?? '/callback'
+  const host = at?.host ?? '127.0.0.1'
   let deliver!: (query: URLSearchParams) => void
   const callback = new Promise<URLSearchParams>((resolve) => (deliver = resolve))
   const server: Server = createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1')
-    if (url.pathname !== '/callback') {
+    if (url.pathname !== path) {
       response.writeHead(404).end()
       return
     }
@@ -53,13 +71,19 @@ export async function startLoopbackReceiver(): Promise<LoopbackReceiver> {
     )
     deliver(url.searchParams)
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', resolve)
-  })
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(at?.port ?? 0, host.replace(/^\[(.*)\]$/, '$1'), resolve)
+    })
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (at && (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')) return undefined
+    throw error
+  }
   const {port} = server.address() as AddressInfo
   return {
-    redirectUri: `http://127.0.0.1:${port}/callback`,
+    redirectUri: `http://${host}:${port}${path}`,
     callback,
     close: () =>
       new Promise((resolve) => {
@@ -69,6 +93,18 @@ export async function startLoopbackReceiver(): Promise<LoopbackReceiver> {
   }
 }
 
+/** The address of a loopback http redirect URI (RFC 8252 §7.3), or undefined for any other URI. */
+export function loopbackAddress(redirectUri: string): LoopbackAddress | undefined {
+  let url: URL
+  try {
+    url = new URL(redirectUri)
+  } catch {
+    return undefined
+  }
+  if (url.protocol !== 'http:' || !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) || !url.port || url.search || url.hash) return undefined
+  return {host: url.hostname, port: Number(url.port), path: url.pathname}
+}
+
 export async function runAuthorizationCodeFlow(options: AuthorizationCodeOptions): Promise<TokenSet> {
   const {metadata, client, receiver} = options
   if (!metadata.authorization_endpoint) {
@@ -76,6 +112,14 @@ export async function runAuthorizationCodeFlow(options: AuthorizationCodeOptions
       code: 'no_authorization_endpoint',
       exitCode: ExitCode.unreachable,
       hint: 'Try the device flow with --device.',
+    })
+  }
+  // Discovery refuses these already; checked again here, where a URL is handed to the browser opener.
+  if (!isSecureOrLoopback(metadata.authorization_endpoint)) {
+    throw new McpAuthError(`${metadata.issuer} names an authorization_endpoint that is not an https URL: refused.`, {
+      code: 'insecure_endpoint',
+      exitCode: ExitCode.unreachable,
+      hint: 'mcpauth opens only https URLs (plain http on loopback): check the OAuth server.',
     })
   }
   const verifier = randomBytes(32).toString('base64url')
@@ -95,9 +139,13 @@ export async function runAuthorizationCodeFlow(options: AuthorizationCodeOptions
   }
   for (const [name, value] of Object.entries(query)) if (value !== undefined) authorizationUrl.searchParams.set(name, value)
 
+  // A server that refuses the request (a redirect URI it does not know, an unknown client) says so now, not after --login-timeout.
+  await checkAuthorizationRequest(authorizationUrl, options.http)
   options.notify(`Open this URL to sign in:\n${authorizationUrl.href}`)
   if (options.openBrowser) openInBrowser(authorizationUrl.href)
-  if (options.pasted) options.notify('Waiting for the browser... (or paste the URL it was redirected to, or the code, and press Enter)')
+  options.notify(
+    `Waiting up to ${formatDuration(options.loginTimeoutMs / 1000)} for the sign-in to come back to ${receiver.redirectUri}${options.pasted ? ' (or paste the URL the browser was redirected to, or the code, and press Enter)' : ''}; Ctrl-C stops.`,
+  )
 
   let answer: URLSearchParams
   try {
@@ -116,7 +164,9 @@ export async function runAuthorizationCodeFlow(options: AuthorizationCodeOptions
   const error = answer.get('error')
   if (error) {
     const description = answer.get('error_description')
-    throw new McpAuthError(`The authorization server refused the sign-in (${error}${description ? `: ${description}` : ''}).`, {
+    // Query parameters of a redirect anyone can craft: escaped where they enter the message.
+    const said = `${safeForTerminal(error, {limit: 100})}${description ? `: ${safeForTerminal(description, {limit: 500})}` : ''}`
+    throw new McpAuthError(`The authorization server refused the sign-in (${said}).`, {
       code: error,
       exitCode: ExitCode.unreachable,
     })
@@ -131,8 +181,60 @@ export async function runAuthorizationCodeFlow(options: AuthorizationCodeOptions
   return requestToken(
     metadata.token_endpoint,
     client,
-    {grant_type: 'authorization_code', code, redirect_uri: receiver.redirectUri, code_verifier: verifier},
+    {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: receiver.redirectUri,
+      code_verifier: verifier,
+      // RFC 8707 §2.2: the token request names the resource again.
+      ...(options.resource ? {resource: options.resource} : {}),
+    },
     options.http,
+  )
+}
+
+/**
+ * Asks the authorization endpoint the request the browser will make, without
+ * following it. A server that refuses it outright (400 or 401 with an OAuth
+ * error, as the gateway answers an unregistered redirect URI) or cannot be
+ * reached fails the sign-in at once. Anything else (a login page, a redirect
+ * to one, a 404 from a server that only serves browsers) is left to the browser.
+ */
+async function checkAuthorizationRequest(url: URL, http: OAuthHttpOptions = {}): Promise<void> {
+  const timeoutMs = http.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  const target = requireSecureUrl(url.href, 'The authorization endpoint')
+  let response: Response
+  try {
+    response = await fetch(target, {redirect: 'manual', headers: {Accept: 'application/json', 'User-Agent': 'mcpauth'}, signal: AbortSignal.timeout(timeoutMs)})
+  } catch (error) {
+    throw describeFetchFailure(target, error, timeoutMs)
+  }
+  if (response.status !== 400 && response.status !== 401) {
+    await response.body?.cancel()
+    return
+  }
+  const text = await response.text().catch(() => '')
+  let body: {error?: unknown; error_description?: unknown; detail?: {error?: unknown; error_description?: unknown}} = {}
+  try {
+    body = JSON.parse(text.slice(0, 65_536))
+  } catch {
+    return
+  }
+  // FastAPI (the gateway) puts the OAuth error under "detail".
+  const problem = typeof body?.error === 'string' ? body : typeof body?.detail?.error === 'string' ? body.detail : undefined
+  if (!problem) return
+  const error = String(problem.error)
+  const description = typeof problem.error_description === 'string' ? problem.error_description : undefined
+  throw new McpAuthError(
+    `The authorization server refused the sign-in request before any browser was opened (${safeForTerminal(error, {limit: 100})}${description ? `: ${safeForTerminal(description, {limit: 500})}` : ''}).`,
+    {
+      code: error,
+      exitCode: ExitCode.unreachable,
+      hint:
+        error === 'invalid_redirect_uri' || error === 'redirect_uri_mismatch'
+          ? `The client is not registered with ${url.searchParams.get('redirect_uri')}.`
+          : 'Check the client saved in .env and the server URL.',
+    },
   )
 }
 

@@ -3,6 +3,7 @@ import {dirname} from 'node:path'
 
 import {McpAuthError, fileSystemError, usageError} from '../errors.js'
 import {makePrivateDirectory} from '../env/safe-paths.js'
+import {MESSAGE_LIMIT, safeForTerminal} from '../output.js'
 
 /** Appending, created 0600 if missing, and never through a symbolic link planted at the log's name (ELOOP). */
 const APPEND_NO_FOLLOW = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW
@@ -72,7 +73,11 @@ export class DaemonLog {
   private write(level: LogLevel, message: string, fields: Record<string, unknown>): void {
     if (LOG_LEVELS.indexOf(level) < this.threshold) return
     const time = new Date().toISOString()
-    const line = this.options.json ? JSON.stringify({time, level, message, ...fields}) : `${time} ${level.toUpperCase().padEnd(5)} ${message}`
+    // A message quotes names and reasons from OAuth servers and files: in text, escaped and capped like
+    // every untrusted text a person reads (`tail -f` on a terminal); JSON escaping is exact already.
+    const line = this.options.json
+      ? JSON.stringify({time, level, message, ...fields})
+      : `${time} ${level.toUpperCase().padEnd(5)} ${safeForTerminal(message, {limit: MESSAGE_LIMIT})}`
     // Synchronous to the file, so the last lines before a crash or a SIGKILL are on disk.
     if (this.fd === undefined) process.stderr.write(`${line}\n`)
     else writeSync(this.fd, `${line}\n`)

@@ -1,4 +1,5 @@
-import {RECORD_KINDS, type RecordKind} from './records.js'
+import {STATS_KINDS} from '../redis/scripts.js'
+import type {RecordKind} from './records.js'
 import type {AnyStoredRecord, TokenStore, UserIndexRecord, WalkOptions} from './token-store.js'
 
 export const EXPIRING_SOON_SECONDS = 86_400
@@ -33,19 +34,29 @@ export interface TokenStats {
 
 const EXPIRY_HORIZON_DAYS = 7
 
-/** Counts in one pass over the keyspace; orphan entries are checked per batch of index sets. */
+/**
+ * Counts in one pass over the keyspace. On a single server Redis counts each
+ * batch itself (STATS_BATCH, the same rules as below in Lua) and sends back
+ * numbers; the records it leaves, and every record on a cluster, are judged
+ * here.
+ */
 export async function collectStats(store: TokenStore, options: WalkOptions & {now?: number} = {}): Promise<TokenStats> {
   const now = options.now ?? Date.now() / 1000
   const stats = emptyStats(now)
   const tokensPerUser = new Map<string, number>()
   const tokensPerClient = new Map<string, number>()
   const expiryDays = new Map<string, number>()
-  for await (const batch of store.walk(RECORD_KINDS, options)) {
-    const indexedUsers: string[] = []
-    for (const stored of batch) {
+  const window = {now, soonSeconds: EXPIRING_SOON_SECONDS, horizonSeconds: EXPIRY_HORIZON_DAYS * 86_400}
+  for await (const batch of store.tally(window, options)) {
+    if (batch.counted) {
+      addCounters(stats, batch.counted.counters)
+      addPairs(tokensPerUser, batch.counted.users, String)
+      addPairs(tokensPerClient, batch.counted.clients, String)
+      addPairs(expiryDays, batch.counted.days, (day) => utcDate(Number(day) * 86_400))
+    }
+    for (const stored of batch.records) {
       if (stored.kind === 'user_tokens') {
         countUserIndex(stats.user_index, stored)
-        if (!stored.problem) indexedUsers.push(stored.id)
         continue
       }
       const kindStats = stats.kinds[stored.kind]
@@ -56,7 +67,7 @@ export async function collectStats(store: TokenStore, options: WalkOptions & {no
         if (expiresAt - now <= EXPIRY_HORIZON_DAYS * 86_400) increment(expiryDays, utcDate(expiresAt))
       }
     }
-    stats.user_index.orphan_entries += (await store.findOrphanEntries(indexedUsers)).orphans
+    stats.user_index.orphan_entries += batch.orphanEntries
   }
   stats.top_users = topEntries(tokensPerUser).map(([username, count]) => ({username, active_tokens: count}))
   const topClients = topEntries(tokensPerClient)
@@ -66,9 +77,35 @@ export async function collectStats(store: TokenStore, options: WalkOptions & {no
   return stats
 }
 
+/** STATS_BATCH's counters: five per kind of STATS_KINDS, then the index sets'. */
+function addCounters(stats: TokenStats, counters: number[]): void {
+  STATS_KINDS.forEach((kind, position) => {
+    const kindStats = stats.kinds[kind]
+    const at = position * 5
+    kindStats.count += counters[at] ?? 0
+    kindStats.expired += counters[at + 1] ?? 0
+    kindStats.expiring_24h += counters[at + 2] ?? 0
+    kindStats.without_ttl += counters[at + 3] ?? 0
+    kindStats.malformed += counters[at + 4] ?? 0
+  })
+  const at = STATS_KINDS.length * 5
+  stats.user_index.sets += counters[at] ?? 0
+  stats.user_index.entries += counters[at + 1] ?? 0
+  stats.user_index.without_ttl += counters[at + 2] ?? 0
+  stats.user_index.malformed += counters[at + 3] ?? 0
+}
+
+/** Adds name, count, name, count, … to the counts. */
+function addPairs(counts: Map<string, number>, pairs: ReadonlyArray<string | number>, name: (value: string | number) => string): void {
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    const key = name(pairs[i])
+    counts.set(key, (counts.get(key) ?? 0) + Number(pairs[i + 1]))
+  }
+}
+
 function emptyStats(now: number): TokenStats {
   const kinds = Object.fromEntries(
-    RECORD_KINDS.filter((kind) => kind !== 'user_tokens').map((kind) => [kind, {count: 0, expired: 0, expiring_24h: 0, without_ttl: 0, malformed: 0}]),
+    STATS_KINDS.map((kind) => [kind, {count: 0, expired: 0, expiring_24h: 0, without_ttl: 0, malformed: 0}]),
   ) as TokenStats['kinds']
   return {
     generated_at: new Date(Math.floor(now) * 1000).toISOString(),

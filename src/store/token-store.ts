@@ -1,4 +1,4 @@
-import {type RedisClient, WRONG_TYPE, runCommands, scanKeys} from '../redis/client.js'
+import {type RedisClient, WRONG_TYPE, isCluster, runCommands, scanKeys} from '../redis/client.js'
 import {type NamespaceSize, databaseSize, namespaceSize} from '../redis/namespace-size.js'
 import {
   type RecordKind,
@@ -24,9 +24,12 @@ import {
   indexMemberPages,
   readValuesAndTtls,
   removeIndexEntries,
+  type StatsTally,
+  type StatsWindow,
+  tallyRecords,
 } from './redis-batches.js'
 
-export type {ConditionalDelete, ConditionalDeleteOutcome, IndexEntry, OrphanScan} from './redis-batches.js'
+export type {ConditionalDelete, ConditionalDeleteOutcome, IndexEntry, OrphanScan, StatsTally, StatsWindow} from './redis-batches.js'
 
 /** A string record as read from Redis: parsed, or with the reason it could not be. */
 export interface StoredRecord<K extends StringRecordKind = StringRecordKind> {
@@ -56,7 +59,19 @@ export interface WalkOptions {
   onProgress?: (keysSeen: number) => void
 }
 
+/** What a tally of one SCAN batch found; see TokenStore.tally. */
+export interface BatchTally {
+  /** Counted inside Redis (a single server); undefined on a cluster. */
+  counted?: StatsTally<unknown>
+  /** Records read into Node for the caller to judge: every record on a cluster, on a single server the few the script left. */
+  records: AnyStoredRecord[]
+  /** Entries of this batch's index sets whose token is gone. */
+  orphanEntries: number
+}
+
 const DEFAULT_BATCH_SIZE = 1000
+/** SCAN batches whose tallies may be under way at once. */
+const TALLIES_IN_FLIGHT = 4
 const CLIENT_NAME_CACHE_LIMIT = 50_000
 
 /**
@@ -102,6 +117,47 @@ export class TokenStore {
     }
     const last = await previous
     if (last && last.length > 0) yield last
+  }
+
+  /**
+   * One pass over the keyspace for oauth-stats that ships numbers, not
+   * values: on a single server STATS_BATCH counts each SCAN batch inside
+   * Redis (only the records it leaves come back to Node); on a cluster,
+   * where a script may not read keys of several slots, the records are read
+   * as `walk` reads them. The orphan entries of each batch's index sets are
+   * counted alongside. Several batches are under way at once; they are
+   * yielded in SCAN order.
+   */
+  async *tally(window: StatsWindow, options: WalkOptions = {}): AsyncGenerator<BatchTally> {
+    const cluster = isCluster(this.redis)
+    const inFlight: Array<Promise<BatchTally>> = []
+    let keysSeen = 0
+    for await (const keys of scanKeys(this.redis, `${KEY_NAMESPACE}*`, this.batchSize)) {
+      keysSeen += keys.length
+      const located = keys.flatMap((key) => {
+        const parsed = parseKey(key)
+        return parsed ? [{key, ...parsed}] : []
+      })
+      const tallying = cluster ? this.tallyInNode(located) : this.tallyInRedis(located, window)
+      tallying.catch(() => {}) // awaited below; this only keeps an early failure from counting as unhandled
+      inFlight.push(tallying)
+      if (inFlight.length >= TALLIES_IN_FLIGHT) yield await (inFlight.shift() as Promise<BatchTally>)
+      options.onProgress?.(keysSeen)
+    }
+    while (inFlight.length > 0) yield await (inFlight.shift() as Promise<BatchTally>)
+  }
+
+  private async tallyInRedis(located: ReadonlyArray<{key: string; kind: RecordKind; id: string}>, window: StatsWindow): Promise<BatchTally> {
+    const indexSets = located.flatMap(({kind, id}) => (kind === 'user_tokens' ? [id] : []))
+    const [counted, orphans] = await Promise.all([tallyRecords(this.redis, located, window), this.findOrphanEntries(indexSets)])
+    const records = await this.readBatch(counted.deferred as typeof located)
+    return {counted, records, orphanEntries: orphans.orphans}
+  }
+
+  private async tallyInNode(located: ReadonlyArray<{key: string; kind: RecordKind; id: string}>): Promise<BatchTally> {
+    const records = await this.readBatch(located)
+    const indexSets = records.flatMap((stored) => (stored.kind === 'user_tokens' && !stored.problem ? [stored.id] : []))
+    return {records, orphanEntries: (await this.findOrphanEntries(indexSets)).orphans}
   }
 
   /** Keys in the database (every master of a cluster): what a walk will scan. */

@@ -127,6 +127,31 @@ describeOnEachRedis('oauth-purge-expired', (ctx) => {
     assert.deepEqual(await ctx.redis.smembers('oauth:user_tokens:frank'), [data.valid.jti])
   })
 
+  it('--dry-run foresees the real run across many small batches, where token deletes and orphan removals empty sets side by side', async () => {
+    const {clientId} = await ctx.gateway.client()
+    for (let i = 0; i < 40; i++) {
+      // each set loses an expired token's entry and an orphan entry: either removal may be the one that empties it
+      await ctx.gateway.accessToken({username: `racer${i}`, clientId, expiresIn: -60, ttl: 3600})
+      await ctx.redis.sadd(`oauth:user_tokens:racer${i}`, `gone-${i}`)
+      if (i % 4 === 0) await ctx.gateway.accessToken({username: `racer${i}`, clientId})
+    }
+    const options = {refreshTokenLifetime: 2_592_000}
+    const {dry_run: _dry, ...foreseen} = await purgeExpired(new TokenStore(ctx.redis, 5), {...options, dryRun: true})
+    const {dry_run: _real, ...done} = await purgeExpired(new TokenStore(ctx.redis, 5), {...options, dryRun: false})
+    assert.deepEqual(foreseen, done)
+    assert.equal(done.index_entries_removed, 80)
+    assert.equal(done.index_sets_emptied, 30)
+  })
+
+  it('counts a set emptied by two removals running side by side once', async () => {
+    const store = new TokenStore(ctx.redis)
+    for (let i = 0; i < 20; i++) await ctx.redis.sadd(`oauth:user_tokens:pair${i}`, 'a', 'b')
+    const entries = (jti: string) => Array.from({length: 20}, (_, i) => ({username: `pair${i}`, jti}))
+    const [first, second] = await Promise.all([store.removeIndexEntries(entries('a')), store.removeIndexEntries(entries('b'))])
+    assert.equal(first.removed + second.removed, 40)
+    assert.equal(first.setsEmptied + second.setsEmptied, 20)
+  })
+
   it('removes expired records and leftovers without TTL, restores TTLs of valid ones, and cleans the index', async () => {
     const data = await fillWithLeftovers()
     await ctx.redis.sadd('oauth:user_tokens:carol', 'orphan-jti')

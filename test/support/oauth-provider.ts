@@ -18,6 +18,12 @@ export interface TestOAuthProvider {
   isActiveAccessToken(token: string): Promise<boolean>
   /** The parameters of every token endpoint request, in order (client secrets included: for assertions only). */
   tokenRequests: Array<Record<string, string>>
+  /** The query of every authorization request (GET /auth), in order. */
+  authorizationRequests: Array<Record<string, string>>
+  /** The device authorization requests (POST /device/auth), in order. */
+  deviceRequests: Array<Record<string, string>>
+  /** RFC 7592 requests to a client's registration URI: method and client id. */
+  registrationRequests: Array<{method: string; clientId: string}>
   /** Revokes a refresh token, as an administrator or the user would: its next use is invalid_grant. */
   revokeRefreshToken(token: string): Promise<void>
   close(): Promise<void>
@@ -35,6 +41,15 @@ export interface ProviderOptions {
   refreshAnswerOmits?: ReadonlyArray<'refresh_token' | 'expires_in'>
   /** RFC 8707: tokens asked for a resource are issued for it, as JWTs (aud = the resource) when `jwt`. */
   resourceIndicators?: {jwt: boolean}
+  /**
+   * Redirect URIs matched exactly, port included, as the gateway does: an
+   * authorization request whose redirect_uri the client did not register is
+   * answered 400 {"detail": {"error": "invalid_redirect_uri"}} (oidc-provider
+   * itself lets a native client's loopback redirect use any port, RFC 8252).
+   */
+  exactRedirectUris?: boolean
+  /** The device flow offered (default true); the gateway offers none. */
+  deviceFlow?: boolean
 }
 
 export async function startOAuthProvider(options: ProviderOptions = {}): Promise<TestOAuthProvider> {
@@ -43,8 +58,25 @@ export async function startOAuthProvider(options: ProviderOptions = {}): Promise
   let handler: (request: IncomingMessage, response: ServerResponse) => void = (_, response) => response.writeHead(503).end()
   const server = createServer((request, response) => {
     if (options.intercept?.(request, response)) return
+    const url = new URL(request.url ?? '/', 'http://127.0.0.1')
+    if (url.pathname === '/auth') {
+      context.authorizationRequests.push(Object.fromEntries(url.searchParams))
+      if (options.exactRedirectUris) {
+        void exactRedirectCheck(url, response).then((refused) => refused || handler(request, response))
+        return
+      }
+    }
+    if (url.pathname.startsWith('/reg/') && request.method !== 'POST')
+      context.registrationRequests.push({method: request.method ?? 'GET', clientId: decodeURIComponent(url.pathname.slice('/reg/'.length))})
     handler(request, response)
   })
+  async function exactRedirectCheck(url: URL, response: ServerResponse): Promise<boolean> {
+    const client = await provider.Client.find(url.searchParams.get('client_id') ?? '')
+    if (client?.redirectUris.includes(url.searchParams.get('redirect_uri'))) return false
+    response.writeHead(400, {'content-type': 'application/json'})
+    response.end(JSON.stringify({detail: {error: 'invalid_redirect_uri', error_description: 'Redirect URI not registered'}}))
+    return true
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   const provider = new Provider(url, {
@@ -53,7 +85,7 @@ export async function startOAuthProvider(options: ProviderOptions = {}): Promise
     scopes: ['openid', 'offline_access', 'profile', 'email'],
     features: {
       devInteractions: {enabled: true},
-      deviceFlow: {enabled: true},
+      deviceFlow: {enabled: options.deviceFlow ?? true},
       registration: {enabled: true},
       registrationManagement: {enabled: true, rotateRegistrationAccessToken: false},
       introspection: {enabled: true},
@@ -79,6 +111,9 @@ export async function startOAuthProvider(options: ProviderOptions = {}): Promise
     url,
     refreshGrants: 0,
     tokenRequests: [],
+    authorizationRequests: [],
+    deviceRequests: [],
+    registrationRequests: [],
     provider,
     async approveDevice(userCode, approval = {}) {
       const code = await provider.DeviceCode.findByUserCode(userCode.replace(/[^A-Za-z]/g, '').toUpperCase())
@@ -118,7 +153,12 @@ export async function startOAuthProvider(options: ProviderOptions = {}): Promise
   }
   provider.use(async (ctx: any, next: () => Promise<void>) => {
     await next()
-    if (ctx.path === '/device/auth' && ctx.body && typeof ctx.body === 'object') ctx.body.interval = options.deviceInterval ?? 1
+    if (ctx.path === '/device/auth') {
+      context.deviceRequests.push(
+        Object.fromEntries(Object.entries(ctx.oidc?.params ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string')),
+      )
+      if (ctx.body && typeof ctx.body === 'object') ctx.body.interval = options.deviceInterval ?? 1
+    }
     if (ctx.path !== '/token') return
     const params = Object.fromEntries(Object.entries(ctx.oidc?.params ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string'))
     context.tokenRequests.push(params)
