@@ -7,6 +7,8 @@ import {answerWithoutOclif} from '../dist/commands/_shared/fast-path.js'
 const args = normalizeArgv(process.argv.slice(2))
 // --version, --help into a pipe and mcp-headers with a valid token need no oclif (most of the start-up).
 if (!(await answerWithoutOclif(args, fileURLToPath(new URL('..', import.meta.url))))) {
+  // Before oclif and ioredis log anything: DEBUG=* must print no password, token or raw control character.
+  if (process.env.DEBUG) (await import('../dist/src/debug-output.js')).installDebugRedaction()
   const {execute} = await import('@oclif/core')
   await execute({dir: import.meta.url, args})
 }

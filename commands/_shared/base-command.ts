@@ -112,7 +112,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (!this.cachedStore) {
       const target = await this.redisTarget()
       this.redisTimeoutMs = target.commandTimeoutMs
-      this.redisClient = await connectRedis(target)
+      this.redisClient = await connectRedis(target, {onWarning: (message) => this.note(message)})
       this.cachedStore = new TokenStore(this.redisClient)
     }
     return this.cachedStore

@@ -4,6 +4,7 @@ import {isIP} from 'node:net'
 import type {Cluster, Redis, RedisOptions} from 'ioredis'
 
 import {unreachableError, usageError} from '../errors.js'
+import {MESSAGE_LIMIT, safeForTerminal} from '../output.js'
 import {ALL_SCRIPTS, type LuaScript} from './scripts.js'
 import {type RedisTarget, describeRedisTarget} from './target.js'
 
@@ -24,8 +25,13 @@ const DEFAULT_COMMAND_TIMEOUT_MS = 60_000
 /** QUIT waits for the replies still due; a server that does not answer it (paused, gone) is not waited for longer. */
 const QUIT_TIMEOUT_MS = 1000
 
-/** Opens a connection and proves it works, failing fast with a clear reason (exit 4). */
-export async function connectRedis(target: RedisTarget): Promise<RedisClient> {
+/**
+ * Opens a connection and proves it works, failing fast with a clear reason
+ * (exit 4). What ioredis would print on its own while connecting (its
+ * `[WARN] ... a password was supplied` lines, straight to console.warn) is
+ * said in mcpauth's words through `onWarning` instead (stderr by default).
+ */
+export async function connectRedis(target: RedisTarget, options: {onWarning?: (message: string) => void} = {}): Promise<RedisClient> {
   // Loaded here, not at start-up: commands that never touch Redis should not pay for it.
   const {Cluster, Redis} = await import('ioredis')
   const client = target.mode === 'cluster' ? new Cluster(target.nodes, clusterOptions(target)) : new Redis(serverOptions(target))
@@ -33,13 +39,19 @@ export async function connectRedis(target: RedisTarget): Promise<RedisClient> {
   client.on('error', (error: Error) => {
     lastError = error
   })
+  const libraryWarnings: string[] = []
+  const restoreWarn = captureLibraryWarnings(libraryWarnings)
   try {
     await client.connect()
     await client.ping()
   } catch (error) {
     client.disconnect()
     throw explainConnectionFailure(target, (lastError ?? error) as Error)
+  } finally {
+    restoreWarn()
   }
+  const warn = options.onWarning ?? ((message: string) => process.stderr.write(`${safeForTerminal(message, {limit: MESSAGE_LIMIT})}\n`))
+  for (const warning of new Set(libraryWarnings.map((text) => explainLibraryWarning(target, text)))) warn(warning)
   if (target.mode !== 'cluster' && target.db !== 0) await selectDatabase(client as Redis, target)
   return client
 }
@@ -157,6 +169,30 @@ function callMethod(client: RedisClient, method: string, args: Array<string | nu
   const fn = (client as unknown as Record<string, (...args: Array<string | number | Buffer>) => Promise<unknown>>)[method]
   if (typeof fn !== 'function') throw new Error(`unknown Redis command ${method}`)
   return fn.apply(client, args)
+}
+
+/** Lines ioredis writes with console.warn (`[WARN] ...`, `[ERROR] ...`) are kept for connectRedis to say in its own words. */
+function captureLibraryWarnings(into: string[]): () => void {
+  const original = console.warn
+  console.warn = (...args: unknown[]) => {
+    const text = args.map(String).join(' ')
+    if (/^\[(WARN|ERROR)\] /.test(text)) into.push(text)
+    else original(...args)
+  }
+  return () => {
+    console.warn = original
+  }
+}
+
+function explainLibraryWarning(target: RedisTarget, text: string): string {
+  const where = describeRedisTarget(target)
+  if (/does not require a password/.test(text)) {
+    return `Warning: Redis at ${where} asks for no password, but one was given (REDIS_PASSWORD or the URL's): it is not used. Drop it, or set requirepass on the server.`
+  }
+  if (/wrong number of arguments for 'auth'/.test(text)) {
+    return `Warning: Redis at ${where} is version 5 or older and knows no ACL user: drop the user name from REDIS_URL.`
+  }
+  return `Warning from the Redis client about ${where}: ${text.replace(/^\[(WARN|ERROR)\] /, '')}`
 }
 
 function tlsOptions(target: RedisTarget): RedisOptions['tls'] {
