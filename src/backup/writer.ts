@@ -40,7 +40,7 @@ import {
 } from './format.js'
 import {KeyFingerprints} from './key-set.js'
 import {readPaged} from './paged-values.js'
-import {cancelledError, usageError} from '../errors.js'
+import {cancelledError, fileSystemError, usageError} from '../errors.js'
 import {KEY_NAMESPACE} from '../store/records.js'
 import {type RedisClient, type RedisCommand, defineScript, isCluster, runCommands, scanKeyBuffers} from '../redis/client.js'
 import {databaseSize} from '../redis/namespace-size.js'
@@ -136,7 +136,8 @@ export async function writeBackup(redis: RedisClient, options: BackupOptions): P
   } catch (error) {
     await rm(temp, {force: true})
     if (options.signal?.aborted) throw cancelledError('Interrupted: the unfinished backup file was removed.')
-    throw error
+    // A full disk names the backup, not its temporary file (which is gone).
+    throw fileSystemError(error, file, 'write the backup')
   }
   await syncDirectory(dirname(file))
   return result

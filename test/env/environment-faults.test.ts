@@ -162,7 +162,7 @@ describe('a full disk, a read-only file system, a refused permission', function 
     it('onto a full disk: exit 4, one line, and no backup or temporary file left behind', async () => {
       const result = await runOnSmallDisk('', ['oauth-backup', '--output', 'backups/full.jsonl'], {REDIS_URL: server.url})
       assert.equal(result.code, 4, result.stderr)
-      assertOneLine(result, /: the disk is full \(ENOSPC\)\.$/)
+      assertOneLine(result, /^Error: Cannot write the backup backups\/full\.jsonl: the disk is full \(ENOSPC\)\.$/)
       assert.deepEqual(result.diskAfter.sort(), ['.env', 'backups'])
     })
   })
