@@ -1,7 +1,6 @@
 import {Flags} from '@oclif/core'
 
 import {parseDuration} from '../src/time.js'
-import {readEnvFile} from '../src/env/env-file.js'
 import {McpAuthError, ExitCode} from '../src/errors.js'
 import {formatDuration, formatRelative, formatTime, isoTime} from '../src/output.js'
 import {renderTable} from '../src/table.js'
@@ -26,9 +25,9 @@ const STATUS_LABEL: Record<TokenExpiry['status'], string> = {
 }
 
 export default class CheckTokenExpiry extends BaseCommand<typeof CheckTokenExpiry> {
-  static override summary = 'Show when the tokens in .env expire; exit 3 when one has expired or expires soon'
+  static override summary = 'Show when the tokens in .env and the environment expire; exit 3 when one has expired or expires soon'
   static override description =
-    `Looks at every value in the .env file that is a JWT (three base64url segments whose header is JSON with an "alg"; secrets such as GATEWAY_JWT_SECRET never are) and at opaque tokens whose expiry is stored beside them as <NAME>_EXPIRES_AT (epoch seconds), e.g. GITHUB_PAT_EXPIRES_AT. For each: issued, expires, time left. Tokens are never printed. Exit 3 when one has expired, expires within --within, or cannot be read. Nothing is verified here (see validate-tokens) and nothing is changed.`
+    `Looks at every value in the .env file, and every variable of the environment named like a token (…_ACCESS_TOKEN, …_REFRESH_TOKEN, GITHUB_PAT and their …_EXPIRES_AT), the environment winning as for any setting (the same tokens validate-tokens reads), that is a JWT (three base64url segments whose header is JSON with an "alg"; secrets such as GATEWAY_JWT_SECRET never are) and at opaque tokens whose expiry is stored beside them as <NAME>_EXPIRES_AT (epoch seconds), e.g. GITHUB_PAT_EXPIRES_AT. For each: issued, expires, time left. Tokens are never printed. Exit 3 when one has expired, expires within --within, or cannot be read. Nothing is verified here (see validate-tokens) and nothing is changed.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --within 2h',
@@ -47,16 +46,16 @@ export default class CheckTokenExpiry extends BaseCommand<typeof CheckTokenExpir
   async run(): Promise<ExpiryReport> {
     const withinSeconds = parseDuration(this.flags.within, '--within')
     const settings = await this.settings()
-    if (!settings.envFileExists) {
+    if (!settings.envFileExists && !settings.hasTokensInEnvironment()) {
       throw new McpAuthError(`There is no ${settings.envFilePath} to check.`, {
         code: 'env_missing',
         exitCode: ExitCode.unreachable,
         hint: "Run it where the gateway's .env is, or pass --env-file PATH.",
       })
     }
-    const envFile = await readEnvFile(settings.envFilePath)
     const now = Date.now() / 1000
-    const tokens = findTokenExpiries(envFile.values, {withinSeconds, now})
+    // The environment and .env, the environment first: the tokens validate-tokens and every other command would use.
+    const tokens = findTokenExpiries(settings.tokenValues(), {withinSeconds, now})
     const failing = tokens.filter(needsAttention)
     if (!this.jsonEnabled()) this.render(settings.envFilePath, tokens, failing.length, withinSeconds, now)
     // A check that found a problem still prints its report: the exit code carries the verdict.
@@ -72,7 +71,7 @@ export default class CheckTokenExpiry extends BaseCommand<typeof CheckTokenExpir
 
   private render(envFilePath: string, tokens: TokenExpiry[], failing: number, withinSeconds: number, now: number): void {
     if (tokens.length === 0) {
-      this.note(`No tokens in ${envFilePath}: no value is a JWT, and no token has a <NAME>_EXPIRES_AT.`)
+      this.note(`No tokens in ${envFilePath} or the environment: no value is a JWT, and no token has a <NAME>_EXPIRES_AT.`)
       return
     }
     const rows = tokens.map((token) => [

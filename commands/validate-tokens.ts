@@ -92,8 +92,10 @@ export default class ValidateTokens extends BaseCommand<typeof ValidateTokens> {
     const tokens: Array<{name: string; value?: string}> = [...new Set(names)].map((name) => ({name, value: settings.get(name)}))
     if (this.flags.stdin) tokens.push({name: 'stdin', value: await readSecretFromStdin('a token')})
     if (names.length > 0 || this.flags.stdin) return tokens
+    // The sources check-token-expiry reads, in the same order: the environment, then .env.
+    const values = settings.tokenValues()
     return DEFAULT_TOKEN_NAMES.flatMap((name) => {
-      const value = settings.get(name)
+      const value = values.get(name)
       return value === undefined ? [] : [{name, value}]
     })
   }

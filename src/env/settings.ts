@@ -42,6 +42,9 @@ export function settingSpelling(names: Iterable<string>): 'classic' | 'oauth' | 
   return classic && oauth ? 'mixed' : oauth ? 'oauth' : classic ? 'classic' : 'none'
 }
 
+/** How a token's variable is named: the built-in and named logins' tokens, GitHub's, and the expiry beside an opaque one. */
+const TOKEN_VARIABLE = /^(?:[A-Z][A-Z0-9_]*_(?:ACCESS|REFRESH)_TOKEN|GITHUB_PAT)(?:_EXPIRES_AT)?$/
+
 /** Lifetimes the gateway uses when its `.env` does not set them (seconds). */
 export const DEFAULT_LIFETIMES = {
   ACCESS_TOKEN_LIFETIME: 86_400,
@@ -83,6 +86,33 @@ export class Settings {
       if (value !== undefined) return {value, source: '.env', name: candidate}
     }
     return undefined
+  }
+
+  /**
+   * Every value the token commands look at, from the same sources in the
+   * same order as any setting: each key of the `.env` and each variable of
+   * the environment named like a token (`…_ACCESS_TOKEN`, `…_REFRESH_TOKEN`,
+   * `GITHUB_PAT`, and their `…_EXPIRES_AT`), the environment's value first.
+   * In the order of the `.env`, then the environment's own.
+   */
+  tokenValues(): Map<string, string> {
+    const names = new Set([
+      ...this.fileValues.keys(),
+      ...Object.keys(this.processEnv)
+        .filter((name) => TOKEN_VARIABLE.test(name))
+        .sort(),
+    ])
+    const values = new Map<string, string>()
+    for (const name of names) {
+      const value = nonEmpty(this.processEnv[name]) ?? nonEmpty(this.fileValues.get(name))
+      if (value !== undefined) values.set(name, value)
+    }
+    return values
+  }
+
+  /** Whether a token-named variable of the environment is set: the token commands then have something to look at without a `.env`. */
+  hasTokensInEnvironment(): boolean {
+    return Object.keys(this.processEnv).some((name) => TOKEN_VARIABLE.test(name) && nonEmpty(this.processEnv[name]) !== undefined)
   }
 
   /** The name to tell an operator to set: the `OAUTH_` one when the `.env` spells its settings that way. */

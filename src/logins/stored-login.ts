@@ -1,5 +1,5 @@
 import {decodeJwt, looksLikeJwt} from '../jwt/codec.js'
-import {toEpochSeconds} from '../time.js'
+import {isPlausibleEpoch, toEpochSeconds} from '../time.js'
 import type {ClientCredentials, TokenSet} from '../oauth/client.js'
 import {discoverAuthServer, findMcpAuthServer} from '../oauth/discovery.js'
 import type {OAuthHttpOptions} from '../oauth/http.js'
@@ -81,8 +81,6 @@ export function endpointFinder(location: ServerLocation): RefreshRecipe['endpoin
 }
 
 /** Latest expiry taken as a date (the year 9999); a later one (1e300) is as good as unknown. */
-const LATEST_EPOCH_SECONDS = 253_402_300_799
-
 /** When a token answer's access token expires: its own `exp` when it is a JWT, else `expires_in`; null when neither says. */
 export function accessTokenExpiry(tokens: TokenSet, now: number): number | null {
   return jwtExpiry(tokens.access_token) ?? (tokens.expires_in === undefined ? null : plausibleEpoch(now + Math.floor(tokens.expires_in)))
@@ -103,5 +101,5 @@ export function jwtExpiry(token: string | undefined): number | null {
 }
 
 function plausibleEpoch(value: unknown): number | null {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= LATEST_EPOCH_SECONDS ? Math.floor(value) : null
+  return isPlausibleEpoch(value) ? Math.floor(value) : null
 }
