@@ -1,7 +1,6 @@
 import {decodeJwt, looksLikeJwt} from '../jwt/codec.js'
 import {isPlausibleEpoch, toEpochSeconds} from '../time.js'
 import type {ClientCredentials, TokenSet} from '../oauth/client.js'
-import {discoverAuthServer, findMcpAuthServer} from '../oauth/discovery.js'
 import type {OAuthHttpOptions} from '../oauth/http.js'
 import {canonicalResourceUri} from '../oauth/resource.js'
 
@@ -67,9 +66,12 @@ export interface ServerLocation {
 export function endpointFinder(location: ServerLocation): RefreshRecipe['endpoint'] | undefined {
   const {tokenEndpoint, issuer, mcpServerUrl, resource} = location
   if (tokenEndpoint) return async () => ({url: tokenEndpoint, resource})
-  if (issuer) return async (http) => ({url: (await discoverAuthServer(issuer, http)).token_endpoint, resource})
+  // Discovery (HTTP) loads when a refresh asks for the endpoint, not when a login is read.
+  const discovery = () => import('../oauth/discovery.js')
+  if (issuer) return async (http) => ({url: (await (await discovery()).discoverAuthServer(issuer, http)).token_endpoint, resource})
   if (mcpServerUrl) {
     return async (http) => {
+      const {discoverAuthServer, findMcpAuthServer} = await discovery()
       const found = await findMcpAuthServer(mcpServerUrl, http)
       return {
         url: (await discoverAuthServer(found.authServerUrl, http)).token_endpoint,
