@@ -1,6 +1,12 @@
 #!/usr/bin/env -S node --
-import {execute} from '@oclif/core'
+import {fileURLToPath} from 'node:url'
 
 import {normalizeArgv} from '../dist/commands/_shared/argv.js'
+import {answerWithoutOclif} from '../dist/commands/_shared/fast-path.js'
 
-await execute({dir: import.meta.url, args: normalizeArgv(process.argv.slice(2))})
+const args = normalizeArgv(process.argv.slice(2))
+// --version, --help into a pipe and mcp-headers with a valid token need no oclif (most of the start-up).
+if (!(await answerWithoutOclif(args, fileURLToPath(new URL('..', import.meta.url))))) {
+  const {execute} = await import('@oclif/core')
+  await execute({dir: import.meta.url, args})
+}

@@ -4,6 +4,7 @@ import type {Settings} from '../src/env/settings.js'
 import {durationSetting} from '../src/time.js'
 import {McpAuthError, ExitCode} from '../src/errors.js'
 import {TOKEN_VARIABLE, missingTokenError, rewriteRecordedConfigs, savedMcpClientToken} from '../src/mcp/config.js'
+import {headersLine} from '../src/mcp/headers.js'
 import {MCP_CLIENT_LOGIN} from '../src/oauth/login.js'
 import {formatTime} from '../src/output.js'
 import {refreshLoginIfDue} from '../src/refresh/refresh.js'
@@ -65,7 +66,7 @@ export default class McpHeaders extends BaseCommand<typeof McpHeaders> {
       )
     }
     if (outcome?.status === 'refreshed') await this.rewriteLiteralConfigs(settings)
-    process.stdout.write(`${JSON.stringify({Authorization: `Bearer ${saved.token}`})}\n`)
+    process.stdout.write(headersLine(saved.token))
   }
 
   /** A refresh made here is one the daemon will not see: the files holding the old token are updated now. */

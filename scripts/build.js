@@ -1,7 +1,8 @@
 // `npm run build`: compiles into a fresh folder and swaps it in for dist/, so
 // a refresh daemon or an MCP client's headers helper running from this
 // checkout never finds dist/ missing or half-written, and compiled files of
-// deleted sources never linger. The manifest is written the same way.
+// deleted sources never linger. The manifest and the pre-rendered help
+// (dist/help.json, scripts/write-help.js) are written the same way.
 import {execFileSync} from 'node:child_process'
 import {rename, rm} from 'node:fs/promises'
 import {createRequire} from 'node:module'
@@ -28,3 +29,7 @@ await rename(dist, old).catch((error) => {
 await rename(next, dist)
 await rm(old, {recursive: true, force: true})
 await import('./write-manifest.js')
+execFileSync(process.execPath, [join(root, 'scripts', 'write-help.js')], {
+  stdio: 'inherit',
+  env: {...process.env, OCLIF_COLUMNS: '80', FORCE_COLOR: '0'},
+})

@@ -5,21 +5,23 @@ export function redact(secret: string | null | undefined): string | null {
   return `${secret.slice(0, 6)}…${secret.slice(-4)}`
 }
 
-/** `2026-11-23 09:00 UTC`, or `-` when unknown. */
+/** `2026-11-23 09:00 UTC`, `-` when unknown, `out of range` for what no date can show (1e300, NaN). */
 export function formatTime(epochSeconds: number | null | undefined): string {
   if (epochSeconds === null || epochSeconds === undefined) return '-'
-  return `${new Date(epochSeconds * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`
+  const iso = isoTime(epochSeconds)
+  return iso === null ? 'out of range' : `${iso.slice(0, 16).replace('T', ' ')} UTC`
 }
 
-/** ISO 8601 for `--json`; null when unknown. */
+/** ISO 8601 for `--json`; null when unknown or beyond what a date can hold (never a RangeError). */
 export function isoTime(epochSeconds: number | null | undefined): string | null {
   if (epochSeconds === null || epochSeconds === undefined) return null
-  return new Date(epochSeconds * 1000).toISOString()
+  const date = new Date(epochSeconds * 1000)
+  return Number.isNaN(date.getTime()) ? null : date.toISOString()
 }
 
 /** `3d 4h`, `45m`, `12s`; `-` for no value. */
 export function formatDuration(seconds: number | null | undefined): string {
-  if (seconds === null || seconds === undefined) return '-'
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '-'
   const total = Math.round(Math.abs(seconds))
   const units: Array<[string, number]> = [
     ['d', 86_400],

@@ -30,12 +30,27 @@ export function durationSetting(
   return parseDuration(settings.get(variable) ?? fallback, variable)
 }
 
-/** Accepts epoch seconds (int or float), epoch milliseconds, numeric strings and ISO dates. */
+/** The latest time mcpauth reads, 9999-12-31T23:59:59Z: beyond it a date cannot be shown, nor given to EXPIREAT. */
+export const LATEST_EPOCH_SECONDS = 253_402_300_799
+
+/** A time between 1970 and the year 9999, in epoch seconds; anything else (1e300, -1, NaN, a word) is not one. */
+export function isPlausibleEpoch(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= LATEST_EPOCH_SECONDS
+}
+
+/**
+ * Accepts epoch seconds (int or float), epoch milliseconds, numeric strings
+ * and ISO dates; undefined for what is none of them or lies outside
+ * 1970..9999 (a time of 1e300 is a fault in the data, not a date).
+ */
 export function toEpochSeconds(value: unknown): number | undefined {
-  if (typeof value === 'number' && Number.isFinite(value)) return value > 1e12 ? value / 1000 : value
+  if (typeof value === 'number') {
+    const seconds = value > 1e12 ? value / 1000 : value
+    return isPlausibleEpoch(seconds) ? seconds : undefined
+  }
   if (typeof value !== 'string' || value.trim() === '') return undefined
   const numeric = Number(value)
   if (Number.isFinite(numeric)) return toEpochSeconds(numeric)
   const parsed = Date.parse(value)
-  return Number.isNaN(parsed) ? undefined : parsed / 1000
+  return Number.isNaN(parsed) ? undefined : toEpochSeconds(parsed / 1000)
 }

@@ -1,5 +1,6 @@
 import {strict as assert} from 'node:assert'
-import {copyFile, mkdtemp, readFile, readdir} from 'node:fs/promises'
+import {readdirSync} from 'node:fs'
+import {appendFile, copyFile, mkdtemp, readFile, readdir, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -130,12 +131,16 @@ describe('hostile .env files', () => {
 })
 
 describe('hostile JWTs', () => {
-  const cases: Record<string, RegExp> = {
-    'alg-none.jwt': /alg/i,
-    'bad-base64-segment.jwt': /base64|segment|JSON/i,
-  }
-  for (const [file, reason] of Object.entries(cases)) {
-    it(`${file}: one line with the reason, exit 3`, async () => {
+  /** The reason each token is refused; untrusted-<claim>-*.jwt carry a time claim no date can be (1e300, -1, a string). */
+  const reasonOf = (file: string): RegExp | undefined =>
+    ({'alg-none.jwt': /alg/i, 'bad-base64-segment.jwt': /base64|segment|JSON/i})[file] ??
+    (/^untrusted-(exp|iat|nbf)-/.test(file) ? new RegExp(`${file.split('-')[1]} is (out of range|not a number)`) : undefined)
+  const files = readdirSync(join(corpus, 'jwt')).sort()
+
+  for (const file of files) {
+    it(`${file}: one line with the reason, exit 3, from validate-tokens and check-token-expiry`, async () => {
+      const reason = reasonOf(file)
+      assert.ok(reason, `${file}: no expected reason in this test`)
       const token = await readFile(join(corpus, 'jwt', file), 'utf8')
       const dir = await mkdtemp(join(tmpdir(), 'mcpauth-hostile-jwt-'))
       await copyFile(join(repoRoot, '.env.example'), join(dir, '.env'))
@@ -145,6 +150,33 @@ describe('hostile JWTs', () => {
       assertNoStackTrace(result)
       const [row] = parseJson(result).tokens ?? parseJson(result)
       assert.match(JSON.stringify(row), reason)
+
+      // Tokens that are not even shaped like a JWT are no token to check-token-expiry.
+      if (!file.startsWith('untrusted-')) return
+      await appendFile(join(dir, '.env'), `MCP_CLIENT_ACCESS_TOKEN=${token}\n`)
+      for (const args of [['check-token-expiry', '--json'], ['check-token-expiry']]) {
+        const check = await runCli(args, {cwd: dir})
+        assert.equal(check.code, 3, `${args.join(' ')}: ${check.stdout}${check.stderr}`)
+        assertNoStackTrace(check)
+        if (args.includes('--json')) {
+          const expiry = parseJson(check).tokens.find((token: {name: string}) => token.name === 'MCP_CLIENT_ACCESS_TOKEN')
+          assert.equal(expiry.status, 'unreadable')
+          assert.match(expiry.problem, reason)
+        }
+      }
+    })
+  }
+
+  for (const value of ['1e300', '1e20', '-1', '99999999999999999999']) {
+    it(`an opaque token whose _EXPIRES_AT is ${value}: unreadable, exit 3, no crash`, async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'mcpauth-hostile-jwt-'))
+      await writeFile(join(dir, '.env'), `MCP_CLIENT_ACCESS_TOKEN=opaque-value\nMCP_CLIENT_ACCESS_TOKEN_EXPIRES_AT=${value}\n`, {mode: 0o600})
+      for (const args of [['check-token-expiry', '--json'], ['check-token-expiry']]) {
+        const check = await runCli(args, {cwd: dir})
+        assert.equal(check.code, 3, `${args.join(' ')}: ${check.stdout}${check.stderr}`)
+        assertNoStackTrace(check)
+        assert.match(check.stdout + check.stderr, /MCP_CLIENT_ACCESS_TOKEN_EXPIRES_AT is not a time between 1970 and 9999/)
+      }
     })
   }
 

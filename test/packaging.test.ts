@@ -27,6 +27,7 @@ describe('the npm package', function () {
     const {stdout} = await run('tar', ['-tzf', tarball])
     const files = stdout.trim().split('\n')
     assert.ok(files.includes('package/oclif.manifest.json'))
+    assert.ok(files.includes('package/dist/help.json'), 'the pre-rendered --help texts')
     assert.ok(files.includes('package/bin/run.js'))
     assert.ok(files.includes('package/dist/commands/oauth-stats.js'))
     assert.deepEqual(
@@ -41,6 +42,8 @@ describe('the npm package', function () {
     assert.ok((await readdir(join(prefix, 'bin'))).includes('mcpauth'))
     const version = await run(mcpauth, ['--version'], {cwd: elsewhere})
     assert.match(version.stdout, /^mcpauth\/\d+\.\d+\.\d+ /)
+    const help = await run(mcpauth, ['oauth-stats', '--help'], {cwd: elsewhere})
+    assert.match(help.stdout, /^USAGE\n {2}\$ mcpauth oauth-stats/m)
     // A dead port: the smoke test must not touch the machine's own Redis.
     const env = {...process.env, REDIS_URL: 'redis://127.0.0.1:1/0'}
     const doctor = await run(mcpauth, ['doctor', '--json'], {cwd: elsewhere, env}).catch((error) => error)

@@ -1,8 +1,6 @@
 import {readFile} from 'node:fs/promises'
 
-import {writeFileAtomic} from './atomic-file.js'
 import {McpAuthError, ExitCode} from '../errors.js'
-import {withFileLock} from './file-lock.js'
 
 /**
  * One line of a `.env` file. Entries keep their raw text so that an update
@@ -65,6 +63,8 @@ export async function updateEnvFile(
   compute: (current: EnvFile) => EnvUpdates | Promise<EnvUpdates>,
   options: {seedFrom?: string} = {},
 ): Promise<EnvUpdateResult> {
+  // Loaded here: reading a .env (mcp-headers' launch path) needs neither.
+  const [{withFileLock}, {writeFileAtomic}] = await Promise.all([import('./file-lock.js'), import('./atomic-file.js')])
   return withFileLock(path, async () => {
     let current = await readEnvFile(path)
     if (!current.exists && options.seedFrom) {

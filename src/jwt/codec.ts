@@ -4,6 +4,7 @@ import type {JWTVerifyGetKey} from 'jose'
 
 import {describeNetworkCode, unreachableError} from '../errors.js'
 import {formatDuration, formatTime} from '../output.js'
+import {isPlausibleEpoch} from '../time.js'
 
 /**
  * JWTs exactly as the gateway issues and checks them (DESIGN.md, "JWTs"):
@@ -96,6 +97,10 @@ export function decodeJwt(token: string): DecodedJwt {
   if (typeof header.alg !== 'string' || header.alg === '') throw new JwtProblem('header has no alg')
   if (header.alg.toLowerCase() === 'none') throw new JwtProblem('alg is "none": an unsigned token is never accepted')
   if (segments[2] === '') throw new JwtProblem('has no signature')
+  for (const claim of TIME_CLAIMS) {
+    const problem = timeClaimProblem(claims[claim])
+    if (problem) throw new JwtProblem(`${claim} ${problem}`)
+  }
   return {header: header as JwtHeader, claims: claims as GatewayClaims}
 }
 
@@ -170,6 +175,16 @@ function explainClaimFailure(error: {claim: string; reason: string; message: str
   if (error.claim === 'iss') return new JwtProblem(`iss is ${JSON.stringify(claims.iss)}, expected "${verification.issuer}"`)
   if (error.claim === 'nbf') return new JwtProblem(`not valid before ${formatTime(Number(claims.nbf))}`)
   return new JwtProblem(`${error.claim}: ${error.message}`)
+}
+
+/** The NumericDate claims (RFC 7519 §4.1.4-6): seconds since 1970, never a string, never past the year 9999. */
+const TIME_CLAIMS = ['exp', 'nbf', 'iat'] as const
+
+function timeClaimProblem(value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number') return `is not a number (${JSON.stringify(value)?.slice(0, 40)})`
+  if (!isPlausibleEpoch(value)) return `is out of range (${String(value).slice(0, 40)})`
+  return undefined
 }
 
 function parseSegment(segment: string): unknown {

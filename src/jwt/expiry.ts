@@ -65,7 +65,15 @@ function jwtExpiry(name: string, token: string, now: number, withinSeconds: numb
 function opaqueExpiry(name: string, expiresAtName: string, raw: string, now: number, withinSeconds: number): TokenExpiry {
   const expiresAt = toEpochSeconds(raw)
   if (expiresAt === undefined) {
-    return {name, kind: 'opaque', issued_at: null, expires_at: null, seconds_left: null, status: 'unreadable', problem: `${expiresAtName} is not a time`}
+    return {
+      name,
+      kind: 'opaque',
+      issued_at: null,
+      expires_at: null,
+      seconds_left: null,
+      status: 'unreadable',
+      problem: `${expiresAtName} is not a time between 1970 and 9999`,
+    }
   }
   return withStatus({name, kind: 'opaque', issued_at: null, expires_at: Math.floor(expiresAt)}, now, withinSeconds)
 }

@@ -1,8 +1,6 @@
 import {readEnvFile, updateEnvFile} from '../env/env-file.js'
 import {Settings} from '../env/settings.js'
 import {EXPIRES_AT_SUFFIX} from '../jwt/expiry.js'
-import {gatewayAuthServerUrl} from '../oauth/discovery.js'
-import {githubTokenEndpoint} from '../oauth/github.js'
 import {GATEWAY_LOGIN, GITHUB_LOGIN, type LoginKeys, MCP_CLIENT_LOGIN, savedClient, tokenUpdates} from '../oauth/login.js'
 import {BUILT_IN_LOGINS, type NamedLoginKeys, namedLoginsIn} from './env-logins.js'
 import {type LoginRecord, type RefreshRecipe, type StoredLogin, endpointFinder, jwtExpiry, savedTokenExpiry} from './stored-login.js'
@@ -63,12 +61,14 @@ function envLoginRecord(settings: Settings, values: ReadonlyMap<string, string>,
 }
 
 function builtInEndpoint(settings: Settings, keys: LoginKeys): RefreshRecipe['endpoint'] | undefined {
-  if (keys === GITHUB_LOGIN) return async () => ({url: githubTokenEndpoint(settings)})
-  if (keys === GATEWAY_LOGIN) return async (http) => endpointFinder({issuer: gatewayAuthServerUrl(settings)})!(http)
+  // github.js and discovery.js (HTTP) load when a refresh asks for the endpoint, not when a login is read.
+  const gatewayAuthServerUrl = async () => (await import('../oauth/discovery.js')).gatewayAuthServerUrl(settings)
+  if (keys === GITHUB_LOGIN) return async () => ({url: (await import('../oauth/github.js')).githubTokenEndpoint(settings)})
+  if (keys === GATEWAY_LOGIN) return async (http) => endpointFinder({issuer: await gatewayAuthServerUrl()})!(http)
   if (keys !== MCP_CLIENT_LOGIN) return undefined
   const mcpServerUrl = settings.get('MCP_SERVER_URL')
   // Without an MCP server the MCP client signed in at the gateway's own auth server.
-  return async (http) => endpointFinder(mcpServerUrl ? {mcpServerUrl} : {issuer: gatewayAuthServerUrl(settings)})!(http)
+  return async (http) => endpointFinder(mcpServerUrl ? {mcpServerUrl} : {issuer: await gatewayAuthServerUrl()})!(http)
 }
 
 function namedEndpoint(values: ReadonlyMap<string, string>, keys: NamedLoginKeys): RefreshRecipe['endpoint'] | undefined {

@@ -2,7 +2,6 @@ import {readEnvFile} from '../env/env-file.js'
 import type {Settings} from '../env/settings.js'
 import {savedExpiry} from './env-store.js'
 import {savedTokenExpiry} from './stored-login.js'
-import {readTokenFile, stringOf} from './token-file.js'
 
 /**
  * Which login's token a client config entry carries: an access token kept
@@ -25,6 +24,8 @@ export interface SavedToken {
  */
 export async function loginToken(settings: Settings, login: LoginRef): Promise<SavedToken | undefined> {
   if ('token_file' in login) {
+    // Loaded for token files only: mcp-headers' launch path reads .env.
+    const {readTokenFile, stringOf} = await import('./token-file.js')
     const document = await readTokenFile(login.token_file)
     const token = document && stringOf(document, 'access_token')
     // A value that could break a header or a config line is no token to hand a client.

@@ -1,7 +1,6 @@
 import {decodeJwt, looksLikeJwt} from '../jwt/codec.js'
-import {toEpochSeconds} from '../time.js'
+import {isPlausibleEpoch, toEpochSeconds} from '../time.js'
 import type {ClientCredentials, TokenSet} from '../oauth/client.js'
-import {discoverAuthServer, findMcpAuthServer} from '../oauth/discovery.js'
 import type {OAuthHttpOptions} from '../oauth/http.js'
 import {canonicalResourceUri} from '../oauth/resource.js'
 
@@ -67,9 +66,12 @@ export interface ServerLocation {
 export function endpointFinder(location: ServerLocation): RefreshRecipe['endpoint'] | undefined {
   const {tokenEndpoint, issuer, mcpServerUrl, resource} = location
   if (tokenEndpoint) return async () => ({url: tokenEndpoint, resource})
-  if (issuer) return async (http) => ({url: (await discoverAuthServer(issuer, http)).token_endpoint, resource})
+  // Discovery (HTTP) loads when a refresh asks for the endpoint, not when a login is read.
+  const discovery = () => import('../oauth/discovery.js')
+  if (issuer) return async (http) => ({url: (await (await discovery()).discoverAuthServer(issuer, http)).token_endpoint, resource})
   if (mcpServerUrl) {
     return async (http) => {
+      const {discoverAuthServer, findMcpAuthServer} = await discovery()
       const found = await findMcpAuthServer(mcpServerUrl, http)
       return {
         url: (await discoverAuthServer(found.authServerUrl, http)).token_endpoint,
@@ -81,8 +83,6 @@ export function endpointFinder(location: ServerLocation): RefreshRecipe['endpoin
 }
 
 /** Latest expiry taken as a date (the year 9999); a later one (1e300) is as good as unknown. */
-const LATEST_EPOCH_SECONDS = 253_402_300_799
-
 /** When a token answer's access token expires: its own `exp` when it is a JWT, else `expires_in`; null when neither says. */
 export function accessTokenExpiry(tokens: TokenSet, now: number): number | null {
   return jwtExpiry(tokens.access_token) ?? (tokens.expires_in === undefined ? null : plausibleEpoch(now + Math.floor(tokens.expires_in)))
@@ -103,5 +103,5 @@ export function jwtExpiry(token: string | undefined): number | null {
 }
 
 function plausibleEpoch(value: unknown): number | null {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= LATEST_EPOCH_SECONDS ? Math.floor(value) : null
+  return isPlausibleEpoch(value) ? Math.floor(value) : null
 }

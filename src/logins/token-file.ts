@@ -1,8 +1,6 @@
 import {mkdir, readFile, readdir} from 'node:fs/promises'
 import {basename, dirname, resolve} from 'node:path'
 
-import {writeFileAtomic} from '../env/atomic-file.js'
-import {withFileLock} from '../env/file-lock.js'
 import {McpAuthError, ExitCode} from '../errors.js'
 
 /**
@@ -79,6 +77,8 @@ export async function readTokenFile(path: string): Promise<TokenFileDocument | u
  */
 export async function updateTokenFile(path: string, change: (document: TokenFileDocument) => void): Promise<void> {
   await mkdir(dirname(resolve(path)), {recursive: true, mode: 0o700})
+  // Loaded here: reading a token file needs neither.
+  const [{withFileLock}, {writeFileAtomic}] = await Promise.all([import('../env/file-lock.js'), import('../env/atomic-file.js')])
   await withFileLock(path, async () => {
     const document = (await readTokenFile(path)) ?? {}
     change(document)

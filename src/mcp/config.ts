@@ -119,14 +119,8 @@ export async function rewriteRecordedConfigs(settings: Settings): Promise<Rewrit
   return results
 }
 
-/**
- * The MCP client's access token, read afresh from `.env` (where refreshes
- * land, so a copy exported in the environment earlier cannot be stale);
- * the environment's only when `.env` has none.
- */
-export async function savedMcpClientToken(settings: Settings): Promise<SavedToken | undefined> {
-  return loginToken(settings, MCP_CLIENT_TOKEN)
-}
+/** Defined beside mcp-headers' launch path, which must not load this module. */
+export {savedMcpClientToken} from './headers.js'
 
 export function missingTokenError(envFilePath: string): McpAuthError {
   return new McpAuthError(`There is no ${TOKEN_VARIABLE} in ${envFilePath} or the environment.`, {

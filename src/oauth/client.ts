@@ -1,6 +1,6 @@
 import {McpAuthError, ExitCode, unreachableError} from '../errors.js'
 import type {AuthServerMetadata} from './discovery.js'
-import {type OAuthHttpOptions, numberField, oauthError, oauthFailure, requestOAuth, stringField} from './http.js'
+import {type OAuthHttpOptions, credentialField, lifetimeField, secretUrlField, oauthError, oauthFailure, requestOAuth, stringField} from './http.js'
 
 /**
  * The client side of OAuth that every flow shares: dynamic client
@@ -43,11 +43,12 @@ export async function registerClient(
   const answer = await requestOAuth(metadata.registration_endpoint, {json: clientMetadata(metadata, request)}, http)
   const clientId = stringField(answer.body, 'client_id')
   if (answer.status >= 300 || !clientId) throw oauthFailure(`Registering a client at ${metadata.registration_endpoint}`, answer)
+  const from = new URL(metadata.registration_endpoint).origin
   return {
-    client_id: clientId,
-    client_secret: stringField(answer.body, 'client_secret'),
-    registration_access_token: stringField(answer.body, 'registration_access_token'),
-    registration_client_uri: stringField(answer.body, 'registration_client_uri'),
+    client_id: credentialField(answer.body, 'client_id', from)!,
+    client_secret: credentialField(answer.body, 'client_secret', from),
+    registration_access_token: credentialField(answer.body, 'registration_access_token', from),
+    registration_client_uri: secretUrlField(answer.body, 'registration_client_uri', from),
     redirect_uris: stringList(answer.body.redirect_uris) ?? request.redirectUris,
   }
 }
@@ -96,11 +97,12 @@ export async function updateClientRegistration(
       `${client.registration_client_uri} answered for another client (${answeredId}).`,
       'Check the registration URI saved with the client.',
     )
+  const from = new URL(client.registration_client_uri).origin
   return {
     client_id: client.client_id,
-    client_secret: stringField(answer.body, 'client_secret') ?? client.client_secret,
-    registration_access_token: stringField(answer.body, 'registration_access_token') ?? client.registration_access_token,
-    registration_client_uri: stringField(answer.body, 'registration_client_uri') ?? client.registration_client_uri,
+    client_secret: credentialField(answer.body, 'client_secret', from) ?? client.client_secret,
+    registration_access_token: credentialField(answer.body, 'registration_access_token', from) ?? client.registration_access_token,
+    registration_client_uri: secretUrlField(answer.body, 'registration_client_uri', from) ?? client.registration_client_uri,
     redirect_uris: stringList(answer.body.redirect_uris) ?? request.redirectUris,
   }
 }
@@ -140,13 +142,14 @@ export async function requestToken(
 export function parseTokenAnswer(tokenEndpoint: string, answer: {status: number; body: Record<string, unknown>}): TokenSet {
   const problem = oauthError(answer)
   if (problem || answer.status >= 300) throw oauthFailure(`The token request to ${new URL(tokenEndpoint).origin}`, answer)
-  const accessToken = stringField(answer.body, 'access_token')
+  const from = new URL(tokenEndpoint).origin
+  const accessToken = credentialField(answer.body, 'access_token', from)
   if (!accessToken) throw unreachableError(`${tokenEndpoint} answered without an access_token.`, 'Check the server: this is not a token endpoint answer.')
   return {
     access_token: accessToken,
-    refresh_token: stringField(answer.body, 'refresh_token'),
-    expires_in: numberField(answer.body, 'expires_in'),
-    refresh_token_expires_in: numberField(answer.body, 'refresh_token_expires_in'),
+    refresh_token: credentialField(answer.body, 'refresh_token', from),
+    expires_in: lifetimeField(answer.body, 'expires_in'),
+    refresh_token_expires_in: lifetimeField(answer.body, 'refresh_token_expires_in'),
     scope: stringField(answer.body, 'scope'),
   }
 }

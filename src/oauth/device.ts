@@ -2,6 +2,8 @@ import {setTimeout as delay} from 'node:timers/promises'
 
 import {McpAuthError, ExitCode, unreachableError} from '../errors.js'
 import {type ClientCredentials, DEVICE_CODE_GRANT, type TokenSet, parseTokenAnswer} from './client.js'
+import {safeForTerminal} from '../output.js'
+import {isSecureOrLoopback} from './network.js'
 import {type OAuthHttpOptions, numberField, oauthError, oauthFailure, requestOAuth, stringField} from './http.js'
 
 /**
@@ -32,6 +34,8 @@ export interface DeviceFlowOptions {
 /** RFC 8628 §3.5: 5 seconds when the server gives no interval. */
 export const DEFAULT_POLL_INTERVAL_SECONDS = 5
 const SLOW_DOWN_STEP_SECONDS = 5
+const MIN_POLL_INTERVAL_SECONDS = 1
+const MAX_POLL_INTERVAL_SECONDS = 3600
 const DEFAULT_OVERALL_TIMEOUT_MS = 15 * 60_000
 
 /**
@@ -41,7 +45,18 @@ const DEFAULT_OVERALL_TIMEOUT_MS = 15 * 60_000
  */
 export function nextPollInterval(currentSeconds: number, error: string, serverIntervalSeconds?: number): number {
   if (error !== 'slow_down') return currentSeconds
-  return Math.max(currentSeconds + SLOW_DOWN_STEP_SECONDS, serverIntervalSeconds ?? 0)
+  return Math.min(MAX_POLL_INTERVAL_SECONDS, Math.max(currentSeconds + SLOW_DOWN_STEP_SECONDS, serverIntervalSeconds ?? 0))
+}
+
+/**
+ * The interval a device authorization answer names, made safe to wait: none,
+ * 0, a negative or a non-number is the RFC's 5 s (a server saying 0 would
+ * otherwise be polled in a tight loop), less than a second is a second, and
+ * more than an hour is an hour.
+ */
+export function pollInterval(serverIntervalSeconds: number | undefined): number {
+  if (serverIntervalSeconds === undefined || !(serverIntervalSeconds > 0)) return DEFAULT_POLL_INTERVAL_SECONDS
+  return Math.min(MAX_POLL_INTERVAL_SECONDS, Math.max(MIN_POLL_INTERVAL_SECONDS, serverIntervalSeconds))
 }
 
 export async function runDeviceFlow(options: DeviceFlowOptions): Promise<TokenSet> {
@@ -63,9 +78,23 @@ export async function runDeviceFlow(options: DeviceFlowOptions): Promise<TokenSe
     throw unreachableError(`${options.deviceEndpoint} answered without device_code, user_code and verification_uri.`, 'Check the server URL.')
   }
   const complete = stringField(authorization.body, 'verification_uri_complete')
-  options.notify(`To sign in, open ${verificationUri} and enter the code ${userCode}${complete ? ` (or open ${complete})` : ''}.`)
+  // A person is sent to these: an https page (loopback http in tests), never file: or javascript:.
+  for (const [field, uri] of [
+    ['verification_uri', verificationUri],
+    ['verification_uri_complete', complete],
+  ] as const) {
+    if (uri !== undefined && !isSecureOrLoopback(uri)) {
+      throw unreachableError(
+        `${options.deviceEndpoint} answered a ${field} that is not an https URL (${safeForTerminal(uri, {limit: 80})}): refused.`,
+        'Check the server URL.',
+      )
+    }
+  }
+  // Each piece escaped on its own: the message keeps its own line breaks, a server's text gets none.
+  const shown = (text: string) => safeForTerminal(text, {limit: 500})
+  options.notify(`To sign in, open ${shown(verificationUri)} and enter the code ${shown(userCode)}${complete ? ` (or open ${shown(complete)})` : ''}.`)
 
-  let intervalSeconds = numberField(authorization.body, 'interval') ?? DEFAULT_POLL_INTERVAL_SECONDS
+  let intervalSeconds = pollInterval(numberField(authorization.body, 'interval'))
   const expiresInMs = (numberField(authorization.body, 'expires_in') ?? 900) * 1000
   const deadline = now() + Math.min(expiresInMs, options.overallTimeoutMs ?? DEFAULT_OVERALL_TIMEOUT_MS)
   for (;;) {

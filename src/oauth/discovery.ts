@@ -1,7 +1,8 @@
 import type {Settings} from '../env/settings.js'
 import {unreachableError, usageError} from '../errors.js'
 import {type OAuthHttpOptions, requestOAuth, stringField} from './http.js'
-import {requireSecureUrl} from './network.js'
+import {safeForTerminal} from '../output.js'
+import {isSecureOrLoopback, requireSecureUrl} from './network.js'
 
 /** What mcpauth needs to know of an authorization server (RFC 8414). */
 export interface AuthServerMetadata {
@@ -50,12 +51,57 @@ export async function discoverAuthServer(baseUrl: string, http: OAuthHttpOptions
         'Check the auth server URL.',
       )
     }
-    return {...(answer.body as unknown as AuthServerMetadata), issuer: stringField(answer.body, 'issuer') ?? base.origin}
+    return checkedMetadata(candidate, base, answer.body)
   }
   throw unreachableError(
     `${base.origin} publishes no OAuth metadata (${METADATA_PATHS.join(' or ')} answered 404).`,
     'Check the auth server URL (GATEWAY_AUTH_URL, BASE_DOMAIN or --server-url).',
   )
+}
+
+/** The endpoints of a metadata document: a person's browser is sent to the first, secrets to the others. */
+const ENDPOINT_FIELDS = ['authorization_endpoint', 'token_endpoint', 'registration_endpoint', 'device_authorization_endpoint'] as const
+
+/**
+ * A metadata document mcpauth may act on. Its `issuer` must be the URL it was
+ * fetched for (RFC 8414 §3.3, OpenID Connect Discovery §4.3): a server
+ * answering with another's identity is how an OAuth mix-up attack starts.
+ * Every endpoint must be https (plain http only on loopback): a `file:` or
+ * `javascript:` authorization endpoint never reaches the browser, a
+ * plain-http token endpoint never sees a code or a secret.
+ */
+function checkedMetadata(candidate: string, base: URL, body: Record<string, unknown>): AuthServerMetadata {
+  const issuer = stringField(body, 'issuer')
+  const refused = (problem: string, hint: string) => unreachableError(`${candidate} ${problem}: refused.`, hint)
+  if (!issuer) throw refused('names no issuer (RFC 8414 requires one)', 'Check the auth server URL: it should be the issuer of the OAuth server.')
+  if (!sameIssuer(issuer, base)) {
+    throw refused(
+      `is the metadata of the issuer "${safeForTerminal(issuer)}", not of ${base.href.replace(/\/$/, '')} (RFC 8414 §3.3, a possible mix-up attack)`,
+      'Use the issuer itself as the auth server URL (GATEWAY_AUTH_URL, --issuer) if you trust it, or an MCP server URL that names its auth server in /.well-known/oauth-protected-resource.',
+    )
+  }
+  for (const field of ENDPOINT_FIELDS) {
+    const value = body[field]
+    if (value === undefined || value === null) continue
+    if (typeof value !== 'string' || !isSecureOrLoopback(value)) {
+      throw refused(
+        `names ${field.startsWith('a') ? 'an' : 'a'} ${field} that is not an https URL (${safeForTerminal(typeof value === 'string' ? value : JSON.stringify(value), {limit: 80})})`,
+        'mcpauth opens and sends secrets only to https URLs (plain http on loopback): check the OAuth server.',
+      )
+    }
+  }
+  return {...(body as unknown as AuthServerMetadata), issuer}
+}
+
+/** The issuer as the metadata states it and the URL it was fetched for, equal up to a trailing slash and the case of scheme and host. */
+function sameIssuer(issuer: string, base: URL): boolean {
+  try {
+    const stated = new URL(issuer)
+    const trim = (url: URL) => url.href.replace(/\/+$/, '')
+    return stated.search === '' && stated.hash === '' && trim(stated) === trim(base)
+  } catch {
+    return false
+  }
 }
 
 /**
@@ -75,8 +121,15 @@ export async function findMcpAuthServer(mcpServerUrl: string, http: OAuthHttpOpt
     const answer = await requestOAuth(candidate, {}, http)
     if (answer.status !== 200) continue
     const servers = answer.body.authorization_servers
-    if (Array.isArray(servers) && typeof servers[0] === 'string')
+    if (Array.isArray(servers) && typeof servers[0] === 'string') {
+      if (!isSecureOrLoopback(servers[0])) {
+        throw unreachableError(
+          `${candidate} names an authorization server that is not an https URL (${safeForTerminal(servers[0], {limit: 80})}): refused.`,
+          'mcpauth signs in only at https URLs (plain http on loopback): check the MCP server.',
+        )
+      }
       return {authServerUrl: servers[0], resource: stringField(answer.body, 'resource') ?? mcpServerUrl}
+    }
   }
   return {authServerUrl: server.origin}
 }

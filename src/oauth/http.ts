@@ -1,5 +1,6 @@
 import {McpAuthError, ExitCode, unreachableError} from '../errors.js'
-import {DEFAULT_TIMEOUT_MS, describeFetchFailure, requireSecureUrl} from './network.js'
+import {safeForTerminal} from '../output.js'
+import {DEFAULT_TIMEOUT_MS, describeFetchFailure, isSecureOrLoopback, requireSecureUrl} from './network.js'
 
 /**
  * HTTP for the OAuth flows: every request has a timeout, every URL is https
@@ -69,7 +70,11 @@ export function oauthError(answer: OAuthAnswer): {error: string; description?: s
 /** A failed OAuth answer as an exit-4 error naming what was asked and what came back. */
 export function oauthFailure(what: string, answer: OAuthAnswer, hint?: string): McpAuthError {
   const problem = oauthError(answer)
-  const detail = problem ? `${problem.error}${problem.description ? `: ${problem.description}` : ''}` : `HTTP ${answer.status}`
+  // The server's words are escaped and capped here, where they enter a message: a message may be quoted
+  // again in a note or a log line that keeps its own line breaks, and must never gain one from a server.
+  const detail = problem
+    ? `${safeForTerminal(problem.error, {limit: 100})}${problem.description ? `: ${safeForTerminal(problem.description, {limit: 500})}` : ''}`
+    : `HTTP ${answer.status}`
   return new McpAuthError(`${what} failed (${detail}).`, {code: problem?.error ?? 'oauth_failed', exitCode: ExitCode.unreachable, hint})
 }
 
@@ -77,6 +82,50 @@ export function stringField(body: Record<string, unknown>, name: string): string
   const value = body[name]
   return typeof value === 'string' && value !== '' ? value : undefined
 }
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL_CHARACTERS = /[\u0000-\u001F\u007F-\u009F\u2028\u2029]/
+
+/**
+ * A credential from a server's answer (a token, a client id or secret):
+ * one with a control character (CR, LF, NUL, ESC, any C0 or C1) is refused
+ * before anything keeps it, since it would break or forge a line of `.env`,
+ * an HTTP header or a client config. RFC 6749 allows printable ASCII only.
+ */
+export function credentialField(body: Record<string, unknown>, name: string, from: string): string | undefined {
+  const value = stringField(body, name)
+  if (value !== undefined && CONTROL_CHARACTERS.test(value)) {
+    throw unreachableError(
+      `${from} answered a ${name} with control characters (a line break, NUL or escape): refused, nothing was saved.`,
+      'The server is broken or hostile: check its URL and software.',
+    )
+  }
+  return value
+}
+
+/**
+ * A URL from a server's answer that mcpauth will send a secret to later (the
+ * RFC 7592 registration_client_uri gets the registration token): https, or
+ * plain http on loopback, and a credential's rules besides; else refused.
+ */
+export function secretUrlField(body: Record<string, unknown>, name: string, from: string): string | undefined {
+  const value = credentialField(body, name, from)
+  if (value !== undefined && !isSecureOrLoopback(value)) {
+    throw unreachableError(
+      `${from} answered a ${name} that is not an https URL (${safeForTerminal(value, {limit: 80})}): refused, nothing was saved.`,
+      'mcpauth sends secrets only to https URLs (plain http on loopback): check the OAuth server.',
+    )
+  }
+  return value
+}
+
+/** A lifetime in seconds (expires_in) that can be added to now: 0 to 100 years; anything else (1e300, -1) is unknown. */
+export function lifetimeField(body: Record<string, unknown>, name: string): number | undefined {
+  const value = numberField(body, name)
+  return value !== undefined && value >= 0 && value <= MAX_LIFETIME_SECONDS ? value : undefined
+}
+
+const MAX_LIFETIME_SECONDS = 100 * 365 * 86_400
 
 export function numberField(body: Record<string, unknown>, name: string): number | undefined {
   const value = typeof body[name] === 'string' ? Number(body[name]) : body[name]

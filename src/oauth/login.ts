@@ -1,12 +1,11 @@
 import {type EnvUpdates, readEnvFile, updateEnvFile} from '../env/env-file.js'
 import {McpAuthError, ExitCode, usageError} from '../errors.js'
 import {looksLikeJwt} from '../jwt/codec.js'
-import {type ClientCredentials, type TokenSet, defaultScope} from './client.js'
-import {type ClientRedirect, settleClientRedirect} from './client-redirect.js'
-import {type AuthServerMetadata, discoverAuthServer} from './discovery.js'
-import {runDeviceFlow} from './device.js'
+import type {ClientCredentials, TokenSet} from './client.js'
+import type {ClientRedirect} from './client-redirect.js'
+import type {AuthServerMetadata} from './discovery.js'
 import type {OAuthHttpOptions} from './http.js'
-import {type LoopbackReceiver, type PastedInput, runAuthorizationCodeFlow} from './pkce.js'
+import type {LoopbackReceiver, PastedInput} from './pkce.js'
 import {EXPIRES_AT_SUFFIX} from '../jwt/expiry.js'
 
 /**
@@ -109,6 +108,14 @@ export interface LoginResult {
 export async function runOAuthLogin(options: LoginOptions): Promise<LoginResult> {
   const {keys} = options
   const storage = options.storage ?? envLoginStorage(options.envFilePath, keys)
+  // Loaded only for a sign-in (HTTP, the browser and device flows): every command that reads a login imports this module.
+  const [{discoverAuthServer}, {defaultScope}, {settleClientRedirect}, {runDeviceFlow}, {runAuthorizationCodeFlow}] = await Promise.all([
+    import('./discovery.js'),
+    import('./client.js'),
+    import('./client-redirect.js'),
+    import('./device.js'),
+    import('./pkce.js'),
+  ])
   const metadata = await discoverAuthServer(options.authServerUrl, options.http)
   if (options.device && !metadata.device_authorization_endpoint) {
     throw usageError(`${metadata.issuer} does not offer the device flow.`, 'Run it without --device to sign in through the browser.')

@@ -19,6 +19,16 @@ export function requireSecureUrl(text: string, what: string): URL {
   throw usageError(`${what} must use https (plain http is only allowed on loopback), not ${url.origin}.`)
 }
 
+/** Whether mcpauth may open or send secrets to this URL: https, or plain http on loopback. */
+export function isSecureOrLoopback(text: string): boolean {
+  try {
+    requireSecureUrl(text, 'URL')
+    return true
+  } catch {
+    return false
+  }
+}
+
 export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase()
   return host === 'localhost' || host === '::1' || /^127(?:\.\d{1,3}){3}$/.test(host)

@@ -7,9 +7,9 @@ import {createInterface} from 'node:readline'
 import {McpAuthError, ExitCode} from '../errors.js'
 import {type ClientCredentials, type TokenSet, requestToken} from './client.js'
 import type {AuthServerMetadata} from './discovery.js'
-import {formatDuration} from '../output.js'
+import {formatDuration, safeForTerminal} from '../output.js'
 import type {OAuthHttpOptions} from './http.js'
-import {DEFAULT_TIMEOUT_MS, describeFetchFailure, requireSecureUrl} from './network.js'
+import {DEFAULT_TIMEOUT_MS, describeFetchFailure, isSecureOrLoopback, requireSecureUrl} from './network.js'
 
 /**
  * Authorization code with PKCE S256 (RFC 7636) and a loopback redirect
@@ -114,6 +114,14 @@ export async function runAuthorizationCodeFlow(options: AuthorizationCodeOptions
       hint: 'Try the device flow with --device.',
     })
   }
+  // Discovery refuses these already; checked again here, where a URL is handed to the browser opener.
+  if (!isSecureOrLoopback(metadata.authorization_endpoint)) {
+    throw new McpAuthError(`${metadata.issuer} names an authorization_endpoint that is not an https URL: refused.`, {
+      code: 'insecure_endpoint',
+      exitCode: ExitCode.unreachable,
+      hint: 'mcpauth opens only https URLs (plain http on loopback): check the OAuth server.',
+    })
+  }
   const verifier = randomBytes(32).toString('base64url')
   const state = randomBytes(16).toString('base64url')
   const authorizationUrl = new URL(metadata.authorization_endpoint)
@@ -156,7 +164,9 @@ export async function runAuthorizationCodeFlow(options: AuthorizationCodeOptions
   const error = answer.get('error')
   if (error) {
     const description = answer.get('error_description')
-    throw new McpAuthError(`The authorization server refused the sign-in (${error}${description ? `: ${description}` : ''}).`, {
+    // Query parameters of a redirect anyone can craft: escaped where they enter the message.
+    const said = `${safeForTerminal(error, {limit: 100})}${description ? `: ${safeForTerminal(description, {limit: 500})}` : ''}`
+    throw new McpAuthError(`The authorization server refused the sign-in (${said}).`, {
       code: error,
       exitCode: ExitCode.unreachable,
     })
@@ -216,7 +226,7 @@ async function checkAuthorizationRequest(url: URL, http: OAuthHttpOptions = {}):
   const error = String(problem.error)
   const description = typeof problem.error_description === 'string' ? problem.error_description : undefined
   throw new McpAuthError(
-    `The authorization server refused the sign-in request before any browser was opened (${error}${description ? `: ${description}` : ''}).`,
+    `The authorization server refused the sign-in request before any browser was opened (${safeForTerminal(error, {limit: 100})}${description ? `: ${safeForTerminal(description, {limit: 500})}` : ''}).`,
     {
       code: error,
       exitCode: ExitCode.unreachable,

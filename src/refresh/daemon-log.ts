@@ -1,6 +1,7 @@
 import {closeSync, openSync, writeSync} from 'node:fs'
 
 import {usageError} from '../errors.js'
+import {MESSAGE_LIMIT, safeForTerminal} from '../output.js'
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
@@ -65,7 +66,11 @@ export class DaemonLog {
   private write(level: LogLevel, message: string, fields: Record<string, unknown>): void {
     if (LOG_LEVELS.indexOf(level) < this.threshold) return
     const time = new Date().toISOString()
-    const line = this.options.json ? JSON.stringify({time, level, message, ...fields}) : `${time} ${level.toUpperCase().padEnd(5)} ${message}`
+    // A message quotes names and reasons from OAuth servers and files: in text, escaped and capped like
+    // every untrusted text a person reads (`tail -f` on a terminal); JSON escaping is exact already.
+    const line = this.options.json
+      ? JSON.stringify({time, level, message, ...fields})
+      : `${time} ${level.toUpperCase().padEnd(5)} ${safeForTerminal(message, {limit: MESSAGE_LIMIT})}`
     // Synchronous to the file, so the last lines before a crash or a SIGKILL are on disk.
     if (this.fd === undefined) process.stderr.write(`${line}\n`)
     else writeSync(this.fd, `${line}\n`)

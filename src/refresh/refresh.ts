@@ -2,10 +2,8 @@ import type {Settings} from '../env/settings.js'
 import {McpAuthError} from '../errors.js'
 import {envStoredLogins, savedExpiry} from '../logins/env-store.js'
 import {type LoginRecord, type StoredLogin, accessTokenExpiry} from '../logins/stored-login.js'
-import {requestToken} from '../oauth/client.js'
 import type {OAuthHttpOptions} from '../oauth/http.js'
 import {GATEWAY_LOGIN, GITHUB_LOGIN, type LoginKeys, MCP_CLIENT_LOGIN} from '../oauth/login.js'
-import {withLoginLock} from './single-flight.js'
 
 /**
  * Refreshes logins that are due, wherever they are kept. Refresh tokens may
@@ -79,12 +77,24 @@ export async function refreshLogins(logins: readonly StoredLogin[], options: Ref
   return settled.map((result) => (result as PromiseFulfilledResult<RefreshOutcome>).value)
 }
 
+/**
+ * What refreshLoginIfDue answers when it needs neither a lock nor the
+ * network (undefined: the login has no refresh token), or 'due' when it
+ * would refresh. Throws where refreshLoginIfDue would report a failure.
+ * For mcp-headers' launch path, which runs the full command when it is due.
+ */
+export async function loginOutcomeIfNotDue(settings: Settings, keys: LoginKeys, options: RefreshOptions): Promise<RefreshOutcome | undefined | 'due'> {
+  const login = (await envStoredLogins(settings.envFilePath)).find((candidate) => candidate.name === keys.accessToken)
+  return login ? (settledOutcome(login, await login.read(), options) ?? 'due') : undefined
+}
+
 export async function refreshLogin(login: StoredLogin, options: RefreshOptions): Promise<RefreshOutcome> {
   try {
     const seen = await login.read()
-    const verdict = dueness(seen, options)
-    if ('missing' in seen.recipe) return incomplete(login, seen)
-    if (verdict !== 'due') return outcome(login, verdict, seen.expiresAt)
+    const settled = settledOutcome(login, seen, options)
+    if (settled) return settled
+    // Loaded only for a refresh: a login that is not due (mcp-headers' launch path) needs neither lock nor HTTP.
+    const {withLoginLock} = await import('./single-flight.js')
     return await withLoginLock(
       login.lockPath,
       () => options.onWait?.(login),
@@ -108,6 +118,7 @@ async function exchange(login: StoredLogin, seen: LoginRecord, options: RefreshO
   const grant: Record<string, string> = {grant_type: 'refresh_token', refresh_token: current.refreshToken!}
   if (resource) grant.resource = resource
   const now = Math.floor(Date.now() / 1000)
+  const {requestToken} = await import('../oauth/client.js')
   const tokens = await requestToken(url, client, grant, options.http)
   await login.save(tokens, now)
   const rotated = tokens.refresh_token !== undefined && tokens.refresh_token !== current.refreshToken
@@ -118,6 +129,13 @@ async function exchange(login: StoredLogin, seen: LoginRecord, options: RefreshO
 export function needsAttention(result: RefreshOutcome, bufferSeconds: number): boolean {
   if (result.status === 'failed') return true
   return result.status === 'incomplete' && result.expires_at !== null && result.expires_at - Date.now() / 1000 <= bufferSeconds
+}
+
+/** The outcome for a login that cannot or need not be refreshed now; undefined when it is due. */
+function settledOutcome(login: StoredLogin, seen: LoginRecord, options: RefreshOptions): RefreshOutcome | undefined {
+  if ('missing' in seen.recipe) return incomplete(login, seen)
+  const verdict = dueness(seen, options)
+  return verdict === 'due' ? undefined : outcome(login, verdict, seen.expiresAt)
 }
 
 function dueness(record: LoginRecord, options: RefreshOptions): 'due' | 'still_valid' | 'unknown_expiry' {

@@ -4,10 +4,12 @@
  * are never rewritten by mcpauth, so fields it does not know survive as they are.
  */
 
+import {LATEST_EPOCH_SECONDS} from '../time.js'
+
 export const KEY_NAMESPACE = 'oauth:'
 
 /** The latest time a record may name, 9999-12-31T23:59:59Z: beyond it a date cannot be shown, nor given to EXPIREAT. */
-export const LATEST_RECORD_TIME = 253_402_300_799
+export const LATEST_RECORD_TIME = LATEST_EPOCH_SECONDS
 /** Above this a time is in milliseconds (in seconds it would be past the year 33,000). */
 const MILLISECONDS_ABOVE = 1e12
 

@@ -31,6 +31,8 @@ interface HostileCase {
 const corpusDir = join(repoRoot, 'test', 'fixtures', 'hostile', 'oauth')
 const TIMEOUT = ['--timeout', '2s']
 const STACK_TRACE = /\n\s+at [^\n]+:\d+:\d+/
+// biome-ignore lint/suspicious/noControlCharactersInRegex: a raw control character on stderr is what must not happen
+const RAW_CONTROL = /[\u0000-\u0009\u000B-\u001F\u007F-\u009F]/
 // Read when the suite is defined, so that each case is a test of its own.
 const CORPUS = readdirSync(corpusDir)
   .filter((file) => file.endsWith('.json'))
@@ -68,7 +70,9 @@ async function serveCase(hostile: HostileCase): Promise<{url: string; close: () 
 
 function answer(serve: HostileCase['serve'], request: IncomingMessage, response: ServerResponse): void {
   if (!('behaviour' in serve)) {
-    const body = serve.body_base64 === undefined ? (serve.body ?? '') : Buffer.from(serve.body_base64, 'base64')
+    // {{origin}} is the server's own origin, for metadata whose issuer and endpoints must name it.
+    const text = (serve.body ?? '').replaceAll('{{origin}}', `http://${request.headers.host}`)
+    const body = serve.body_base64 === undefined ? text : Buffer.from(serve.body_base64, 'base64')
     response.writeHead(serve.status, serve.headers).end(body)
     return
   }
@@ -135,6 +139,9 @@ describe('hostile OAuth servers (test/fixtures/hostile/oauth)', function () {
       'connection-refused.json',
       'huge-body.json',
       'wrong-content-type.json',
+      'untrusted-issuer-of-another-server.json',
+      'untrusted-authorization-endpoint-javascript.json',
+      'untrusted-token-endpoint-plain-http.json',
     ]) {
       assert.ok(CORPUS.includes(wanted), `${wanted} is missing from the corpus`)
     }
@@ -156,6 +163,7 @@ describe('hostile OAuth servers (test/fixtures/hostile/oauth)', function () {
           assert.equal(lines.length, 1, `${what}: one error line\n${result.stderr}`)
           assert.match(lines[0], expected, what)
           assert.doesNotMatch(result.stderr, STACK_TRACE, what)
+          assert.doesNotMatch(result.stderr, RAW_CONTROL, `${what}: a raw control character reached the terminal`)
           assert.equal(await readFile(join(dir, '.env'), 'utf8'), before, `${what}: .env changed`)
         })
         runs.push(doctorOnline(server.url, hostile, file))

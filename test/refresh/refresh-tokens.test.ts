@@ -102,7 +102,7 @@ describe('refresh-tokens', function () {
       const exp = Math.floor(Date.now() / 1000) + 86_400
       const gateway = await startLoopbackServer((request, response) => {
         if (request.url === '/.well-known/oauth-authorization-server')
-          return sendJson(response, 200, {issuer: 'http://gw', token_endpoint: `${gateway.url}/token`})
+          return sendJson(response, 200, {issuer: gateway.url, token_endpoint: `${gateway.url}/token`})
         if (request.url === '/token')
           return sendJson(response, 200, {access_token: fakeJwt({exp, jti: 'j1'}), token_type: 'Bearer', expires_in: 86_400, refresh_token: null})
         sendJson(response, 404, {detail: 'Not Found'})

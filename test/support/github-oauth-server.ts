@@ -28,8 +28,12 @@ export interface FakeGithubOptions {
   pendingPolls?: number
   /** The poll (1-based) answered slow_down with interval + 5. */
   slowDownAtPoll?: number
-  /** The interval the device code answer names. */
+  /** The interval the device code answer names (default 1 s: what the RFC allows at least, for quick tests). */
   interval?: number
+  /** Fields set in (or, when undefined, taken out of) the device code answer: a hostile GitHub. */
+  deviceAnswer?: Record<string, unknown>
+  /** Fields set in the token answer, e.g. an access token with a line break. */
+  tokenAnswer?: Record<string, unknown>
 }
 
 export const GITHUB_TOKEN_LIFETIME = 28_800
@@ -38,7 +42,7 @@ export const GITHUB_REFRESH_LIFETIME = 15_897_600
 export async function startFakeGithub(options: FakeGithubOptions = {}): Promise<FakeGithub> {
   const clientId = options.clientId ?? 'Iv1.testclientid'
   const liveRefreshTokens = new Set<string>()
-  let interval = options.interval ?? 0
+  let interval = options.interval ?? 1
   let fake!: FakeGithub
   const server = await startLoopbackServer((request, response) => {
     void readForm(request).then((form) => {
@@ -50,13 +54,16 @@ export async function startFakeGithub(options: FakeGithubOptions = {}): Promise<
             {error: 'device_flow_disabled', error_description: 'Device Flow must be explicitly enabled for this App', error_uri: 'https://docs.github.com'},
             400,
           )
-        return answer({
+        const body: Record<string, unknown> = {
           device_code: 'dc_3584d83530557fdd1f46af8289938c8ef79f9dc5',
           user_code: 'WDJB-MJHT',
           verification_uri: `${fake.url}/login/device`,
           expires_in: 900,
           interval,
-        })
+          ...options.deviceAnswer,
+        }
+        for (const [name, value] of Object.entries(body)) if (value === undefined) delete body[name]
+        return answer(body)
       }
       if (request.url === '/login/oauth/access_token' && request.method === 'POST') {
         fake.acceptHeaders.push(String(request.headers.accept))
@@ -70,7 +77,7 @@ export async function startFakeGithub(options: FakeGithubOptions = {}): Promise<
           }
           if (fake.polls <= (options.pendingPolls ?? 0))
             return answer({error: 'authorization_pending', error_description: 'The authorization request is still pending.'})
-          return answer(issueTokens(liveRefreshTokens))
+          return answer({...issueTokens(liveRefreshTokens), ...options.tokenAnswer})
         }
         if (form.grant_type === 'refresh_token') {
           fake.refreshGrants++
