@@ -61,7 +61,7 @@ describe('mcp-client-token --mint: the token shape of each gateway version', () 
     const gateway = await startLoopbackServer((request, response) => {
       answered++
       if (request.url === '/.well-known/oauth-authorization-server')
-        return sendJson(response, 200, {issuer: 'x', token_endpoint: 'x/token', resource_indicators_supported: true})
+        return sendJson(response, 200, {issuer: gateway.url, token_endpoint: `${gateway.url}/token`, resource_indicators_supported: true})
       sendJson(response, 404, {})
     })
     try {
