@@ -324,7 +324,12 @@ describe("untrusted OAuth servers: the gateway's layout", function () {
   it("follows the issuer an MCP host's metadata names when it lives beside it, and signs in there", async () => {
     const registeredAt: string[] = []
     const authServer = await metadataServer(
-      (origin) => ({issuer: origin, authorization_endpoint: `${origin}/authorize`, token_endpoint: `${origin}/token`, registration_endpoint: `${origin}/register`}),
+      (origin) => ({
+        issuer: origin,
+        authorization_endpoint: `${origin}/authorize`,
+        token_endpoint: `${origin}/token`,
+        registration_endpoint: `${origin}/register`,
+      }),
       (request, response) => {
         if (request.url !== '/register') return false
         registeredAt.push('auth server')
