@@ -10,7 +10,8 @@ import {MCP_CLIENT_LOGIN, runOAuthLogin} from '../src/oauth/login.js'
 import {canonicalResourceUri} from '../src/oauth/resource.js'
 import {canOpenBrowser, pastedInput} from '../src/oauth/pkce.js'
 import {formatTime, isoTime} from '../src/output.js'
-import {mintAccessToken, parseCustomClaims, saveTokenToEnvFile} from '../src/jwt/mint.js'
+import {type GatewayVersion, mintAccessToken, parseCustomClaims, saveTokenToEnvFile} from '../src/jwt/mint.js'
+import {gatewayVersionFor} from '../src/jwt/gateway-version.js'
 import type {Settings} from '../src/env/settings.js'
 import {useHandRegisteredClient} from '../src/logins/login-storage.js'
 import {readSecretReference, signInNamedLogin} from '../src/logins/sign-in.js'
@@ -24,6 +25,9 @@ export interface MintReport {
   sub: string
   client_id: string
   scope: string
+  /** The aud claim: the issuer, or on a newer gateway the resource(s) given with --resource. */
+  audience: string | string[]
+  gateway_version: GatewayVersion
   expires_at: string
   /** The .env file the token was written to; null with --print. */
   saved_to: string | null
@@ -55,7 +59,7 @@ const KEEP_MARGIN_SECONDS = 300
 export default class McpClientToken extends BaseCommand<typeof McpClientToken> {
   static override summary = 'Get an access token for an MCP client; --mint signs one with the gateway key (CI, no browser)'
   static override description =
-    `--mint signs a JWT exactly as the gateway's token endpoint does (JWT_ALGORITHM with JWT_PRIVATE_KEY_B64 or GATEWAY_JWT_SECRET; claims sub, username, email, name, scope, client_id, jti, iat, exp, iss and aud; extra claims from TOKEN_CUSTOM_CLAIMS, which may not replace those), writes its oauth:token:{jti} record with a TTL of the token's lifetime and adds the jti to oauth:user_tokens:{username}, so the gateway accepts it. The lifetime is ACCESS_TOKEN_LIFETIME (default 24h) or --ttl. The token is saved to .env as ${MINTED_TOKEN_KEY}, other lines untouched; if that fails the Redis record is removed again. --print writes it to stdout instead and changes no file.
+    `--mint signs a JWT exactly as the gateway's token endpoint does (JWT_ALGORITHM with JWT_PRIVATE_KEY_B64 or GATEWAY_JWT_SECRET; claims sub, username, email, name, scope, client_id, jti, iat, exp, iss and aud, which is the issuer on the older gateway and on the newer one (OAUTH_* settings) the --resource URL(s), with azp = the client id and the resources kept in the record; the version is told by the .env's spelling, else the gateway's metadata (resource_indicators_supported), or --gateway-version; extra claims from TOKEN_CUSTOM_CLAIMS, which may not replace those), writes its oauth:token:{jti} record with a TTL of the token's lifetime and adds the jti to oauth:user_tokens:{username}, so the gateway accepts it. The lifetime is ACCESS_TOKEN_LIFETIME (default 24h) or --ttl. The token is saved to .env as ${MINTED_TOKEN_KEY}, other lines untouched; if that fails the Redis record is removed again. --print writes it to stdout instead and changes no file.
 
 Without --mint it signs in by OAuth against the MCP server in --server-url or MCP_SERVER_URL (its auth server found through /.well-known/oauth-protected-resource, else its origin; without either, the gateway's auth server GATEWAY_AUTH_URL or https://auth.$BASE_DOMAIN): metadata discovery, a client registered once (RFC 7591) and re-used from .env (MCP_CLIENT_ID, MCP_CLIENT_SECRET, MCP_CLIENT_REGISTRATION_TOKEN, MCP_CLIENT_REGISTRATION_URI, MCP_CLIENT_REDIRECT_URI: the gateway matches redirect URIs exactly, so a later sign-in listens on the registered port again, or when it is taken updates the registration by RFC 7592 or registers a new client, and says which), then the browser flow (PKCE, redirect caught on http://127.0.0.1:<port>/callback; with --no-browser or over SSH paste the redirected URL on stdin) or, with --device, the device flow; the MCP server's canonical URI is sent as the RFC 8707 resource. MCP_CLIENT_ACCESS_TOKEN and MCP_CLIENT_REFRESH_TOKEN are saved (and MCP_CLIENT_ACCESS_TOKEN_EXPIRES_AT when the token is not a JWT; MCP_SERVER_URL from --server-url when .env has none, so refresh-tokens finds the server again). A still-valid token is kept unless --force. URLs and codes go to stderr; tokens only to .env.
 
@@ -112,6 +116,18 @@ Without --mint it signs in by OAuth against the MCP server in --server-url or MC
     }),
     ttl: Flags.string({summary: 'Lifetime: 3600, 90m, 2h, 7d (default ACCESS_TOKEN_LIFETIME).', helpValue: 'DURATION'}),
     print: Flags.boolean({summary: `Print the token on stdout instead of saving it as ${MINTED_TOKEN_KEY}.`}),
+    resource: Flags.string({
+      summary: 'With --mint: the MCP server the token is for (RFC 8707), its aud on a newer gateway. Repeatable.',
+      helpValue: 'URL',
+      multiple: true,
+      dependsOn: ['mint'],
+    }),
+    'gateway-version': Flags.string({
+      summary:
+        "With --mint: the token shape of the gateway in use. newer (OAUTH_* settings): aud = the resources, azp = the client id, resources kept in the record; older: neither. auto tells them apart by the .env's spelling, else the gateway's metadata.",
+      options: ['auto', 'older', 'newer'],
+      default: 'auto',
+    }),
   }
 
   async run(): Promise<MintReport | LoginReport> {
@@ -123,6 +139,7 @@ Without --mint it signs in by OAuth against the MCP server in --server-url or MC
     const signing = {key: gatewaySigningKey(settings), issuer: gatewayIssuer(settings)}
     const lifetimeSeconds = flags.ttl === undefined ? settings.lifetime('ACCESS_TOKEN_LIFETIME') : parseDuration(flags.ttl, '--ttl')
     const customClaims = parseCustomClaims(settings.get('TOKEN_CUSTOM_CLAIMS'))
+    const shape = await gatewayVersionFor(settings, flags['gateway-version'] as GatewayVersion | 'auto', httpOptions(flags))
     const store = await this.tokenStore()
     const request = {
       sub: flags.sub ?? flags.username,
@@ -133,13 +150,15 @@ Without --mint it signs in by OAuth against the MCP server in --server-url or MC
       clientId: flags['client-id'] ?? DEFAULT_MINT_CLIENT_ID,
       lifetimeSeconds,
       customClaims,
+      gatewayVersion: shape.version,
+      resources: flags.resource?.map(canonicalResourceUri),
     }
     const minted = await mintAccessToken(store.redis, signing, request, async ({token}) =>
       flags.print ? undefined : saveTokenToEnvFile(settings.envFilePath, MINTED_TOKEN_KEY, token),
     )
     const where = flags.print ? 'printed on stdout' : `saved as ${MINTED_TOKEN_KEY} in ${settings.envFilePath}`
     this.note(
-      `Minted an access token for ${request.username} (client ${request.clientId}, jti ${minted.jti}), valid until ${formatTime(minted.record.expires_at)}; ${where}.`,
+      `Minted an access token for ${request.username} (client ${request.clientId}, jti ${minted.jti}, shaped for the ${shape.version} gateway: ${shape.why}), valid until ${formatTime(minted.record.expires_at)}; ${where}.`,
     )
     if (flags.print && !this.jsonEnabled()) this.log(minted.token)
     return {
@@ -148,6 +167,8 @@ Without --mint it signs in by OAuth against the MCP server in --server-url or MC
       sub: request.sub,
       client_id: request.clientId,
       scope: request.scope,
+      audience: minted.claims.aud as string | string[],
+      gateway_version: shape.version,
       expires_at: isoTime(minted.record.expires_at)!,
       saved_to: flags.print ? null : settings.envFilePath,
       env_key: flags.print ? null : MINTED_TOKEN_KEY,

@@ -10,6 +10,7 @@ import {renderTable} from '../src/table.js'
 import {toEpochSeconds} from '../src/time.js'
 import {EXPIRES_AT_SUFFIX} from '../src/jwt/expiry.js'
 import {type NamedToken, type TokenValidation, validateToken} from '../src/jwt/validation.js'
+import {canonicalResourceUri} from '../src/oauth/resource.js'
 import {BaseCommand, redisFlags} from './_shared/base-command.js'
 import {readSecretFromStdin} from './_shared/stdin.js'
 import {plural} from './_shared/summaries.js'
@@ -51,6 +52,10 @@ export default class ValidateTokens extends BaseCommand<typeof ValidateTokens> {
     }),
     online: Flags.boolean({summary: 'Also ask GitHub (GET $GITHUB_API_URL/user) whether GitHub tokens are accepted.'}),
     'jwks-url': Flags.string({summary: "Verify RS256 signatures with the gateway's JWKS instead of JWT_PRIVATE_KEY_B64.", helpValue: 'URL'}),
+    resource: Flags.string({
+      summary: "Also check that each gateway JWT is for this MCP server (its aud names it), as the newer gateway's /verify does.",
+      helpValue: 'URL',
+    }),
     'clock-tolerance': Flags.integer({summary: 'Seconds of clock skew to allow when checking exp.', default: 0, min: 0, helpValue: 'SECONDS'}),
   }
 
@@ -68,6 +73,7 @@ export default class ValidateTokens extends BaseCommand<typeof ValidateTokens> {
         await validateToken(token as NamedToken, {
           verificationKey: () => (verificationKey ??= gatewayVerificationKey(settings, {jwksUrl: this.flags['jwks-url']})),
           clockToleranceSeconds: this.flags['clock-tolerance'],
+          resource: this.flags.resource === undefined ? undefined : canonicalResource(this.flags.resource),
           accessTokenExists: this.flags.redis ? async (jti) => (await (await this.tokenStore()).getAccessToken(jti)) !== undefined : undefined,
           expiresAtOf: (name) => toEpochSeconds(settings.get(`${name}${EXPIRES_AT_SUFFIX}`)),
           github: {online: this.flags.online, apiUrl: settings.get('GITHUB_API_URL') ?? DEFAULT_GITHUB_API_URL},
@@ -111,7 +117,7 @@ export default class ValidateTokens extends BaseCommand<typeof ValidateTokens> {
       describeUser(result),
       result.expires_at === null ? '-' : [formatTime(result.expires_at), formatRelative(result.expires_at, now)],
       result.valid ? 'valid' : 'INVALID',
-      result.valid ? `checked ${result.checks.join(', ')}` : (result.reason ?? ''),
+      result.valid ? `checked ${result.checks.join(', ')}${result.audience ? `; aud ${result.audience.join(', ')}` : ''}` : (result.reason ?? ''),
     ])
     this.log(renderTable(['token', 'user', 'expires', 'result', 'reason'], rows))
     this.note(`${plural(results.length, 'token')} checked: ${results.length - invalid} valid, ${invalid} invalid.`)
@@ -133,7 +139,16 @@ function notSet(name: string): TokenValidation {
     username: null,
     client_id: null,
     jti: null,
+    audience: null,
     expires_at: null,
     checks: [],
+  }
+}
+
+function canonicalResource(url: string): string {
+  try {
+    return canonicalResourceUri(url)
+  } catch {
+    throw usageError(`--resource takes the URL of an MCP server, not "${url}".`)
   }
 }

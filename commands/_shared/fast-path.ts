@@ -27,7 +27,7 @@ export function helpKey(argv: readonly string[]): string {
 function printVersion(root: string): boolean {
   const agent = userAgent(root)
   if (agent === undefined) return false
-  process.stdout.write(`${agent}\n`)
+  print(`${agent}\n`)
   return true
 }
 
@@ -70,8 +70,16 @@ function printHelp(argv: readonly string[], root: string): boolean {
     if (agent === undefined) return false
     text = text.replaceAll(help.user_agent, agent)
   }
-  process.stdout.write(text)
+  print(text)
   return true
+}
+
+/** Written as oclif writes: a reader that has gone (EPIPE, `| head`) is no error. */
+function print(text: string): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error
+  })
+  process.stdout.write(text)
 }
 
 /**

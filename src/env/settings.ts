@@ -118,6 +118,11 @@ export class Settings {
     return Object.keys(this.processEnv).some((name) => TOKEN_VARIABLE.test(name) && nonEmpty(this.processEnv[name]) !== undefined)
   }
 
+  /** Which spelling of the auth settings this set-up uses (the `.env` and the environment together). */
+  settingSpelling(): ReturnType<typeof settingSpelling> {
+    return settingSpelling([...this.fileValues.keys(), ...Object.keys(this.processEnv).filter((name) => nonEmpty(this.processEnv[name]) !== undefined)])
+  }
+
   /** The name to tell an operator to set: the `OAUTH_` one when the `.env` spells its settings that way. */
   preferredName(name: string): string {
     const names = settingNames(name)

@@ -32,7 +32,18 @@ export interface MintRequest {
   lifetimeSeconds: number
   /** Extra claims from `TOKEN_CUSTOM_CLAIMS`; reserved claims are refused by parseCustomClaims. */
   customClaims?: Record<string, unknown>
+  /**
+   * The token shape of the gateway version in use. `older`: aud = the
+   * issuer, no azp. `newer` (the OAUTH_* version, RFC 8707): aud = the
+   * resource(s) asked for (the issuer when none), azp = the client id, and
+   * the record keeps `resources`. Default older.
+   */
+  gatewayVersion?: GatewayVersion
+  /** RFC 8707 resources (newer gateways only): the MCP servers the token is for. */
+  resources?: string[]
 }
+
+export type GatewayVersion = 'older' | 'newer'
 
 export interface MintedToken {
   token: string
@@ -55,6 +66,7 @@ export const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
   'nbf',
   'iss',
   'aud',
+  'azp',
 ])
 
 /** `TOKEN_CUSTOM_CLAIMS` is a JSON object of extra claims; anything else, or a reserved claim, is a usage error. */
@@ -92,8 +104,14 @@ export async function mintAccessToken<T>(
   const now = Math.floor(Date.now() / 1000)
   const expiresAt = now + request.lifetimeSeconds
   const identity = {sub: request.sub, username: request.username, email: request.email, name: request.name, scope: request.scope, client_id: request.clientId}
-  const claims: GatewayClaims = {...identity, ...request.customClaims, jti, iat: now, exp: expiresAt, iss: signing.issuer, aud: signing.issuer}
-  const record: AccessTokenRecord = {...identity, created_at: now, expires_at: expiresAt}
+  const newer = request.gatewayVersion === 'newer'
+  const resources = request.resources ?? []
+  const audience = newer && resources.length > 0 ? (resources.length === 1 ? resources[0] : resources) : signing.issuer
+  const claims: GatewayClaims = {...identity, ...request.customClaims, jti, iat: now, exp: expiresAt, iss: signing.issuer, aud: audience}
+  if (newer) claims.azp = request.clientId
+  const record: AccessTokenRecord = newer
+    ? {...identity, resources, created_at: now, expires_at: expiresAt}
+    : {...identity, created_at: now, expires_at: expiresAt}
   const token = await signJwt(claims, signing.key)
   await registerAccessToken(redis, jti, record, request.lifetimeSeconds)
   const minted = {token, jti, claims, record}
@@ -161,6 +179,15 @@ function asciiJson(value: unknown): string {
 }
 
 function validateRequest(request: MintRequest): void {
+  if (request.resources && request.resources.length > 0 && request.gatewayVersion !== 'newer') {
+    throw usageError(
+      "--resource needs the newer gateway: the older one's tokens always carry aud = its issuer.",
+      'Pass --gateway-version newer if the gateway reads the OAUTH_* settings.',
+    )
+  }
+  for (const resource of request.resources ?? []) {
+    if (!/^https?:\/\/[^\s]+$/.test(resource)) throw usageError(`--resource takes the URL of an MCP server, not "${resource}".`)
+  }
   if (!/^[^\s*?[\]]+$/.test(request.username)) throw usageError(`"${request.username}" is not a username: give the exact GitHub login.`)
   if (request.sub.trim() === '') throw usageError('--sub may not be empty.')
   if (request.clientId.trim() === '') throw usageError('--client-id may not be empty.')

@@ -25,6 +25,8 @@ export interface TokenValidation {
   username: string | null
   client_id: string | null
   jti: string | null
+  /** The aud claim as a list: the issuer on the older gateway, the resource(s) on the newer one; null when absent or not a JWT. */
+  audience: string[] | null
   expires_at: number | null
   /** The steps run, in order (signature, iss, exp and jti are one step): an invalid token stops at its last step. */
   checks: string[]
@@ -34,6 +36,8 @@ export interface ValidationContext {
   /** The gateway's key; called only when there is a JWT to verify (a missing key is then exit 4). */
   verificationKey: () => Promise<VerificationKey>
   clockToleranceSeconds: number
+  /** Check the audience the way the newer gateway's /verify does: the token's aud must name this resource. */
+  resource?: string
   /** The gateway's revocation check; undefined skips it (`--no-redis`). */
   accessTokenExists?: (jti: string) => Promise<boolean>
   /** `<NAME>_EXPIRES_AT` of an opaque token, in epoch seconds, when known. */
@@ -62,6 +66,7 @@ async function validateGatewayJwt(name: string, token: string, context: Validati
     username: stringOrNull(claims.username),
     client_id: stringOrNull(claims.client_id),
     jti: stringOrNull(claims.jti),
+    audience: audienceOf(claims.aud),
     expires_at: typeof claims.exp === 'number' ? claims.exp : null,
   })
   result.checks.push('signature', 'iss', 'exp', 'jti')
@@ -69,6 +74,13 @@ async function validateGatewayJwt(name: string, token: string, context: Validati
     await verifyJwt(token, await context.verificationKey(), {clockToleranceSeconds: context.clockToleranceSeconds})
   } catch (error) {
     return invalid(result, error)
+  }
+  if (context.resource !== undefined) {
+    result.checks.push('aud')
+    if (!result.audience?.includes(context.resource)) {
+      const audience = result.audience?.join(', ') ?? 'none'
+      return {...result, reason: `not for ${context.resource}: its audience is ${audience} (the newer gateway's /verify answers 403 invalid_audience)`}
+    }
   }
   if (context.accessTokenExists) {
     result.checks.push('redis')
@@ -101,13 +113,19 @@ async function validateGithubToken(name: string, token: string, context: Validat
 }
 
 function emptyResult(name: string, kind: TokenValidation['kind']): TokenValidation {
-  return {name, kind, valid: false, reason: null, subject: null, username: null, client_id: null, jti: null, expires_at: null, checks: []}
+  return {name, kind, valid: false, reason: null, subject: null, username: null, client_id: null, jti: null, audience: null, expires_at: null, checks: []}
 }
 
 /** A JwtProblem is a verdict on the token; anything else (JWKS unreachable, a bug) stops the command. */
 function invalid(result: TokenValidation, error: unknown): TokenValidation {
   if (!(error instanceof JwtProblem)) throw error
   return {...result, reason: error.reason}
+}
+
+function audienceOf(aud: unknown): string[] | null {
+  if (typeof aud === 'string') return [aud]
+  if (Array.isArray(aud) && aud.every((item) => typeof item === 'string')) return aud as string[]
+  return null
 }
 
 function stringOrNull(value: unknown): string | null {

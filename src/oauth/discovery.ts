@@ -2,7 +2,7 @@ import type {Settings} from '../env/settings.js'
 import {unreachableError, usageError} from '../errors.js'
 import {type OAuthHttpOptions, requestOAuth, stringField} from './http.js'
 import {safeForTerminal} from '../output.js'
-import {isSecureOrLoopback, requireSecureUrl} from './network.js'
+import {isLoopbackHost, isSecureOrLoopback, requireSecureUrl} from './network.js'
 
 /** What mcpauth needs to know of an authorization server (RFC 8414). */
 export interface AuthServerMetadata {
@@ -131,5 +131,35 @@ export async function findMcpAuthServer(mcpServerUrl: string, http: OAuthHttpOpt
       return {authServerUrl: servers[0], resource: stringField(answer.body, 'resource') ?? mcpServerUrl}
     }
   }
-  return {authServerUrl: server.origin}
+  return {authServerUrl: (await siblingIssuer(server, http)) ?? server.origin}
+}
+
+/**
+ * An MCP server without protected resource metadata: the gateway routes each
+ * MCP host's /.well-known/oauth-authorization-server to its auth service,
+ * whose issuer is https://auth.DOMAIN, not the MCP host. Such an issuer is
+ * followed, as an `authorization_servers` entry would be, when it lives beside
+ * the MCP server (same parent domain, or both on loopback); discoverAuthServer
+ * then checks the issuer's own metadata strictly. Any other issuer is left to
+ * that check, which refuses it as a possible mix-up.
+ */
+async function siblingIssuer(server: URL, http: OAuthHttpOptions): Promise<string | undefined> {
+  const answer = await requestOAuth(`${server.origin}${METADATA_PATHS[0]}`, {}, http).catch(() => undefined)
+  const issuer = answer?.status === 200 ? stringField(answer.body, 'issuer') : undefined
+  if (!issuer || !isSecureOrLoopback(issuer) || sameIssuer(issuer, new URL(server.origin))) return undefined
+  const issuerUrl = new URL(issuer)
+  if (issuerUrl.search !== '' || issuerUrl.hash !== '') return undefined
+  return livesBeside(issuerUrl.hostname, server.hostname) ? issuer : undefined
+}
+
+/** auth.example.com beside mcp-fetch.example.com; two loopback hosts; never two bare domains under one public suffix (a.com, b.com). */
+export function livesBeside(issuerHost: string, serverHost: string): boolean {
+  if (isLoopbackHost(issuerHost) && isLoopbackHost(serverHost)) return true
+  const parent = (host: string): string | undefined => {
+    if (/^[\d.]+$/.test(host) || host.includes(':') || host.includes('[')) return undefined
+    const labels = host.toLowerCase().replace(/\.$/, '').split('.')
+    return labels.length >= 3 ? labels.slice(1).join('.') : undefined
+  }
+  const issuerParent = parent(issuerHost)
+  return issuerParent !== undefined && issuerParent === parent(serverHost)
 }

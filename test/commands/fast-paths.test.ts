@@ -1,4 +1,5 @@
 import {strict as assert} from 'node:assert'
+import {spawn} from 'node:child_process'
 import {mkdtemp, readFile, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -92,6 +93,30 @@ describe('the launch path (answers without oclif)', function () {
       assert.equal(fast.code, 0)
       assert.equal(fast.stdout, slow.stdout)
       assert.equal(fast.stderr, '')
+    }
+  })
+
+  it('a reader that has gone (EPIPE) is no error, as with oclif', async () => {
+    const closedReader = (args: string[], env: Record<string, string> = {}) =>
+      new Promise<{code: number | null; stderr: string}>((resolve) => {
+        const child = spawn(process.execPath, ['--', join(repoRoot, 'bin', 'run.js'), ...args], {
+          env: {...process.env, ...env},
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
+        // Closed before the child can write: its write fails with EPIPE.
+        child.stdout.destroy()
+        let stderr = ''
+        child.stderr.on('data', (chunk) => (stderr += chunk))
+        child.on('close', (code) => resolve({code, stderr}))
+      })
+    for (const [args, env] of [
+      [['--help'], {}],
+      [['--version'], {}],
+      [['--help'], {OCLIF_COLUMNS: '80'}],
+    ] as Array<[string[], Record<string, string>]>) {
+      const result = await closedReader(args, env)
+      assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`)
+      assert.equal(result.stderr, '')
     }
   })
 

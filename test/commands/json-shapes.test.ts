@@ -50,8 +50,11 @@ const SUCCESS_KEYS: Array<{args: string[]; keys: string}> = [
   {args: ['generate-all-secrets'], keys: 'created_env_file,env_file,secrets,seeded_from'},
   {args: ['generate-jwt-secret', '--print'], keys: 'action,env_file,fingerprint,name,secret'},
   {args: ['generate-rsa-keys'], keys: 'action,bits,env_file,name,public_jwk,public_key_pem'},
-  {args: ['mcp-client-token', '--mint', '--username', 'alice'], keys: 'client_id,env_key,expires_at,jti,saved_to,scope,sub,username'},
-  {args: ['mcp-client-token', '--mint', '--username', 'bob', '--print'], keys: 'client_id,env_key,expires_at,jti,saved_to,scope,sub,token,username'},
+  {args: ['mcp-client-token', '--mint', '--username', 'alice'], keys: 'audience,client_id,env_key,expires_at,gateway_version,jti,saved_to,scope,sub,username'},
+  {
+    args: ['mcp-client-token', '--mint', '--username', 'bob', '--print'],
+    keys: 'audience,client_id,env_key,expires_at,gateway_version,jti,saved_to,scope,sub,token,username',
+  },
   {args: ['mcp-config', '--client', 'cursor', '--server', 'fetch=https://mcp.example.com/mcp'], keys: 'files,registry'},
   {args: ['oauth-list-tokens'], keys: 'client_id,client_name,created_at,email,expired,expires_at,jti,problem,scope,sub,ttl_seconds,username'},
   {

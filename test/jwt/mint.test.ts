@@ -49,7 +49,7 @@ describe('mcp-client-token', () => {
     assert.equal(result.code, 0, result.stderr)
     const token = await savedToken(cwd)
     const report = parseJson(result)
-    assert.deepEqual(Object.keys(report), ['jti', 'username', 'sub', 'client_id', 'scope', 'expires_at', 'saved_to', 'env_key'])
+    assert.deepEqual(Object.keys(report), ['jti', 'username', 'sub', 'client_id', 'scope', 'audience', 'gateway_version', 'expires_at', 'saved_to', 'env_key'])
     assert.equal(report.username, 'ci-bot')
     assert.equal(report.saved_to, '.env')
     assert.equal(await readFile(join(cwd, '.env'), 'utf8'), [...original, `MCP_CLIENT_ACCESS_TOKEN=${token}`, ''].join('\n'))

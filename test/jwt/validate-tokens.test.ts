@@ -4,12 +4,13 @@ import {publicJwk} from '../../src/jwt/keys.js'
 import {type CliResult, parseJson} from '../support/cli.js'
 import {useRedis} from '../support/context.js'
 import {
-  HS256_SECRET,
   envDir,
   gatewayClaims,
   handSignedHs256,
   handSignedRs256,
+  HS256_SECRET,
   hs256Settings,
+  ISSUER,
   nowSeconds,
   rs256Settings,
   rsaKeyPair,
@@ -66,6 +67,7 @@ describe('validate-tokens', () => {
       username: 'alice',
       client_id: 'client_AbCdEfGhIjKlMnOpQrStUv',
       jti,
+      audience: [ISSUER],
       expires_at: report.tokens[0].expires_at,
       checks: ['format', 'signature', 'iss', 'exp', 'jti', 'redis'],
     })

@@ -7,6 +7,7 @@ import {setTimeout as delay} from 'node:timers/promises'
 
 import {parseEnvText} from '../../src/env/env-file.js'
 import {runDeviceFlow} from '../../src/oauth/device.js'
+import {livesBeside} from '../../src/oauth/discovery.js'
 import {type CliResult, runCli, startCli} from '../support/cli.js'
 import {startFakeGithub} from '../support/github-oauth-server.js'
 import {sendJson, startLoopbackServer} from '../support/loopback-http.js'
@@ -298,6 +299,65 @@ describe('untrusted OAuth servers: the daemon log', function () {
       assert.doesNotMatch(stderr, RAW_CONTROL)
     } finally {
       await server.close()
+    }
+  })
+})
+
+describe("untrusted OAuth servers: the gateway's layout", function () {
+  this.timeout(60_000)
+
+  it('takes an issuer as living beside an MCP host only under the same parent domain, or both on loopback', () => {
+    assert.ok(livesBeside('auth.example.com', 'mcp-fetch.example.com'))
+    assert.ok(livesBeside('AUTH.example.com', 'everything.example.com.'))
+    assert.ok(livesBeside('127.0.0.1', 'localhost'))
+    for (const [issuer, server] of [
+      ['auth.evil.example', 'mcp.example.com'],
+      ['evil.com', 'example.com'],
+      ['auth.example.com', 'example.com'],
+      ['10.0.0.2', '10.0.0.1'],
+      ['auth.example.com', '127.0.0.1'],
+    ]) {
+      assert.ok(!livesBeside(issuer, server), `${issuer} beside ${server}`)
+    }
+  })
+
+  it("follows the issuer an MCP host's metadata names when it lives beside it, and signs in there", async () => {
+    const registeredAt: string[] = []
+    const authServer = await metadataServer(
+      (origin) => ({
+        issuer: origin,
+        authorization_endpoint: `${origin}/authorize`,
+        token_endpoint: `${origin}/token`,
+        registration_endpoint: `${origin}/register`,
+      }),
+      (request, response) => {
+        if (request.url !== '/register') return false
+        registeredAt.push('auth server')
+        sendJson(response, 201, {client_id: 'client_beside', redirect_uris: ['http://127.0.0.1:1/callback']})
+        return true
+      },
+    )
+    // The MCP host publishes no protected resource metadata and answers its
+    // well-known path with the auth server's metadata, as the gateway routes it.
+    const mcpHost = await startLoopbackServer((request, response) => {
+      if (request.url === '/.well-known/oauth-authorization-server') {
+        return sendJson(response, 200, {
+          issuer: authServer.url,
+          authorization_endpoint: `${authServer.url}/authorize`,
+          token_endpoint: `${authServer.url}/token`,
+          registration_endpoint: `${authServer.url}/register`,
+        })
+      }
+      if (request.url === '/register') registeredAt.push('MCP host')
+      sendJson(response, 404, {error: 'not_found'})
+    })
+    try {
+      const cwd = await envDir([])
+      const result = await runCli(['mcp-client-token', '--server-url', `${mcpHost.url}/mcp`, '--no-browser', '--login-timeout', '2s'], {cwd})
+      assert.deepEqual(registeredAt, ['auth server'], result.stderr)
+      assert.doesNotMatch(result.stderr, /mix-up/)
+    } finally {
+      await Promise.all([authServer.close(), mcpHost.close()])
     }
   })
 })
