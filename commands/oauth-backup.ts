@@ -1,9 +1,7 @@
-import {join} from 'node:path'
-
 import {Flags} from '@oclif/core'
 
+import {freeBackupPath} from '../src/backup/catalog.js'
 import {PASSPHRASE_ENV, requirePassphraseToEncrypt} from '../src/backup/crypto.js'
-import {defaultBackupName} from '../src/backup/format.js'
 import {type BackupResult, writeBackup} from '../src/backup/writer.js'
 import {describeRedisTarget} from '../src/redis/client.js'
 import {safeForTerminal} from '../src/output.js'
@@ -33,13 +31,22 @@ export default class OauthBackup extends BaseCommand<typeof OauthBackup> {
   async run(): Promise<BackupResult> {
     const {gzip, encrypt} = this.flags
     const passphrase = encrypt ? requirePassphraseToEncrypt() : undefined
-    const file = this.flags.output ?? join(this.flags.dir, defaultBackupName({gzip, encrypted: encrypt}))
+    const file = this.flags.output ?? (await freeBackupPath(this.flags.dir, {gzip, encrypted: encrypt}))
     const store = await this.tokenStore()
     const source = describeRedisTarget(await this.redisTarget())
     const tool = `${this.config.name} ${this.config.version}`
     const progress = await this.progress('Backing up')
     const result = await withInterrupt((signal) =>
-      writeBackup(store.redis, {file, gzip, passphrase, source, tool, signal, onProgress: (seen) => progress.update(seen)}),
+      writeBackup(store.redis, {
+        file,
+        numberIfTaken: this.flags.output === undefined,
+        gzip,
+        passphrase,
+        source,
+        tool,
+        signal,
+        onProgress: (seen) => progress.update(seen),
+      }),
     )
     progress.done()
     this.note(

@@ -126,10 +126,20 @@ export function kindOfKey(key: Bytes): KindName {
   return parseKey(bytesToText(key))?.kind ?? 'other'
 }
 
-/** `oauth-backup-20261123-091500.jsonl`, `.jsonl.gz`, `.jsonl.enc`, `.jsonl.gz.enc`; the time is UTC. */
-export function defaultBackupName(options: {gzip: boolean; encrypted: boolean}, now = new Date()): string {
+/**
+ * `oauth-backup-20261123-091500.jsonl`, `.jsonl.gz`, `.jsonl.enc`, `.jsonl.gz.enc`; the time is UTC.
+ * A second backup within the same second is `oauth-backup-20261123-091500-2.jsonl`, and so on.
+ */
+export function defaultBackupName(options: {gzip: boolean; encrypted: boolean}, now = new Date(), sequence = 1): string {
   const stamp = now.toISOString().slice(0, 19).replace(/-|:/g, '').replace('T', '-')
-  return `oauth-backup-${stamp}.jsonl${options.gzip ? '.gz' : ''}${options.encrypted ? '.enc' : ''}`
+  return `oauth-backup-${stamp}${sequence > 1 ? `-${sequence}` : ''}.jsonl${options.gzip ? '.gz' : ''}${options.encrypted ? '.enc' : ''}`
+}
+
+/** The name after `name` among backups of one second: `…-091500.jsonl` → `…-091500-2.jsonl` → `…-091500-3.jsonl`. */
+export function nextBackupName(name: string): string {
+  return name.replace(/-(\d{6})(?:-(\d+))?(\.jsonl)/, (_, time: string, sequence: string | undefined, extension: string) => {
+    return `-${time}-${sequence ? Number(sequence) + 1 : 2}${extension}`
+  })
 }
 
 export function recordToLine(record: BackupRecord): string {

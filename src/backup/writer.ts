@@ -35,6 +35,7 @@ import {
   emptyCounts,
   bytesToText,
   isRedisType,
+  nextBackupName,
   recordToLine,
   timeReplyMs,
 } from './format.js'
@@ -47,8 +48,10 @@ import {databaseSize} from '../redis/namespace-size.js'
 import {READ_FOR_BACKUP} from '../redis/scripts.js'
 
 export interface BackupOptions {
-  /** Path of the backup file to create; refused when it exists. */
+  /** Path of the backup file to create; refused when it exists, unless numberIfTaken. */
   file: string
+  /** A default name: when another backup took it meanwhile, take the next number (oauth-backup-…-2.jsonl) instead of refusing. */
+  numberIfTaken?: boolean
   gzip: boolean
   /** Encrypts when set. */
   passphrase?: string
@@ -92,7 +95,7 @@ const PRESIZED_KEYS = 4_000_000
 export async function writeBackup(redis: RedisClient, options: BackupOptions): Promise<BackupResult> {
   const {file} = options
   // Checked first so an operator is not told after an hour of reading; publishWithoutReplacing is what guarantees it.
-  if (await exists(file)) throw alreadyExists(file)
+  if (!options.numberIfTaken && (await exists(file))) throw alreadyExists(file)
   makePrivateDirectory(dirname(file))
   const header: BackupHeader = {
     format: BACKUP_FORMAT,
@@ -132,7 +135,7 @@ export async function writeBackup(redis: RedisClient, options: BackupOptions): P
       output.destroy()
       await handle.close()
     }
-    if (!(await publishWithoutReplacing(temp, file))) throw alreadyExists(file)
+    result.file = await publish(temp, file, options.numberIfTaken)
   } catch (error) {
     await rm(temp, {force: true})
     if (options.signal?.aborted) throw cancelledError('Interrupted: the unfinished backup file was removed.')
@@ -141,6 +144,16 @@ export async function writeBackup(redis: RedisClient, options: BackupOptions): P
   }
   await syncDirectory(dirname(file))
   return result
+}
+
+/** Gives the finished file its name without ever replacing one; a default name that was taken meanwhile gets the next number. */
+async function publish(temp: string, file: string, numberIfTaken = false): Promise<string> {
+  let target = file
+  while (!(await publishWithoutReplacing(temp, target))) {
+    if (!numberIfTaken) throw alreadyExists(file)
+    target = join(dirname(file), nextBackupName(basename(target)))
+  }
+  return target
 }
 
 function alreadyExists(file: string) {

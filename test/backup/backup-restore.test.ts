@@ -214,6 +214,28 @@ describeOnEachRedis('oauth-backup and oauth-restore', (ctx) => {
     assert.deepEqual([...(await snapshot(ctx.redis)).keys()].sort(), ['oauth:client:new', 'oauth:client:old'])
   })
 
+  it('numbers a second backup of the same second instead of refusing it, and --latest takes the later one', async () => {
+    const cwd = await tempDir()
+    const at = '20250103-120000'
+    await ctx.redis.set('oauth:client:first', 'first')
+    assert.equal((await ctx.cli(['oauth-backup', '--output', `backups/oauth-backup-${at}.jsonl`], {cwd})).code, 0)
+    await ctx.redis.set('oauth:client:second', 'second')
+    // Default names are the current second's; a backup named for that second is already there when the next one starts.
+    const runs = await Promise.all([ctx.cli(['oauth-backup', '--json'], {cwd}), ctx.cli(['oauth-backup', '--json'], {cwd})])
+    for (const run of runs) assert.equal(run.code, 0, run.stderr)
+    const files = runs.map((run) => parseJson(run).file as string)
+    assert.notEqual(files[0], files[1], 'two backups started together got one name')
+    for (const file of files) assert.match(file, /^backups\/oauth-backup-\d{8}-\d{6}(-\d+)?\.jsonl$/)
+    assert.equal((await readdir(join(cwd, 'backups'))).filter((name) => name.startsWith('oauth-backup-')).length, 3)
+    const sameSecond = files.every((file) => file.slice(0, 35) === files[0].slice(0, 35))
+    if (sameSecond) {
+      const numbered = files.find((file) => /-\d{6}-2\.jsonl$/.test(file))
+      assert.ok(numbered, `one of ${files.join(', ')} is numbered -2`)
+      const latest = await ctx.cli(['oauth-restore', '--latest', '--dry-run', '--json'], {cwd})
+      assert.equal(parseJson(latest).file, numbered)
+    }
+  })
+
   it('lists the backup commands in --help, each with examples', async () => {
     const help = await ctx.cli(['--help'])
     for (const id of ['oauth-backup', 'oauth-restore', 'oauth-backup-list']) assert.match(help.stdout, new RegExp(`^ +${id} +\\S`, 'm'))
