@@ -1,7 +1,9 @@
 import {strict as assert} from 'node:assert'
-import {readFile, readdir, stat} from 'node:fs/promises'
+import {readFile, readdir, stat, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
+import {freeBackupPath, latestBackup} from '../../src/backup/catalog.js'
+import {nextBackupName} from '../../src/backup/format.js'
 import {assertUnchanged, contents, fillGateway, flushAll, snapshot, tempDir} from '../support/backups.js'
 import {parseJson} from '../support/cli.js'
 import {describeOnEachRedis, useRedis} from '../support/context.js'
@@ -227,7 +229,8 @@ describeOnEachRedis('oauth-backup and oauth-restore', (ctx) => {
     assert.notEqual(files[0], files[1], 'two backups started together got one name')
     for (const file of files) assert.match(file, /^backups\/oauth-backup-\d{8}-\d{6}(-\d+)?\.jsonl$/)
     assert.equal((await readdir(join(cwd, 'backups'))).filter((name) => name.startsWith('oauth-backup-')).length, 3)
-    const sameSecond = files.every((file) => file.slice(0, 35) === files[0].slice(0, 35))
+    const secondOf = (file: string) => /oauth-backup-(\d{8}-\d{6})/.exec(file)?.[1]
+    const sameSecond = secondOf(files[0]) === secondOf(files[1])
     if (sameSecond) {
       const numbered = files.find((file) => /-\d{6}-2\.jsonl$/.test(file))
       assert.ok(numbered, `one of ${files.join(', ')} is numbered -2`)
@@ -274,5 +277,23 @@ describe('oauth-restore --clear on a large database', () => {
     } finally {
       redis.disconnect()
     }
+  })
+})
+
+describe('default backup names', () => {
+  const noon = new Date('2025-01-03T12:00:00Z')
+
+  it('numbers the names of one second in order, and --latest order follows the number', async () => {
+    const dir = await tempDir()
+    const plain = {gzip: false, encrypted: false}
+    assert.equal(await freeBackupPath(dir, plain, noon), join(dir, 'oauth-backup-20250103-120000.jsonl'))
+    await writeFile(join(dir, 'oauth-backup-20250103-120000.jsonl'), '')
+    assert.equal(await freeBackupPath(dir, plain, noon), join(dir, 'oauth-backup-20250103-120000-2.jsonl'))
+    await writeFile(join(dir, 'oauth-backup-20250103-120000-2.jsonl'), '')
+    assert.equal(await freeBackupPath(dir, plain, noon), join(dir, 'oauth-backup-20250103-120000-3.jsonl'))
+    assert.equal(nextBackupName('oauth-backup-20250103-120000.jsonl.gz.enc'), 'oauth-backup-20250103-120000-2.jsonl.gz.enc')
+    assert.equal(nextBackupName('oauth-backup-20250103-120000-9.jsonl'), 'oauth-backup-20250103-120000-10.jsonl')
+    await writeFile(join(dir, 'oauth-backup-20250103-120000-10.jsonl'), '')
+    assert.equal(await latestBackup(dir), join(dir, 'oauth-backup-20250103-120000-10.jsonl'))
   })
 })
