@@ -1,6 +1,8 @@
+import {join} from 'node:path'
+
 import {Flags} from '@oclif/core'
 
-import {freeBackupPath} from '../src/backup/catalog.js'
+import {defaultBackupName} from '../src/backup/format.js'
 import {PASSPHRASE_ENV, requirePassphraseToEncrypt} from '../src/backup/crypto.js'
 import {type BackupResult, writeBackup} from '../src/backup/writer.js'
 import {describeRedisTarget} from '../src/redis/client.js'
@@ -31,7 +33,7 @@ export default class OauthBackup extends BaseCommand<typeof OauthBackup> {
   async run(): Promise<BackupResult> {
     const {gzip, encrypt} = this.flags
     const passphrase = encrypt ? requirePassphraseToEncrypt() : undefined
-    const file = this.flags.output ?? (await freeBackupPath(this.flags.dir, {gzip, encrypted: encrypt}))
+    const file = this.flags.output ?? join(this.flags.dir, defaultBackupName({gzip, encrypted: encrypt}))
     const store = await this.tokenStore()
     const source = describeRedisTarget(await this.redisTarget())
     const tool = `${this.config.name} ${this.config.version}`

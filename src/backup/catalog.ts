@@ -3,11 +3,11 @@
  * read from the files alone (Redis may be down), and the latest one for
  * `oauth-restore --latest`.
  */
-import {lstat, readdir, stat} from 'node:fs/promises'
+import {readdir, stat} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {PASSPHRASE_ENV} from './crypto.js'
-import {BackupFileError, type KindName, defaultBackupName} from './format.js'
+import {BackupFileError, type KindName} from './format.js'
 import {openBackup, sniffBackup} from './reader.js'
 import {McpAuthError, usageError} from '../errors.js'
 
@@ -96,18 +96,6 @@ async function backupFiles(dir: string): Promise<Array<{name: string; path: stri
 function nameSequence(name: string): number {
   const match = /^oauth-backup-\d{8}-\d{6}-(\d+)\./.exec(name)
   return match ? Number(match[1]) : 1
-}
-
-/**
- * Where a backup goes when no --output is named: the default name in `dir`,
- * numbered when a backup of the same second is already there (two runs in one
- * second must not refuse each other). The write itself still never replaces a file.
- */
-export async function freeBackupPath(dir: string, options: {gzip: boolean; encrypted: boolean}, now = new Date()): Promise<string> {
-  for (let sequence = 1; ; sequence++) {
-    const path = join(dir, defaultBackupName(options, now, sequence))
-    if (sequence >= 1000 || !(await lstat(path).catch(() => undefined))) return path
-  }
 }
 
 function nameTime(name: string): Date | undefined {

@@ -128,11 +128,11 @@ export function kindOfKey(key: Bytes): KindName {
 
 /**
  * `oauth-backup-20261123-091500.jsonl`, `.jsonl.gz`, `.jsonl.enc`, `.jsonl.gz.enc`; the time is UTC.
- * A second backup within the same second is `oauth-backup-20261123-091500-2.jsonl`, and so on.
+ * A second backup within the same second is numbered when it is published (nextBackupName).
  */
-export function defaultBackupName(options: {gzip: boolean; encrypted: boolean}, now = new Date(), sequence = 1): string {
+export function defaultBackupName(options: {gzip: boolean; encrypted: boolean}, now = new Date()): string {
   const stamp = now.toISOString().slice(0, 19).replace(/-|:/g, '').replace('T', '-')
-  return `oauth-backup-${stamp}${sequence > 1 ? `-${sequence}` : ''}.jsonl${options.gzip ? '.gz' : ''}${options.encrypted ? '.enc' : ''}`
+  return `oauth-backup-${stamp}.jsonl${options.gzip ? '.gz' : ''}${options.encrypted ? '.enc' : ''}`
 }
 
 /** The name after `name` among backups of one second: `…-091500.jsonl` → `…-091500-2.jsonl` → `…-091500-3.jsonl`. */
