@@ -60,11 +60,13 @@ const DEFAULT_BATCH_SIZE = 1000
 /** A batch also ends at this many value bytes, so a few huge sets do not make one huge round trip. */
 const MAX_BATCH_BYTES = 8 * 1024 * 1024
 /** Keys and value bytes per script call: each call stays well under a millisecond of Redis time. */
-const KEYS_PER_CALL = 100
-const BYTES_PER_CALL = 256 * 1024
+const KEYS_PER_CALL = 50
+const BYTES_PER_CALL = 128 * 1024
 /** A value larger than this (bytes, or members) is staged in pages instead of written by one call. */
 const LARGE_VALUE_ITEMS = 1000
 const SCAN_COUNT = 1000
+/** Batches sent to Redis and not yet answered, at most (each up to DEFAULT_BATCH_SIZE records and MAX_BATCH_BYTES). */
+const BATCHES_IN_FLIGHT = 3
 
 export async function restoreBackup(redis: RedisClient, backup: VerifiedBackup, options: RestoreOptions): Promise<RestoreResult> {
   const {info} = backup
@@ -90,21 +92,30 @@ export async function restoreBackup(redis: RedisClient, backup: VerifiedBackup, 
   const startMs = timeReplyMs(await redis.time())
   if (options.mode === 'clear') result.cleared = await clearNamespace(redis, options.dryRun)
   let done = 0
-  // One batch is written while the next is read and decoded: at most two batches in memory.
-  let inFlight: Promise<void> | undefined
+  // A few batches are sent ahead while the next is read and decoded, so Redis always has one to work on.
+  const inFlight: Array<Promise<void>> = []
   const apply = async (batch: BackupRecord[]): Promise<void> => {
     const outcomes = options.dryRun ? await predictBatch(redis, batch, options.mode) : await writeBatch(redis, batch, options.mode)
     tally(result, outcomes)
     done += batch.length
     options.onProgress?.(done)
   }
-  for await (const batch of batches(backup.records(startMs), options.batchSize ?? DEFAULT_BATCH_SIZE)) {
-    await inFlight
-    if (options.signal?.aborted) throw interrupted(result, done)
-    inFlight = apply(batch)
-    inFlight.catch(() => {}) // awaited on the next turn or below; this only keeps an early failure from counting as unhandled
+  try {
+    for await (const batch of batches(backup.records(startMs), options.batchSize ?? DEFAULT_BATCH_SIZE)) {
+      if (inFlight.length >= BATCHES_IN_FLIGHT) await inFlight.shift()
+      if (options.signal?.aborted) {
+        await Promise.all(inFlight)
+        throw interrupted(result, done)
+      }
+      const applying = apply(batch)
+      applying.catch(() => {}) // awaited in turn; this only keeps an early failure from counting as unhandled
+      inFlight.push(applying)
+    }
+    await Promise.all(inFlight)
+  } finally {
+    // On a failure, the batches already sent finish (each key is written whole or not) before the error is reported.
+    await Promise.allSettled(inFlight)
   }
-  await inFlight
   return result
 }
 
