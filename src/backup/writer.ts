@@ -44,7 +44,7 @@ import {readPaged} from './paged-values.js'
 import {cancelledError, fileSystemError, usageError} from '../errors.js'
 import {KEY_NAMESPACE} from '../store/records.js'
 import {type RedisClient, type RedisCommand, defineScript, isCluster, runCommands, scanKeyBuffers} from '../redis/client.js'
-import {databaseSize} from '../redis/namespace-size.js'
+import {namespaceSize} from '../redis/namespace-size.js'
 import {READ_FOR_BACKUP} from '../redis/scripts.js'
 
 export interface BackupOptions {
@@ -89,8 +89,8 @@ const MEMBERS_PER_CALL = 256
 /** Raw bytes of one value at most: a larger one cannot fit on a line however it is encoded. */
 const MAX_VALUE_BYTES = MAX_LINE_BYTES
 const SKIPPED_KEYS_REPORTED = 20
-/** The fingerprint table is allocated for at most this many keys before it sees them (about 38 MB); past that it grows. */
-const PRESIZED_KEYS = 4_000_000
+/** The fingerprint table is sized for the estimated oauth: keys and this much more (the estimate samples 200 keys); past that it grows a part at a time. */
+const PRESIZE_MARGIN = 1.1
 
 export async function writeBackup(redis: RedisClient, options: BackupOptions): Promise<BackupResult> {
   const {file} = options
@@ -169,8 +169,8 @@ async function* backupLines(redis: RedisClient, header: BackupHeader, result: Ba
   }
   yield hashed(`${JSON.stringify(header)}\n`)
   // SCAN may return a key twice (when Redis resizes its table meanwhile); a backup lists each key once.
-  // Sized for the database up front (DBSIZE counts keys outside oauth: too, hence the cap), so it rarely grows.
-  const written = new KeyFingerprints(Math.min(await databaseSize(redis), PRESIZED_KEYS))
+  // Sized up front for the oauth: keys (estimated: DBSIZE counts other keys too), so it rarely grows.
+  const written = new KeyFingerprints(Math.ceil((await namespaceSize(redis, KEY_NAMESPACE)).keys * PRESIZE_MARGIN))
   let keysSeen = 0
   // The next batch is read from Redis while the current one is encoded and written: two batches in memory at most.
   let previous: Promise<BackupRecord[]> | undefined
