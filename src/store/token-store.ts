@@ -179,7 +179,8 @@ export class TokenStore {
         if (scanned.orphans >= 0) batch.orphanEntries += scanned.orphans
         else batch.uncountedSets.push(located.id)
       }
-      batch.records.push(...(await this.readBatch(unread)))
+      // one call each: the script left them because they are large
+      for (const records of await Promise.all(unread.map((located) => this.readBatch([located])))) batch.records.push(...records)
       yield batch
     }
   }
