@@ -41,11 +41,11 @@ return out
 export const SCANNED = {
   /** A string record, read whole. */
   string: 's',
-  /** A string too big for what was left of the call's byte budget: the caller reads it. */
-  largeString: 'L',
+  /** A string that did not fit in what was left of the call's byte budget; the value item is its length, for the caller to read it. */
+  unreadString: 'L',
   /** A set: its size, and its orphan entries when the call could count them. */
   set: 't',
-  /** Neither a string nor a set. */
+  /** Not of the type its name calls for (a user index that is not a set, a record that is not a string). */
   otherType: 'x',
 } as const
 
@@ -53,13 +53,15 @@ export const SCANNED = {
  * One step of a walk over the keyspace on a single server: SCAN inside the
  * script, then each key read in the same call, so that the keys never make
  * the round trip to the client and back. ARGV[1]: the SCAN cursor; ARGV[2]:
- * MATCH; ARGV[3]: COUNT; ARGV[4]: the most value bytes this call may read;
+ * MATCH; ARGV[3]: COUNT; ARGV[4]: the most value bytes this call may copy;
  * ARGV[5]: the most index-set members it may check for orphans ('0' for
- * none). Returns {cursor, keys found, rows}: five items per key still there:
- * the key, one of SCANNED, the value (the string; a set's size; false),
- * its PTTL, and for a user index set the entries whose oauth:token:{jti} is
- * gone (-1 when not counted here: no budget left, or not asked). Declares no
- * keys, which a single server allows and a cluster does not.
+ * none). A user index (by its name) is read with SCARD, anything else with
+ * GETRANGE, so that only a key of the wrong type answers an error. Returns
+ * {cursor, keys found, rows}: five items per key still there: the key, one
+ * of SCANNED, the value (the string; a set's size; an unread string's
+ * length; false), its PTTL, and for a user index set the entries whose
+ * oauth:token:{jti} is gone (-1 when not counted here: no budget left, or not
+ * asked). Declares no keys, which a single server allows and a cluster does not.
  */
 export const SCAN_RECORDS: LuaScript = {
   name: 'mcpauthScanRecords',
@@ -68,8 +70,8 @@ local page = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
 local room, members = tonumber(ARGV[4]), tonumber(ARGV[5])
 local found, rows, n = page[2], {}, 0
 local INDEX_PREFIX, TOKEN_PREFIX = '${keyPrefix('user_tokens')}', '${keyPrefix('token')}'
-local function orphans_of(key, size)
-  if size > members or string.sub(key, 1, #INDEX_PREFIX) ~= INDEX_PREFIX then return -1 end
+local function orphans_of(size, key)
+  if size > members then return -1 end
   members = members - size
   local tokens = redis.call('SMEMBERS', key)
   for j = 1, #tokens do tokens[j] = TOKEN_PREFIX .. tokens[j] end
@@ -80,24 +82,36 @@ local function orphans_of(key, size)
   end
   return gone
 end
+local function read_set(key)
+  local size = redis.pcall('SCARD', key)
+  if type(size) ~= 'number' then return '${SCANNED.otherType}', false, -1 end
+  return '${SCANNED.set}', size, orphans_of(size, key)
+end
+local function read_string(key)
+  -- GETRANGE copies at most what is left of the budget (plus a byte); a string that does not fit counts against it all the same
+  if room > 0 then
+    local value = redis.pcall('GETRANGE', key, 0, room)
+    if type(value) ~= 'string' then return '${SCANNED.otherType}', false end
+    if #value <= room then
+      room = room - #value
+      return '${SCANNED.string}', value
+    end
+    room = 0
+  end
+  local length = redis.pcall('STRLEN', key)
+  if type(length) ~= 'number' then return '${SCANNED.otherType}', false end
+  return '${SCANNED.unreadString}', length
+end
 for i = 1, #found do
   local key = found[i]
   local ttl = redis.call('PTTL', key)
   if ttl ~= -2 then
-    local code, value, orphans = '${SCANNED.string}', redis.pcall('GETRANGE', key, 0, room), -1
-    if type(value) == 'string' then
-      if #value > room then
-        code, value = '${SCANNED.largeString}', false
-      else
-        room = room - #value
-      end
+    local code, value, orphans
+    if string.sub(key, 1, #INDEX_PREFIX) == INDEX_PREFIX then
+      code, value, orphans = read_set(key)
     else
-      value = redis.pcall('SCARD', key)
-      if type(value) == 'number' then
-        code, orphans = '${SCANNED.set}', orphans_of(key, value)
-      else
-        code, value = '${SCANNED.otherType}', false
-      end
+      code, value = read_string(key)
+      orphans = -1
     end
     rows[n + 1], rows[n + 2], rows[n + 3], rows[n + 4], rows[n + 5] = key, code, value, ttl, orphans
     n = n + 5

@@ -60,7 +60,7 @@ export async function readValuesAndTtls(redis: RedisClient, located: ReadonlyArr
 export interface ScannedKey {
   key: string
   found: (typeof SCANNED)[keyof typeof SCANNED]
-  /** The string, a set's size, or false. */
+  /** The string, a set's size, an unread string's length, or false. */
   value: string | number | false
   pttl: number
   /** Entries of a user index set whose token is gone; -1 when the script did not count them. */
@@ -73,8 +73,28 @@ export interface ScannedPage {
   keys: ScannedKey[]
 }
 
-/** At most this SCAN COUNT, value bytes and index members per SCAN_RECORDS call: each call stays a few ms of Redis time. */
-const SCAN_RECORDS_LIMITS = {count: 500, bytes: 256 * 1024, members: 1000}
+/** Value bytes one SCAN_RECORDS call (or one read of what it left) copies at most. */
+export const SCAN_RECORDS_BYTES = 1024 * 1024
+/** At most this SCAN COUNT and index members per SCAN_RECORDS call: with the byte budget, each call stays a few ms of Redis time. */
+const SCAN_RECORDS_LIMITS = {count: 500, members: 1000}
+
+/** Consecutive groups whose `bytes` add up to at most `budget`; an item larger than that alone. */
+export function groupByBytes<T extends {bytes: number}>(items: readonly T[], budget: number): T[][] {
+  const groups: T[][] = []
+  let current: T[] = []
+  let used = 0
+  for (const item of items) {
+    if (current.length > 0 && used + item.bytes > budget) {
+      groups.push(current)
+      current = []
+      used = 0
+    }
+    current.push(item)
+    used += item.bytes
+  }
+  if (current.length > 0) groups.push(current)
+  return groups
+}
 
 /**
  * Walks the keys matching `match` on a single server with SCAN_RECORDS,
@@ -83,9 +103,9 @@ const SCAN_RECORDS_LIMITS = {count: 500, bytes: 256 * 1024, members: 1000}
  */
 export async function* scanRecordPages(redis: RedisClient, match: string, options: {count: number; countOrphans: boolean}): AsyncGenerator<ScannedPage> {
   const count = Math.min(options.count, SCAN_RECORDS_LIMITS.count)
-  const {bytes, members} = SCAN_RECORDS_LIMITS
+  const members = options.countOrphans ? SCAN_RECORDS_LIMITS.members : 0
   const call = (cursor: string): Promise<[string, number, unknown[]]> => {
-    const reply = runScript(redis, SCAN_RECORDS, [], [cursor, match, count, bytes, options.countOrphans ? members : 0]) as Promise<[string, number, unknown[]]>
+    const reply = runScript(redis, SCAN_RECORDS, [], [cursor, match, count, SCAN_RECORDS_BYTES, members]) as Promise<[string, number, unknown[]]>
     reply.catch(() => {}) // awaited below; this only keeps a failure during the caller's turn from counting as unhandled
     return reply
   }

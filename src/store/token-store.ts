@@ -25,7 +25,9 @@ import {
   indexMemberPages,
   readValuesAndTtls,
   removeIndexEntries,
+  SCAN_RECORDS_BYTES,
   type ScannedKey,
+  groupByBytes,
   scanRecordPages,
 } from './redis-batches.js'
 
@@ -159,19 +161,19 @@ export class TokenStore {
 
   /**
    * A single server's walk: SCAN_RECORDS reads each page in the call that
-   * scans it; the strings it left (too large for one call) are read here.
-   * With `countOrphans` it also counts the orphan entries of the small index
-   * sets; the others are named in `uncountedSets`.
+   * scans it; the strings that did not fit in its byte budget are read here,
+   * in calls of about one budget each. With `countOrphans` it also counts the
+   * orphan entries of the small index sets; the others are named in `uncountedSets`.
    */
   private async *scannedBatches(match: string, wanted: ReadonlySet<RecordKind>, countOrphans: boolean): AsyncGenerator<ScannedBatch> {
     for await (const page of scanRecordPages(this.redis, match, {count: this.batchSize, countOrphans})) {
       const batch: ScannedBatch = {keysFound: page.keysFound, records: [], orphanEntries: 0, uncountedSets: []}
-      const unread: LocatedKey[] = []
+      const unread: Array<LocatedKey & {bytes: number}> = []
       for (const scanned of page.keys) {
         const located = locate(scanned.key)[0]
         if (!located || !wanted.has(located.kind)) continue
-        if (scanned.found === SCANNED.largeString) {
-          unread.push(located)
+        if (scanned.found === SCANNED.unreadString) {
+          unread.push({...located, bytes: scanned.value as number})
           continue
         }
         batch.records.push(toStoredRecord(located.kind, located.key, located.id, ttlSeconds(scanned.pttl), scannedValue(located.kind, scanned)))
@@ -179,8 +181,8 @@ export class TokenStore {
         if (scanned.orphans >= 0) batch.orphanEntries += scanned.orphans
         else batch.uncountedSets.push(located.id)
       }
-      // one call each: the script left them because they are large
-      for (const records of await Promise.all(unread.map((located) => this.readBatch([located])))) batch.records.push(...records)
+      const reads = groupByBytes(unread, SCAN_RECORDS_BYTES).map((group) => this.readBatch(group))
+      for (const records of await Promise.all(reads)) batch.records.push(...records)
       yield batch
     }
   }

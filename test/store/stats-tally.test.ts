@@ -80,7 +80,10 @@ async function fill(redis: RedisClient, now: number): Promise<void> {
   await token('bob', 'vscode', (now + 600) * 1000)
   await token('bob', 'cursor', ` ${Math.floor(now + 900)} `, {ttl: null})
   await token('carol', 'cursor', now + 1200, {extra: {padding: 'x'.repeat(200 * 1024)}})
-  await token('carol', 'vscode', now + 1500, {extra: {padding: 'y'.repeat(300 * 1024)}})
+  // past one script call's byte budget (1 MiB), and two that together use up what is left of it
+  await token('carol', 'vscode', now + 1500, {extra: {padding: 'y'.repeat(1200 * 1024)}})
+  await token('erin', 'vscode', now + 1500, {extra: {padding: 'z'.repeat(450 * 1024)}})
+  await token('erin', 'vscode', now + 1600, {extra: {padding: 'z'.repeat(450 * 1024)}})
   await token('carol', 'cursor', 'soon')
   await token('carol', 'cursor', null)
   await token('carol', 'cursor', 1e20)
