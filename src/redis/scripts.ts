@@ -5,7 +5,7 @@
  * same scripts run one key at a time (see store/redis-batches).
  */
 
-import {LATEST_RECORD_TIME} from '../store/records.js'
+import {LATEST_RECORD_TIME, keyPrefix} from '../store/records.js'
 
 /** A script registered on the client under `name` and run by its SHA. */
 export interface LuaScript {
@@ -34,6 +34,90 @@ for i, key in ipairs(KEYS) do
   out[2 * i] = ttl
 end
 return out
+`,
+}
+
+/** What SCAN_RECORDS says of each key it found (the second of its five items per key). */
+export const SCANNED = {
+  /** A string record, read whole. */
+  string: 's',
+  /** A string that did not fit in what was left of the call's byte budget; the value item is its length, for the caller to read it. */
+  unreadString: 'L',
+  /** A set: its size, and its orphan entries when the call could count them. */
+  set: 't',
+  /** Not of the type its name calls for (a user index that is not a set, a record that is not a string). */
+  otherType: 'x',
+} as const
+
+/**
+ * One step of a walk over the keyspace on a single server: SCAN inside the
+ * script, then each key read in the same call, so that the keys never make
+ * the round trip to the client and back. ARGV[1]: the SCAN cursor; ARGV[2]:
+ * MATCH; ARGV[3]: COUNT; ARGV[4]: the most value bytes this call may copy;
+ * ARGV[5]: the most index-set members it may check for orphans ('0' for
+ * none). A user index (by its name) is read with SCARD, anything else with
+ * GETRANGE, so that only a key of the wrong type answers an error. Returns
+ * {cursor, keys found, rows}: five items per key still there: the key, one
+ * of SCANNED, the value (the string; a set's size; an unread string's
+ * length; false), its PTTL, and for a user index set the entries whose
+ * oauth:token:{jti} is gone (-1 when not counted here: no budget left, or not
+ * asked). Declares no keys, which a single server allows and a cluster does not.
+ */
+export const SCAN_RECORDS: LuaScript = {
+  name: 'mcpauthScanRecords',
+  lua: `
+local page = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
+local room, members = tonumber(ARGV[4]), tonumber(ARGV[5])
+local found, rows, n = page[2], {}, 0
+local INDEX_PREFIX, TOKEN_PREFIX = '${keyPrefix('user_tokens')}', '${keyPrefix('token')}'
+local function orphans_of(size, key)
+  if size > members then return -1 end
+  members = members - size
+  local tokens = redis.call('SMEMBERS', key)
+  for j = 1, #tokens do tokens[j] = TOKEN_PREFIX .. tokens[j] end
+  local gone = #tokens
+  -- unpack() has a stack limit: at most 1000 keys per EXISTS
+  for from = 1, #tokens, 1000 do
+    gone = gone - redis.call('EXISTS', unpack(tokens, from, math.min(from + 999, #tokens)))
+  end
+  return gone
+end
+local function read_set(key)
+  local size = redis.pcall('SCARD', key)
+  if type(size) ~= 'number' then return '${SCANNED.otherType}', false, -1 end
+  return '${SCANNED.set}', size, orphans_of(size, key)
+end
+local function read_string(key)
+  -- GETRANGE copies at most what is left of the budget (plus a byte); a string that does not fit counts against it all the same
+  if room > 0 then
+    local value = redis.pcall('GETRANGE', key, 0, room)
+    if type(value) ~= 'string' then return '${SCANNED.otherType}', false end
+    if #value <= room then
+      room = room - #value
+      return '${SCANNED.string}', value
+    end
+    room = 0
+  end
+  local length = redis.pcall('STRLEN', key)
+  if type(length) ~= 'number' then return '${SCANNED.otherType}', false end
+  return '${SCANNED.unreadString}', length
+end
+for i = 1, #found do
+  local key = found[i]
+  local ttl = redis.call('PTTL', key)
+  if ttl ~= -2 then
+    local code, value, orphans
+    if string.sub(key, 1, #INDEX_PREFIX) == INDEX_PREFIX then
+      code, value, orphans = read_set(key)
+    else
+      code, value = read_string(key)
+      orphans = -1
+    end
+    rows[n + 1], rows[n + 2], rows[n + 3], rows[n + 4], rows[n + 5] = key, code, value, ttl, orphans
+    n = n + 5
+  end
+end
+return {page[1], #found, rows}
 `,
 }
 
@@ -211,178 +295,6 @@ return out
 `,
 }
 
-/** Counters per string record kind in a STATS_BATCH reply, in this order: count, expired, expiring_24h, without_ttl, malformed. */
-export const STATS_KINDS = ['client', 'state', 'code', 'token', 'refresh'] as const
-
-/**
- * Counts a batch of records inside Redis, so that only numbers cross the
- * wire: oauth-stats' policy (store/stats.ts) and store/records.ts's checks
- * of a value, written once more in Lua. KEYS: the records; ARGV[1]: now
- * (epoch seconds); ARGV[2]: "expiring soon" in seconds; ARGV[3]: the horizon
- * of the per-day expiry counts, in seconds; ARGV[4]: the most value bytes
- * this call may decode; ARGV[4 + i]: the kind of KEYS[i] (as in STATS_KINDS,
- * or 'user_tokens'). Stops early when the byte budget runs out (the caller
- * sends the rest again). Returns {done, counters, users, clients, days,
- * deferred}: how many keys it looked at; 5 counters per STATS_KINDS kind
- * then the index sets' sets, entries, without_ttl, malformed; active access
- * tokens per user and per client (name, count, name, count, …); active
- * access tokens per UTC day (days since 1970, count, …) within the horizon;
- * and the positions of the keys it left for the caller to read and judge
- * (a value larger than the budget, or one whose JSON Lua cannot tell apart,
- * such as {} from []).
- */
-export const STATS_BATCH: LuaScript = {
-  name: 'mcpauthStatsBatch',
-  lua: `
-local now, soon, horizon, budget = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local offsets = {client = 0, state = 5, code = 10, token = 15, refresh = 20}
-local counters = {}
-for i = 1, 29 do counters[i] = 0 end
-local users, clients, days, deferred = {}, {}, {}, {}
-local null, decode, find = cjson.null, cjson.decode, string.find
-local USER_AND_CLIENT, CLIENT, CREATED = {'username', 'client_id'}, {'client_id'}, {'created_at'}
-local CLIENT_TIMES, LISTS = {'client_secret_expires_at', 'created_at', 'client_id_issued_at'}, {'redirect_uris', 'response_types', 'grant_types'}
-local function absent(value) return value == nil or value == null end
-local function strings(record, names)
-  for _, name in ipairs(names) do
-    if type(record[name]) ~= 'string' then return false end
-  end
-  return true
-end
--- a time as store/records.recordTime reads it: a number or numeric string, seconds or milliseconds, 1970 to 9999
-local function as_time(value)
-  local number
-  if type(value) == 'number' then number = value
-  elseif type(value) == 'string' and find(value, '%S') then number = tonumber(value)
-  else return nil end
-  if number == nil or number ~= number or number == math.huge or number == -math.huge then return nil end
-  if number > 1e12 then number = number / 1000 end
-  if number < 0 or number > ${LATEST_RECORD_TIME} then return nil end
-  return number
-end
-local function times_ok(record, names)
-  for _, name in ipairs(names) do
-    if not absent(record[name]) and as_time(record[name]) == nil then return false end
-  end
-  return true
-end
--- a JSON array of strings; 'ambiguous' for an empty table, which may have been {} (not a list) or []
-local function string_list(value)
-  if type(value) ~= 'table' then return false end
-  local n = 0
-  for key, item in pairs(value) do
-    if type(key) ~= 'number' or type(item) ~= 'string' then return false end
-    n = n + 1
-  end
-  if n ~= #value then return false end
-  if n == 0 then return 'ambiguous' end
-  return true
-end
--- store/records.decodeStringList: absent, a JSON string holding a list (or any text that is not JSON), or a list
-local function list_ok(value)
-  if absent(value) then return true end
-  if type(value) == 'string' then
-    local ok, decoded = pcall(decode, value)
-    if not ok then return true end
-    if type(decoded) == 'table' and not find(value, '^[ \\t\\r\\n]*%[') then return false end
-    if string_list(decoded) == 'ambiguous' then return true end
-    return string_list(decoded)
-  end
-  return string_list(value)
-end
--- true, false (malformed) or 'defer'
-local function valid(kind, record)
-  if kind == 'token' then
-    return strings(record, USER_AND_CLIENT) and as_time(record.expires_at) ~= nil and times_ok(record, CREATED)
-  elseif kind == 'refresh' then
-    return strings(record, USER_AND_CLIENT) and times_ok(record, CREATED)
-  elseif kind == 'client' then
-    if not strings(record, CLIENT) then return false end
-    local verdict = true
-    for _, name in ipairs(LISTS) do
-      local ok = list_ok(record[name])
-      if ok == false then return false end
-      if ok == 'ambiguous' then verdict = 'defer' end
-    end
-    if not times_ok(record, CLIENT_TIMES) then return false end
-    return verdict
-  end
-  return strings(record, CLIENT)
-end
-local function add(tally, key) tally[key] = (tally[key] or 0) + 1 end
-local used, done = 0, 0
-for i, key in ipairs(KEYS) do
-  local kind = ARGV[4 + i]
-  local pttl = redis.call('PTTL', key)
-  local ttl = nil
-  if pttl >= 0 then ttl = math.ceil(pttl / 1000) end
-  if pttl == -2 then
-    -- gone since the scan: not counted
-  elseif kind == 'user_tokens' then
-    counters[26] = counters[26] + 1
-    if ttl == nil then counters[28] = counters[28] + 1 end
-    local size = redis.pcall('SCARD', key)
-    if type(size) == 'number' then counters[27] = counters[27] + size else counters[29] = counters[29] + 1 end
-  else
-    -- GETRANGE copies at most what is left of the budget; a key of another type answers an error table
-    local room = budget - used
-    local raw = redis.pcall('GETRANGE', key, 0, room)
-    local record, verdict = nil, false
-    if type(raw) == 'string' and #raw > room then
-      -- too big for what is left of this call: the next call takes it, or the caller when it exceeds a whole budget
-      if used > 0 then break end
-      verdict = 'defer'
-    elseif type(raw) == 'string' then
-      used = used + #raw
-      local ok, decoded = pcall(decode, raw)
-      if ok and type(decoded) == 'table' and find(raw, '^[ \\t\\r\\n]*{') then
-        record = decoded
-        verdict = valid(kind, record)
-      end
-    end
-    if verdict == 'defer' then
-      deferred[#deferred + 1] = i
-    else
-      local at = offsets[kind]
-      counters[at + 1] = counters[at + 1] + 1
-      if ttl == nil then counters[at + 4] = counters[at + 4] + 1 end
-      if not verdict then
-        counters[at + 5] = counters[at + 5] + 1
-      else
-        local expires_at = nil
-        if kind == 'token' then
-          expires_at = as_time(record.expires_at)
-        elseif kind == 'client' and not absent(record.client_secret_expires_at) and as_time(record.client_secret_expires_at) ~= 0 then
-          expires_at = as_time(record.client_secret_expires_at)
-        elseif ttl ~= nil then
-          expires_at = now + ttl
-        end
-        if expires_at ~= nil then
-          if expires_at <= now then counters[at + 2] = counters[at + 2] + 1
-          elseif expires_at - now <= soon then counters[at + 3] = counters[at + 3] + 1 end
-          if kind == 'token' and expires_at > now then
-            add(users, record.username)
-            add(clients, record.client_id)
-            if expires_at - now <= horizon then add(days, math.floor(math.floor(expires_at * 1000) / 86400000)) end
-          end
-        end
-      end
-    end
-  end
-  done = i
-end
-local function flat(tally)
-  local out = {}
-  for name, count in pairs(tally) do
-    out[#out + 1] = name
-    out[#out + 1] = count
-  end
-  return out
-end
-return {done, counters, flat(users), flat(clients), flat(days), deferred}
-`,
-}
-
 /** What RESTORE_KEYS did with one key. */
 export const RESTORE_OUTCOME = {expired: -1, kept: 0, written: 1, overwritten: 2} as const
 
@@ -474,7 +386,7 @@ return ${RESTORE_OUTCOME.written}
 
 export const ALL_SCRIPTS: readonly LuaScript[] = [
   READ_RECORDS,
-  STATS_BATCH,
+  SCAN_RECORDS,
   REMOVE_INDEX_ENTRY,
   FIND_ORPHAN_ENTRIES,
   DELETE_IF_STILL_EXPIRED,

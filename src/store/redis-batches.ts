@@ -5,7 +5,7 @@
  * different slots. Only TokenStore calls these.
  */
 import {type RedisClient, type RedisCommand, WRONG_TYPE, defineScript, isCluster, runCommands, runScript} from '../redis/client.js'
-import {DELETE_IF_STILL_EXPIRED, FIND_ORPHAN_ENTRIES, READ_RECORDS, REMOVE_INDEX_ENTRY, STATS_BATCH} from '../redis/scripts.js'
+import {DELETE_IF_STILL_EXPIRED, FIND_ORPHAN_ENTRIES, READ_RECORDS, REMOVE_INDEX_ENTRY, type SCANNED, SCAN_RECORDS} from '../redis/scripts.js'
 import {type RecordKind, accessTokenKey, userIndexKey} from './records.js'
 
 export interface IndexEntry {
@@ -56,58 +56,75 @@ export async function readValuesAndTtls(redis: RedisClient, located: ReadonlyArr
   return replies.map((reply, position) => (position % 2 === 0 && reply === null && replies[position + 1] !== -2 ? WRONG_TYPE : reply))
 }
 
-/** What STATS_BATCH counted over some keys (see there); `deferred` are the keys it left to the caller. */
-export interface StatsTally<T> {
-  counters: number[]
-  /** Name, count, name, count, … (a name may come twice). */
-  users: Array<string | number>
-  clients: Array<string | number>
-  /** Days since 1970 (UTC), count, … */
-  days: number[]
-  deferred: T[]
+/** One key as SCAN_RECORDS found it (see there). */
+export interface ScannedKey {
+  key: string
+  found: (typeof SCANNED)[keyof typeof SCANNED]
+  /** The string, a set's size, an unread string's length, or false. */
+  value: string | number | false
+  pttl: number
+  /** Entries of a user index set whose token is gone; -1 when the script did not count them. */
+  orphans: number
 }
 
-export interface StatsWindow {
-  now: number
-  soonSeconds: number
-  horizonSeconds: number
+/** A page of SCAN_RECORDS: how many keys SCAN returned, and those still there. */
+export interface ScannedPage {
+  keysFound: number
+  keys: ScannedKey[]
 }
 
-/** The most keys, and value bytes, one STATS_BATCH call looks at: it stays well under 10 ms of Redis time. */
-const STATS_KEYS_PER_CALL = 250
-const STATS_BYTES_PER_CALL = 128 * 1024
+/** Value bytes one SCAN_RECORDS call (or one read of what it left) copies at most. */
+export const SCAN_RECORDS_BYTES = 1024 * 1024
+/** At most this SCAN COUNT and index members per SCAN_RECORDS call: with the byte budget, each call stays a few ms of Redis time. */
+const SCAN_RECORDS_LIMITS = {count: 500, members: 1000}
+
+/** Consecutive groups whose `bytes` add up to at most `budget`; an item larger than that alone. */
+export function groupByBytes<T extends {bytes: number}>(items: readonly T[], budget: number): T[][] {
+  const groups: T[][] = []
+  let current: T[] = []
+  let used = 0
+  for (const item of items) {
+    if (current.length > 0 && used + item.bytes > budget) {
+      groups.push(current)
+      current = []
+      used = 0
+    }
+    current.push(item)
+    used += item.bytes
+  }
+  if (current.length > 0) groups.push(current)
+  return groups
+}
 
 /**
- * Counts the records of a batch with STATS_BATCH (a single server only),
- * in calls of a few hundred keys and bytes sent together; a call that ran
- * out of bytes leaves the rest of its keys for a next call.
+ * Walks the keys matching `match` on a single server with SCAN_RECORDS,
+ * sending each next call before handing over the page it follows, so that
+ * Redis works on one page while the caller works on the last.
  */
-export async function tallyRecords<T extends {key: string; kind: RecordKind}>(
-  redis: RedisClient,
-  located: readonly T[],
-  window: StatsWindow,
-): Promise<StatsTally<T>> {
-  const tally: StatsTally<T> = {counters: [], users: [], clients: [], days: [], deferred: []}
-  const call = async (keys: readonly T[]): Promise<void> => {
-    const [done, counters, users, clients, days, deferred] = (await runScript(
-      redis,
-      STATS_BATCH,
-      keys.map(({key}) => key),
-      [String(window.now), window.soonSeconds, window.horizonSeconds, STATS_BYTES_PER_CALL, ...keys.map(({kind}) => kind)],
-    )) as [number, number[], Array<string | number>, Array<string | number>, number[], number[]]
-    counters.forEach((count, position) => {
-      tally.counters[position] = (tally.counters[position] ?? 0) + count
-    })
-    tally.users.push(...users)
-    tally.clients.push(...clients)
-    tally.days.push(...days)
-    for (const position of deferred) tally.deferred.push(keys[position - 1])
-    if (done < keys.length) await call(keys.slice(done))
+export async function* scanRecordPages(redis: RedisClient, match: string, options: {count: number; countOrphans: boolean}): AsyncGenerator<ScannedPage> {
+  const count = Math.min(options.count, SCAN_RECORDS_LIMITS.count)
+  const members = options.countOrphans ? SCAN_RECORDS_LIMITS.members : 0
+  const call = (cursor: string): Promise<[string, number, unknown[]]> => {
+    const reply = runScript(redis, SCAN_RECORDS, [], [cursor, match, count, SCAN_RECORDS_BYTES, members]) as Promise<[string, number, unknown[]]>
+    reply.catch(() => {}) // awaited below; this only keeps a failure during the caller's turn from counting as unhandled
+    return reply
   }
-  const calls: Array<Promise<void>> = []
-  for (let start = 0; start < located.length; start += STATS_KEYS_PER_CALL) calls.push(call(located.slice(start, start + STATS_KEYS_PER_CALL)))
-  await Promise.all(calls)
-  return tally
+  let next: Promise<[string, number, unknown[]]> | undefined = call('0')
+  while (next) {
+    const [cursor, keysFound, rows]: [string, number, unknown[]] = await next
+    next = String(cursor) === '0' ? undefined : call(String(cursor))
+    const keys: ScannedKey[] = []
+    for (let at = 0; at + 4 < rows.length; at += 5) {
+      keys.push({
+        key: rows[at] as string,
+        found: rows[at + 1] as ScannedKey['found'],
+        value: (rows[at + 2] ?? false) as ScannedKey['value'],
+        pttl: rows[at + 3] as number,
+        orphans: rows[at + 4] as number,
+      })
+    }
+    yield {keysFound, keys}
+  }
 }
 
 /** How many of these entries are in their sets (SISMEMBER). */

@@ -1,9 +1,11 @@
-import {STATS_KINDS} from '../redis/scripts.js'
+import {KeepFirst} from './bounded-heap.js'
+import {NameCounts} from './name-counts.js'
 import type {RecordKind} from './records.js'
 import type {AnyStoredRecord, TokenStore, UserIndexRecord, WalkOptions} from './token-store.js'
 
 export const EXPIRING_SOON_SECONDS = 86_400
 const TOP_COUNT = 10
+const STRING_KINDS = ['client', 'state', 'code', 'token', 'refresh'] as const
 
 export interface KindStats {
   count: number
@@ -35,25 +37,17 @@ export interface TokenStats {
 const EXPIRY_HORIZON_DAYS = 7
 
 /**
- * Counts in one pass over the keyspace. On a single server Redis counts each
- * batch itself (STATS_BATCH, the same rules as below in Lua) and sends back
- * numbers; the records it leaves, and every record on a cluster, are judged
- * here.
+ * Counts in one pass over the keyspace. Active tokens per user and per
+ * client are counted exactly (NameCounts), so memory grows with the number
+ * of distinct users and clients by a few bytes each, not with the tokens.
  */
 export async function collectStats(store: TokenStore, options: WalkOptions & {now?: number} = {}): Promise<TokenStats> {
   const now = options.now ?? Date.now() / 1000
   const stats = emptyStats(now)
-  const tokensPerUser = new Map<string, number>()
-  const tokensPerClient = new Map<string, number>()
+  const tokensPerUser = new NameCounts()
+  const tokensPerClient = new NameCounts()
   const expiryDays = new Map<string, number>()
-  const window = {now, soonSeconds: EXPIRING_SOON_SECONDS, horizonSeconds: EXPIRY_HORIZON_DAYS * 86_400}
-  for await (const batch of store.tally(window, options)) {
-    if (batch.counted) {
-      addCounters(stats, batch.counted.counters)
-      addPairs(tokensPerUser, batch.counted.users, String)
-      addPairs(tokensPerClient, batch.counted.clients, String)
-      addPairs(expiryDays, batch.counted.days, (day) => utcDate(Number(day) * 86_400))
-    }
+  for await (const batch of store.tally(options)) {
     for (const stored of batch.records) {
       if (stored.kind === 'user_tokens') {
         countUserIndex(stats.user_index, stored)
@@ -62,8 +56,8 @@ export async function collectStats(store: TokenStore, options: WalkOptions & {no
       const kindStats = stats.kinds[stored.kind]
       const expiresAt = countRecord(kindStats, stored, now)
       if (stored.kind === 'token' && stored.record && expiresAt !== undefined && expiresAt > now) {
-        increment(tokensPerUser, stored.record.username)
-        increment(tokensPerClient, stored.record.client_id)
+        tokensPerUser.add(stored.record.username)
+        tokensPerClient.add(stored.record.client_id)
         if (expiresAt - now <= EXPIRY_HORIZON_DAYS * 86_400) increment(expiryDays, utcDate(expiresAt))
       }
     }
@@ -77,35 +71,9 @@ export async function collectStats(store: TokenStore, options: WalkOptions & {no
   return stats
 }
 
-/** STATS_BATCH's counters: five per kind of STATS_KINDS, then the index sets'. */
-function addCounters(stats: TokenStats, counters: number[]): void {
-  STATS_KINDS.forEach((kind, position) => {
-    const kindStats = stats.kinds[kind]
-    const at = position * 5
-    kindStats.count += counters[at] ?? 0
-    kindStats.expired += counters[at + 1] ?? 0
-    kindStats.expiring_24h += counters[at + 2] ?? 0
-    kindStats.without_ttl += counters[at + 3] ?? 0
-    kindStats.malformed += counters[at + 4] ?? 0
-  })
-  const at = STATS_KINDS.length * 5
-  stats.user_index.sets += counters[at] ?? 0
-  stats.user_index.entries += counters[at + 1] ?? 0
-  stats.user_index.without_ttl += counters[at + 2] ?? 0
-  stats.user_index.malformed += counters[at + 3] ?? 0
-}
-
-/** Adds name, count, name, count, … to the counts. */
-function addPairs(counts: Map<string, number>, pairs: ReadonlyArray<string | number>, name: (value: string | number) => string): void {
-  for (let i = 0; i + 1 < pairs.length; i += 2) {
-    const key = name(pairs[i])
-    counts.set(key, (counts.get(key) ?? 0) + Number(pairs[i + 1]))
-  }
-}
-
 function emptyStats(now: number): TokenStats {
   const kinds = Object.fromEntries(
-    STATS_KINDS.map((kind) => [kind, {count: 0, expired: 0, expiring_24h: 0, without_ttl: 0, malformed: 0}]),
+    STRING_KINDS.map((kind) => [kind, {count: 0, expired: 0, expiring_24h: 0, without_ttl: 0, malformed: 0}]),
   ) as TokenStats['kinds']
   return {
     generated_at: new Date(Math.floor(now) * 1000).toISOString(),
@@ -150,8 +118,11 @@ function increment(counts: Map<string, number>, key: string): void {
   counts.set(key, (counts.get(key) ?? 0) + 1)
 }
 
-function topEntries(counts: Map<string, number>): Array<[string, number]> {
-  return [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, TOP_COUNT)
+/** The TOP_COUNT largest counts, ties by name. */
+function topEntries(counts: NameCounts): Array<[string, number]> {
+  const top = new KeepFirst<[string, number]>(TOP_COUNT, (a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+  for (const entry of counts.entries()) top.add(entry)
+  return top.drain()
 }
 
 function utcDate(epochSeconds: number): string {

@@ -1,4 +1,5 @@
 import {type RedisClient, WRONG_TYPE, isCluster, runCommands, scanKeys} from '../redis/client.js'
+import {SCANNED} from '../redis/scripts.js'
 import {type NamespaceSize, databaseSize, namespaceSize} from '../redis/namespace-size.js'
 import {
   type RecordKind,
@@ -24,12 +25,13 @@ import {
   indexMemberPages,
   readValuesAndTtls,
   removeIndexEntries,
-  type StatsTally,
-  type StatsWindow,
-  tallyRecords,
+  SCAN_RECORDS_BYTES,
+  type ScannedKey,
+  groupByBytes,
+  scanRecordPages,
 } from './redis-batches.js'
 
-export type {ConditionalDelete, ConditionalDeleteOutcome, IndexEntry, OrphanScan, StatsTally, StatsWindow} from './redis-batches.js'
+export type {ConditionalDelete, ConditionalDeleteOutcome, IndexEntry, OrphanScan} from './redis-batches.js'
 
 /** A string record as read from Redis: parsed, or with the reason it could not be. */
 export interface StoredRecord<K extends StringRecordKind = StringRecordKind> {
@@ -61,17 +63,22 @@ export interface WalkOptions {
 
 /** What a tally of one SCAN batch found; see TokenStore.tally. */
 export interface BatchTally {
-  /** Counted inside Redis (a single server); undefined on a cluster. */
-  counted?: StatsTally<unknown>
-  /** Records read into Node for the caller to judge: every record on a cluster, on a single server the few the script left. */
   records: AnyStoredRecord[]
   /** Entries of this batch's index sets whose token is gone. */
   orphanEntries: number
 }
 
+type LocatedKey = {key: string; kind: RecordKind; id: string}
+
+/** A page of a single server's walk: its records, and the orphan entries of its index sets (those the script did not count, by name). */
+interface ScannedBatch {
+  keysFound: number
+  records: AnyStoredRecord[]
+  orphanEntries: number
+  uncountedSets: string[]
+}
+
 const DEFAULT_BATCH_SIZE = 1000
-/** SCAN batches whose tallies may be under way at once. */
-const TALLIES_IN_FLIGHT = 4
 const CLIENT_NAME_CACHE_LIMIT = 50_000
 
 /**
@@ -98,15 +105,20 @@ export class TokenStore {
   async *walk(kinds: readonly RecordKind[], options: WalkOptions = {}): AsyncGenerator<AnyStoredRecord[]> {
     const wanted = new Set(kinds)
     const match = kinds.length === 1 ? `${keyPrefix(kinds[0])}*` : `${KEY_NAMESPACE}*`
+    if (!isCluster(this.redis)) {
+      let keysSeen = 0
+      for await (const batch of this.scannedBatches(match, wanted, false)) {
+        keysSeen += batch.keysFound
+        if (batch.records.length > 0) yield batch.records
+        options.onProgress?.(keysSeen)
+      }
+      return
+    }
     let keysSeen = 0
     let previous: Promise<AnyStoredRecord[]> | undefined
     for await (const keys of scanKeys(this.redis, match, this.batchSize)) {
       keysSeen += keys.length
-      const located = keys.flatMap((key) => {
-        const parsed = parseKey(key)
-        return parsed && wanted.has(parsed.kind) ? [{key, ...parsed}] : []
-      })
-      const reading = this.readBatch(located)
+      const reading = this.readBatch(keys.flatMap((key) => locate(key).filter(({kind}) => wanted.has(kind))))
       reading.catch(() => {}) // awaited below; this only keeps an early failure from counting as unhandled
       if (previous) {
         const records = await previous
@@ -120,44 +132,59 @@ export class TokenStore {
   }
 
   /**
-   * One pass over the keyspace for oauth-stats that ships numbers, not
-   * values: on a single server STATS_BATCH counts each SCAN batch inside
-   * Redis (only the records it leaves come back to Node); on a cluster,
-   * where a script may not read keys of several slots, the records are read
-   * as `walk` reads them. The orphan entries of each batch's index sets are
-   * counted alongside. Several batches are under way at once; they are
-   * yielded in SCAN order.
+   * One pass over the whole keyspace for oauth-stats: every record, and the
+   * orphan entries of each batch's index sets. On a single server each SCAN
+   * page is read, and its small index sets checked, by the script that scans
+   * it; on a cluster, where a script may not read keys of several slots, the
+   * records are read as `walk` reads them and the sets checked page by page.
    */
-  async *tally(window: StatsWindow, options: WalkOptions = {}): AsyncGenerator<BatchTally> {
-    const cluster = isCluster(this.redis)
-    const inFlight: Array<Promise<BatchTally>> = []
+  async *tally(options: WalkOptions = {}): AsyncGenerator<BatchTally> {
     let keysSeen = 0
+    if (!isCluster(this.redis)) {
+      const everyKind = new Set<RecordKind>(['client', 'state', 'code', 'token', 'refresh', 'user_tokens'])
+      for await (const batch of this.scannedBatches(`${KEY_NAMESPACE}*`, everyKind, true)) {
+        keysSeen += batch.keysFound
+        const uncounted = await this.findOrphanEntries(batch.uncountedSets)
+        yield {records: batch.records, orphanEntries: batch.orphanEntries + uncounted.orphans}
+        options.onProgress?.(keysSeen)
+      }
+      return
+    }
     for await (const keys of scanKeys(this.redis, `${KEY_NAMESPACE}*`, this.batchSize)) {
       keysSeen += keys.length
-      const located = keys.flatMap((key) => {
-        const parsed = parseKey(key)
-        return parsed ? [{key, ...parsed}] : []
-      })
-      const tallying = cluster ? this.tallyInNode(located) : this.tallyInRedis(located, window)
-      tallying.catch(() => {}) // awaited below; this only keeps an early failure from counting as unhandled
-      inFlight.push(tallying)
-      if (inFlight.length >= TALLIES_IN_FLIGHT) yield await (inFlight.shift() as Promise<BatchTally>)
+      const records = await this.readBatch(keys.flatMap((key) => locate(key)))
+      const indexSets = records.flatMap((stored) => (stored.kind === 'user_tokens' && !stored.problem ? [stored.id] : []))
+      yield {records, orphanEntries: (await this.findOrphanEntries(indexSets)).orphans}
       options.onProgress?.(keysSeen)
     }
-    while (inFlight.length > 0) yield await (inFlight.shift() as Promise<BatchTally>)
   }
 
-  private async tallyInRedis(located: ReadonlyArray<{key: string; kind: RecordKind; id: string}>, window: StatsWindow): Promise<BatchTally> {
-    const indexSets = located.flatMap(({kind, id}) => (kind === 'user_tokens' ? [id] : []))
-    const [counted, orphans] = await Promise.all([tallyRecords(this.redis, located, window), this.findOrphanEntries(indexSets)])
-    const records = await this.readBatch(counted.deferred as typeof located)
-    return {counted, records, orphanEntries: orphans.orphans}
-  }
-
-  private async tallyInNode(located: ReadonlyArray<{key: string; kind: RecordKind; id: string}>): Promise<BatchTally> {
-    const records = await this.readBatch(located)
-    const indexSets = records.flatMap((stored) => (stored.kind === 'user_tokens' && !stored.problem ? [stored.id] : []))
-    return {records, orphanEntries: (await this.findOrphanEntries(indexSets)).orphans}
+  /**
+   * A single server's walk: SCAN_RECORDS reads each page in the call that
+   * scans it; the strings that did not fit in its byte budget are read here,
+   * in calls of about one budget each. With `countOrphans` it also counts the
+   * orphan entries of the small index sets; the others are named in `uncountedSets`.
+   */
+  private async *scannedBatches(match: string, wanted: ReadonlySet<RecordKind>, countOrphans: boolean): AsyncGenerator<ScannedBatch> {
+    for await (const page of scanRecordPages(this.redis, match, {count: this.batchSize, countOrphans})) {
+      const batch: ScannedBatch = {keysFound: page.keysFound, records: [], orphanEntries: 0, uncountedSets: []}
+      const unread: Array<LocatedKey & {bytes: number}> = []
+      for (const scanned of page.keys) {
+        const located = locate(scanned.key)[0]
+        if (!located || !wanted.has(located.kind)) continue
+        if (scanned.found === SCANNED.unreadString) {
+          unread.push({...located, bytes: scanned.value as number})
+          continue
+        }
+        batch.records.push(toStoredRecord(located.kind, located.key, located.id, ttlSeconds(scanned.pttl), scannedValue(located.kind, scanned)))
+        if (located.kind !== 'user_tokens' || scanned.found !== SCANNED.set) continue
+        if (scanned.orphans >= 0) batch.orphanEntries += scanned.orphans
+        else batch.uncountedSets.push(located.id)
+      }
+      const reads = groupByBytes(unread, SCAN_RECORDS_BYTES).map((group) => this.readBatch(group))
+      for (const records of await Promise.all(reads)) batch.records.push(...records)
+      yield batch
+    }
   }
 
   /** Keys in the database (every master of a cluster): what a walk will scan. */
@@ -280,11 +307,26 @@ export class TokenStore {
       const value = replies[index * 2]
       const pttl = replies[index * 2 + 1] as number
       if (pttl === -2) return // expired or deleted since the scan
-      const ttlSeconds = pttl >= 0 ? Math.ceil(pttl / 1000) : null
-      records.push(toStoredRecord(kind, key, id, ttlSeconds, value))
+      records.push(toStoredRecord(kind, key, id, ttlSeconds(pttl), value))
     })
     return records
   }
+}
+
+/** The record a key names, as a list of none or one. */
+function locate(key: string): LocatedKey[] {
+  const parsed = parseKey(key)
+  return parsed ? [{key, ...parsed}] : []
+}
+
+function ttlSeconds(pttl: number): number | null {
+  return pttl >= 0 ? Math.ceil(pttl / 1000) : null
+}
+
+/** What SCAN_RECORDS read, as readValuesAndTtls would have answered for a key of this kind. */
+function scannedValue(kind: RecordKind, scanned: ScannedKey): unknown {
+  const expected = kind === 'user_tokens' ? SCANNED.set : SCANNED.string
+  return scanned.found === expected ? scanned.value : WRONG_TYPE
 }
 
 /**

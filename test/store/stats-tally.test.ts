@@ -10,9 +10,11 @@ import {newJti, pythonJson} from '../support/gateway-fixtures.js'
 const DAY = 86_400
 
 /**
- * oauth-stats counts inside Redis on a single server (a Lua script) and in
- * Node on a cluster; both must give what a plain count over GET and PTTL of
- * every key gives, on records of every kind with every problem a value can have.
+ * oauth-stats reads each SCAN page in the script that scans it on a single
+ * server (checking small index sets for orphans there too) and key by key on
+ * a cluster; both must give what a plain count over GET and PTTL of every
+ * key gives, on records of every kind with every problem a value can have,
+ * values too large for one call and index sets too large to check in one.
  */
 describeOnEachRedis('oauth-stats against a straightforward count', (ctx) => {
   it('gives the same numbers, top users and clients and expiry days, in big batches and small', async () => {
@@ -78,6 +80,10 @@ async function fill(redis: RedisClient, now: number): Promise<void> {
   await token('bob', 'vscode', (now + 600) * 1000)
   await token('bob', 'cursor', ` ${Math.floor(now + 900)} `, {ttl: null})
   await token('carol', 'cursor', now + 1200, {extra: {padding: 'x'.repeat(200 * 1024)}})
+  // past one script call's byte budget (1 MiB), and two that together use up what is left of it
+  await token('carol', 'vscode', now + 1500, {extra: {padding: 'y'.repeat(1200 * 1024)}})
+  await token('erin', 'vscode', now + 1500, {extra: {padding: 'z'.repeat(450 * 1024)}})
+  await token('erin', 'vscode', now + 1600, {extra: {padding: 'z'.repeat(450 * 1024)}})
   await token('carol', 'cursor', 'soon')
   await token('carol', 'cursor', null)
   await token('carol', 'cursor', 1e20)
@@ -98,6 +104,10 @@ async function fill(redis: RedisClient, now: number): Promise<void> {
 
   await redis.sadd('oauth:user_tokens:alice', 'gone-1', 'gone-2')
   await redis.sadd('oauth:user_tokens:ghost', 'gone-3')
+  // more members than one call checks: the set is paged from Node instead
+  const crowd = Array.from({length: 1500}, (_, i) => `gone-crowd-${i}`)
+  await redis.sadd('oauth:user_tokens:crowd', ...crowd)
+  for (let i = 0; i < 4; i++) await token('crowd', 'vscode', now + 4000)
   await redis.expire('oauth:user_tokens:alice', 3600)
   await set('oauth:user_tokens:not_a_set', 'x')
   await set('oauth:other:x', '{}')
