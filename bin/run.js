@@ -1,8 +1,12 @@
 #!/usr/bin/env -S node --
+import {createRequire} from 'node:module'
 import {fileURLToPath} from 'node:url'
 
-import {normalizeArgv} from '../dist/commands/_shared/argv.js'
-import {answerWithoutOclif} from '../dist/commands/_shared/fast-path.js'
+// The fast path's CommonJS build in one file (scripts/build.js): it loads sooner than ES modules.
+const require = createRequire(import.meta.url)
+const {argv, fastPath} = require('../dist/fast/bundle.cjs')
+const {normalizeArgv} = argv
+const {answerWithoutOclif} = fastPath
 
 const args = normalizeArgv(process.argv.slice(2))
 // --version, --help into a pipe and mcp-headers with a valid token need no oclif (most of the start-up).

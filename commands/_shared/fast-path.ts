@@ -1,4 +1,4 @@
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync, readFileSync, statSync} from 'node:fs'
 import {arch, platform, release} from 'node:os'
 import {join} from 'node:path'
 
@@ -97,6 +97,9 @@ async function printHeaders(args: readonly string[]): Promise<boolean> {
     if (value === undefined || value === '' || value.startsWith('-')) return false
     values.set(match[1], value)
   }
+  // A .env that can be read once only (<(cat .env), a FIFO) is left to oclif whole: this path runs from its own
+  // CommonJS copy of the modules, which would not share what it read with the command's.
+  if (!isRegularFile(values.get('env-file') ?? '.env')) return false
   const {headersIfStillValid} = await import('../../src/mcp/headers.js')
   const line = await headersIfStillValid({envFile: values.get('env-file'), buffer: values.get('buffer'), timeout: values.get('timeout')})
   if (line === undefined) return false
@@ -104,4 +107,12 @@ async function printHeaders(args: readonly string[]): Promise<boolean> {
   process.stdout.on('error', () => {})
   process.stdout.write(line)
   return true
+}
+
+function isRegularFile(path: string): boolean {
+  try {
+    return statSync(path).isFile()
+  } catch {
+    return false
+  }
 }

@@ -1,4 +1,4 @@
-import {open} from 'node:fs/promises'
+import {closeSync, fstatSync, openSync, readFileSync} from 'node:fs'
 import {resolve} from 'node:path'
 
 import {McpAuthError, ExitCode} from '../errors.js'
@@ -49,13 +49,14 @@ export async function readEnvFile(path: string): Promise<EnvFile> {
   let text = readOnce.get(key)
   if (text === undefined) {
     try {
-      const handle = await open(path, 'r')
+      // Synchronous: a .env is a few hundred bytes, and mcp-headers (run on every MCP connection) pays for each trip to the thread pool.
+      const descriptor = openSync(path, 'r')
       try {
-        const regular = (await handle.stat()).isFile()
-        text = decodeEnvBytes(await handle.readFile())
+        const regular = fstatSync(descriptor).isFile()
+        text = decodeEnvBytes(readFileSync(descriptor))
         if (!regular) readOnce.set(key, text)
       } finally {
-        await handle.close()
+        closeSync(descriptor)
       }
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
