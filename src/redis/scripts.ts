@@ -57,10 +57,12 @@ export const SCANNED = {
  * ARGV[5]: the most index-set members it may check for orphans ('0' for
  * none). A user index (by its name) is read with SCARD, anything else with
  * GETRANGE, so that only a key of the wrong type answers an error. Returns
- * {cursor, keys found, rows}: five items per key still there: the key, one
- * of SCANNED, the value (the string; a set's size; an unread string's
- * length; false), its PTTL, and for a user index set the entries whose
- * oauth:token:{jti} is gone (-1 when not counted here: no budget left, or not
+ * {cursor, keys found, keys, values, facts} for the keys still there: the
+ * value (the string; a set's size; an unread string's length; false), and in
+ * one comma-separated text (one reply item instead of three per key, which
+ * the client parses markedly faster) three facts per key: one of SCANNED,
+ * its PTTL, and for a user index set the entries whose oauth:token:{jti} is
+ * gone (-1 when not counted here: no budget left, or not
  * asked). Declares no keys, which a single server allows and a cluster does not.
  */
 export const SCAN_RECORDS: LuaScript = {
@@ -68,7 +70,7 @@ export const SCAN_RECORDS: LuaScript = {
   lua: `
 local page = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
 local room, members = tonumber(ARGV[4]), tonumber(ARGV[5])
-local found, rows, n = page[2], {}, 0
+local found, keys, values, facts, n = page[2], {}, {}, {}, 0
 local INDEX_PREFIX, TOKEN_PREFIX = '${keyPrefix('user_tokens')}', '${keyPrefix('token')}'
 local function orphans_of(size, key)
   if size > members then return -1 end
@@ -113,11 +115,14 @@ for i = 1, #found do
       code, value = read_string(key)
       orphans = -1
     end
-    rows[n + 1], rows[n + 2], rows[n + 3], rows[n + 4], rows[n + 5] = key, code, value, ttl, orphans
-    n = n + 5
+    n = n + 1
+    keys[n], values[n] = key, value
+    -- table.concat writes numbers with 14 digits: a PTTL past that (centuries) is written whole here
+    if ttl >= 1e14 then ttl = string.format('%.0f', ttl) end
+    facts[3 * n - 2], facts[3 * n - 1], facts[3 * n] = code, ttl, orphans
   end
 end
-return {page[1], #found, rows}
+return {page[1], #found, keys, values, table.concat(facts, ',')}
 `,
 }
 

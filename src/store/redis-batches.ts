@@ -67,6 +67,9 @@ export interface ScannedKey {
   orphans: number
 }
 
+/** SCAN_RECORDS' reply (see there). */
+type ScanRecordsReply = [cursor: string, keysFound: number, keys: string[], values: Array<string | number | null>, facts: string]
+
 /** A page of SCAN_RECORDS: how many keys SCAN returned, and those still there. */
 export interface ScannedPage {
   keysFound: number
@@ -104,25 +107,23 @@ export function groupByBytes<T extends {bytes: number}>(items: readonly T[], bud
 export async function* scanRecordPages(redis: RedisClient, match: string, options: {count: number; countOrphans: boolean}): AsyncGenerator<ScannedPage> {
   const count = Math.min(options.count, SCAN_RECORDS_LIMITS.count)
   const members = options.countOrphans ? SCAN_RECORDS_LIMITS.members : 0
-  const call = (cursor: string): Promise<[string, number, unknown[]]> => {
-    const reply = runScript(redis, SCAN_RECORDS, [], [cursor, match, count, SCAN_RECORDS_BYTES, members]) as Promise<[string, number, unknown[]]>
+  const call = (cursor: string): Promise<ScanRecordsReply> => {
+    const reply = runScript(redis, SCAN_RECORDS, [], [cursor, match, count, SCAN_RECORDS_BYTES, members]) as Promise<ScanRecordsReply>
     reply.catch(() => {}) // awaited below; this only keeps a failure during the caller's turn from counting as unhandled
     return reply
   }
-  let next: Promise<[string, number, unknown[]]> | undefined = call('0')
+  let next: Promise<ScanRecordsReply> | undefined = call('0')
   while (next) {
-    const [cursor, keysFound, rows]: [string, number, unknown[]] = await next
+    const [cursor, keysFound, names, values, facts]: ScanRecordsReply = await next
     next = String(cursor) === '0' ? undefined : call(String(cursor))
-    const keys: ScannedKey[] = []
-    for (let at = 0; at + 4 < rows.length; at += 5) {
-      keys.push({
-        key: rows[at] as string,
-        found: rows[at + 1] as ScannedKey['found'],
-        value: (rows[at + 2] ?? false) as ScannedKey['value'],
-        pttl: rows[at + 3] as number,
-        orphans: rows[at + 4] as number,
-      })
-    }
+    const fact = facts.split(',')
+    const keys: ScannedKey[] = names.map((key, index) => ({
+      key,
+      found: fact[index * 3] as ScannedKey['found'],
+      value: values[index] ?? false,
+      pttl: Number(fact[index * 3 + 1]),
+      orphans: Number(fact[index * 3 + 2]),
+    }))
     yield {keysFound, keys}
   }
 }
