@@ -150,13 +150,23 @@ export class TokenStore {
       }
       return
     }
+    // A cluster: the next batch is read while the current one is judged.
+    let previous: Promise<BatchTally> | undefined
     for await (const keys of scanKeys(this.redis, `${KEY_NAMESPACE}*`, this.batchSize)) {
       keysSeen += keys.length
-      const records = await this.readBatch(keys.flatMap((key) => locate(key)))
-      const indexSets = records.flatMap((stored) => (stored.kind === 'user_tokens' && !stored.problem ? [stored.id] : []))
-      yield {records, orphanEntries: (await this.findOrphanEntries(indexSets)).orphans}
+      const tallying = this.tallyKeys(keys)
+      tallying.catch(() => {}) // awaited below; this only keeps an early failure from counting as unhandled
+      if (previous) yield await previous
+      previous = tallying
       options.onProgress?.(keysSeen)
     }
+    if (previous) yield await previous
+  }
+
+  private async tallyKeys(keys: readonly string[]): Promise<BatchTally> {
+    const records = await this.readBatch(keys.flatMap((key) => locate(key)))
+    const indexSets = records.flatMap((stored) => (stored.kind === 'user_tokens' && !stored.problem ? [stored.id] : []))
+    return {records, orphanEntries: (await this.findOrphanEntries(indexSets)).orphans}
   }
 
   /**
