@@ -1,5 +1,7 @@
 import {randomBytes} from 'node:crypto'
 
+import {murmur32} from '../hash.js'
+
 /** Words per slot: hash, offset of the name in the arena, its length in bytes, its count (0: a free slot). */
 const SLOT_WORDS = 4
 const FIRST_SLOTS = 1024
@@ -32,7 +34,7 @@ export class NameCounts {
     const length = Buffer.byteLength(name)
     this.reserveArena(length)
     this.arena.write(name, this.arenaUsed, length, 'utf8')
-    const hash = this.hashOf(this.arenaUsed, length)
+    const hash = murmur32(this.arena.subarray(this.arenaUsed, this.arenaUsed + length), this.seed)
     const mask = this.slots.length / SLOT_WORDS - 1
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const at = slot * SLOT_WORDS
@@ -78,17 +80,5 @@ export class NameCounts {
       while (this.slots[slot * SLOT_WORDS + 3] !== 0) slot = (slot + 1) & mask
       this.slots.set(old.subarray(at, at + SLOT_WORDS), slot * SLOT_WORDS)
     }
-  }
-
-  /** A seeded multiply-xorshift hash of the name's bytes (as stored: two names that encode alike are one), finished as MurmurHash3 finishes. */
-  private hashOf(offset: number, length: number): number {
-    let hash = this.seed ^ length
-    for (let i = offset; i < offset + length; i++) {
-      hash = Math.imul(hash ^ this.arena[i], 0x5bd1e995)
-      hash ^= hash >>> 15
-    }
-    hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b)
-    hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35)
-    return (hash ^ (hash >>> 16)) >>> 0
   }
 }
