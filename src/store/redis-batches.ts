@@ -5,7 +5,7 @@
  * different slots. Only TokenStore calls these.
  */
 import {type RedisClient, type RedisCommand, WRONG_TYPE, defineScript, isCluster, runCommands, runScript} from '../redis/client.js'
-import {DELETE_IF_STILL_EXPIRED, FIND_ORPHAN_ENTRIES, READ_RECORDS, REMOVE_INDEX_ENTRY, type SCANNED, SCAN_RECORDS} from '../redis/scripts.js'
+import {DELETE_IF_STILL_EXPIRED, FIND_ORPHAN_ENTRIES, READ_RECORDS, REMOVE_INDEX_ENTRY, SCANNED, SCAN_RECORDS} from '../redis/scripts.js'
 import {type RecordKind, accessTokenKey, userIndexKey} from './records.js'
 
 export interface IndexEntry {
@@ -68,7 +68,15 @@ export interface ScannedKey {
 }
 
 /** SCAN_RECORDS' reply (see there). */
-type ScanRecordsReply = [cursor: string, keysFound: number, keys: string[], values: Array<string | number | null>, facts: string]
+type ScanRecordsReply = [
+  cursor: string,
+  keysFound: number,
+  keys: string[],
+  values: Array<string | number | null>,
+  pttls: number[],
+  codes: string,
+  orphans: number[],
+]
 
 /** A page of SCAN_RECORDS: how many keys SCAN returned, and those still there. */
 export interface ScannedPage {
@@ -114,16 +122,13 @@ export async function* scanRecordPages(redis: RedisClient, match: string, option
   }
   let next: Promise<ScanRecordsReply> | undefined = call('0')
   while (next) {
-    const [cursor, keysFound, names, values, facts]: ScanRecordsReply = await next
+    const [cursor, keysFound, names, values, pttls, codes, orphans]: ScanRecordsReply = await next
     next = String(cursor) === '0' ? undefined : call(String(cursor))
-    const fact = facts.split(',')
-    const keys: ScannedKey[] = names.map((key, index) => ({
-      key,
-      found: fact[index * 3] as ScannedKey['found'],
-      value: values[index] ?? false,
-      pttl: Number(fact[index * 3 + 1]),
-      orphans: Number(fact[index * 3 + 2]),
-    }))
+    let sets = 0
+    const keys = names.map((key, index): ScannedKey => {
+      const found = codes[index] as ScannedKey['found']
+      return {key, found, value: values[index] ?? false, pttl: pttls[index], orphans: found === SCANNED.set ? orphans[sets++] : -1}
+    })
     yield {keysFound, keys}
   }
 }

@@ -46,7 +46,8 @@ export async function collectStats(store: TokenStore, options: WalkOptions & {no
   const stats = emptyStats(now)
   const tokensPerUser = new NameCounts()
   const tokensPerClient = new NameCounts()
-  const expiryDays = new Map<string, number>()
+  // Keyed by UTC day number (days since the epoch): formatting a date per token cost more than the rest of its counting.
+  const expiryDays = new Map<number, number>()
   for await (const batch of store.tally(options)) {
     for (const stored of batch.records) {
       if (stored.kind === 'user_tokens') {
@@ -58,7 +59,7 @@ export async function collectStats(store: TokenStore, options: WalkOptions & {no
       if (stored.kind === 'token' && stored.record && expiresAt !== undefined && expiresAt > now) {
         tokensPerUser.add(stored.record.username)
         tokensPerClient.add(stored.record.client_id)
-        if (expiresAt - now <= EXPIRY_HORIZON_DAYS * 86_400) increment(expiryDays, utcDate(expiresAt))
+        if (expiresAt - now <= EXPIRY_HORIZON_DAYS * 86_400) increment(expiryDays, Math.floor(expiresAt / 86_400))
       }
     }
     stats.user_index.orphan_entries += batch.orphanEntries
@@ -67,7 +68,7 @@ export async function collectStats(store: TokenStore, options: WalkOptions & {no
   const topClients = topEntries(tokensPerClient)
   const names = await store.clientNames(topClients.map(([clientId]) => clientId))
   stats.top_clients = topClients.map(([clientId, count]) => ({client_id: clientId, client_name: names.get(clientId) ?? null, active_tokens: count}))
-  stats.expiry_by_day = [...expiryDays.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([date, tokens]) => ({date, tokens}))
+  stats.expiry_by_day = [...expiryDays.entries()].sort(([a], [b]) => a - b).map(([day, tokens]) => ({date: utcDate(day * 86_400), tokens}))
   return stats
 }
 
@@ -114,7 +115,7 @@ function countUserIndex(indexStats: UserIndexStats, stored: UserIndexRecord): vo
   else indexStats.entries += stored.size ?? 0
 }
 
-function increment(counts: Map<string, number>, key: string): void {
+function increment<K>(counts: Map<K, number>, key: K): void {
   counts.set(key, (counts.get(key) ?? 0) + 1)
 }
 
