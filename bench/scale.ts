@@ -3,7 +3,7 @@
  * gateway would, then times each Redis command of mcpauth against a bare
  * ioredis loop doing the same walk in the same run, and records peak RSS.
  *
- *   npm run build && node dist/bench/scale.js [--tokens 1000000] [--only purge,restore]
+ *   npm run build && node dist/bench/scale.js [--tokens 1000000] [--only purge,restore] [--repeat 3]
  *   node dist/bench/scale.js --help
  *
  * Targets (issue 16): oauth-stats at most 0.5x its bare loop, the other
@@ -29,9 +29,14 @@ import {fillGateway, refillExpiredTokens} from './fill.js'
 
 interface Measurement {
   name: string
+  /** Medians over the --repeat runs; the ratio is the median of each run's own ratio. */
   seconds: number
-  peakRssMb: number
   baselineSeconds: number
+  ratio: number
+  /** CPU seconds Redis spent while mcpauth ran, and while the bare loop did (median). */
+  redisCpu: number
+  baselineRedisCpu: number
+  peakRssMb: number
   /** The longest command Redis logged while mcpauth ran (SLOWLOG, over 10 ms), and how many it logged. */
   slowest?: SlowCommand
   slowCount: number
@@ -47,6 +52,7 @@ const USAGE = `Usage: node dist/bench/scale.js [options]
   --users N, --clients N how many users and clients the tokens belong to (default N/10 and N/100)
   --only LIST            comma-separated subset of: ${['stats', 'list', 'table', 'backup', 'restore', 'purge'].join(', ')} (restore implies backup)
   --node-option FLAG     passed to node for each mcpauth run, e.g. --cpu-prof (repeatable)
+  --repeat N             run each bare loop and command N times, alternately, and print medians (default 1)
   --redis-stats          print Redis INFO commandstats of the source server after each mcpauth run
 `
 if (process.argv.includes('--help')) {
@@ -63,6 +69,7 @@ const only = new Set(argument('--only')?.split(',') ?? ['stats', 'list', 'table'
 if (only.has('restore')) only.add('backup')
 const nodeOptions = process.argv.flatMap((value, index) => (process.argv[index - 1] === '--node-option' ? [value] : []))
 const printRedisStats = process.argv.includes('--redis-stats')
+const repeat = Math.max(1, Number(argument('--repeat') ?? 1))
 const manifest = JSON.parse(await readFile(join(repoRoot, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, unknown>}
 
 const source = await new TestRedisServer().start(['--maxmemory', '0'])
@@ -86,7 +93,14 @@ try {
   }
   if (only.has('backup') && 'oauth-backup' in manifest.commands) {
     const backupFile = join(workDir, 'bench.jsonl')
-    await measure('oauth-backup', ['oauth-backup', '--output', backupFile], () => baselines.dumpToFile(redis, join(workDir, 'baseline.jsonl')))
+    // A backup never overwrites a file: each run starts without the last one's.
+    await measure(
+      'oauth-backup',
+      ['oauth-backup', '--output', backupFile],
+      () => baselines.dumpToFile(redis, join(workDir, 'baseline.jsonl')),
+      {},
+      () => rm(backupFile, {force: true}),
+    )
     const empty = target.client()
     if (only.has('restore')) {
       await measure(
@@ -119,7 +133,11 @@ try {
   await rm(workDir, {recursive: true, force: true})
 }
 
-/** Baseline first, then the command, each after `reset` so both see the same data. */
+/**
+ * Baseline first, then the command, each after `reset` so both see the same
+ * data; `repeat` times over, so that one run disturbed by the machine does
+ * not decide the figure.
+ */
 async function measure(
   name: string,
   args: string[],
@@ -128,20 +146,59 @@ async function measure(
   reset: () => Promise<unknown> = async () => {},
   watched: Redis = redis,
 ): Promise<void> {
-  await reset()
-  const baselineStart = performance.now()
-  await baseline()
-  const baselineSeconds = (performance.now() - baselineStart) / 1000
-  await reset()
-  if (printRedisStats) await watched.config('RESETSTAT')
-  await resetSlowlog(watched)
-  const {seconds, peakRssMb} = await runCommand(args, {REDIS_URL: source.url, ...env})
-  const {slowest, slowCount} = await readSlowlog(watched)
-  if (printRedisStats) log(`${name}: Redis commandstats\n${await watched.info('commandstats')}`)
-  results.push({name, seconds, peakRssMb, baselineSeconds, slowest, slowCount})
-  log(
-    `${name}: ${seconds.toFixed(1)} s (baseline ${baselineSeconds.toFixed(1)} s), peak RSS ${peakRssMb.toFixed(0)} MB, longest Redis command ${describeSlowest(slowest, slowCount)}`,
-  )
+  const runs: Array<{seconds: number; baselineSeconds: number; redisCpu: number; baselineRedisCpu: number}> = []
+  let peakRssMb = 0
+  let slowCount = 0
+  let slowest: SlowCommand | undefined
+  for (let run = 0; run < repeat; run++) {
+    await reset()
+    const baselineRun = await timed(watched, baseline)
+    await reset()
+    if (printRedisStats) await watched.config('RESETSTAT')
+    await resetSlowlog(watched)
+    const commandRun = await timed(watched, () => runCommand(args, {REDIS_URL: source.url, ...env}))
+    const slowlog = await readSlowlog(watched)
+    if (printRedisStats) log(`${name}: Redis commandstats\n${await watched.info('commandstats')}`)
+    peakRssMb = Math.max(peakRssMb, commandRun.value.peakRssMb)
+    slowCount = Math.max(slowCount, slowlog.slowCount)
+    if (slowlog.slowest && (!slowest || slowlog.slowest.micros > slowest.micros)) slowest = slowlog.slowest
+    runs.push({seconds: commandRun.seconds, baselineSeconds: baselineRun.seconds, redisCpu: commandRun.redisCpu, baselineRedisCpu: baselineRun.redisCpu})
+    log(
+      `${name}: ${commandRun.seconds.toFixed(1)} s (baseline ${baselineRun.seconds.toFixed(1)} s), Redis CPU ${commandRun.redisCpu.toFixed(1)} s (baseline ${baselineRun.redisCpu.toFixed(1)} s), peak RSS ${commandRun.value.peakRssMb.toFixed(0)} MB, longest Redis command ${describeSlowest(slowlog.slowest, slowlog.slowCount)}`,
+    )
+  }
+  results.push({
+    name,
+    seconds: median(runs.map((run) => run.seconds)),
+    baselineSeconds: median(runs.map((run) => run.baselineSeconds)),
+    ratio: median(runs.map((run) => run.seconds / run.baselineSeconds)),
+    redisCpu: median(runs.map((run) => run.redisCpu)),
+    baselineRedisCpu: median(runs.map((run) => run.baselineRedisCpu)),
+    peakRssMb,
+    slowest,
+    slowCount,
+  })
+}
+
+/** Wall time of `work`, and the CPU time the Redis server spent meanwhile (INFO cpu: its own, not time spent waiting for a core). */
+async function timed<T>(server: Redis, work: () => Promise<T>): Promise<{value: T; seconds: number; redisCpu: number}> {
+  const cpuBefore = await redisCpuSeconds(server)
+  const started = performance.now()
+  const value = await work()
+  const seconds = (performance.now() - started) / 1000
+  return {value, seconds, redisCpu: (await redisCpuSeconds(server)) - cpuBefore}
+}
+
+async function redisCpuSeconds(server: Redis): Promise<number> {
+  const info = await server.info('cpu')
+  const field = (name: string): number => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN)
+  return field('used_cpu_user') + field('used_cpu_sys')
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 
 /** Logs every command that takes Redis 10 ms or more of its own time (SLOWLOG), from now on. */
@@ -198,14 +255,17 @@ async function runCommand(args: string[], env: Record<string, string>): Promise<
 }
 
 function report(): void {
-  const lines = [`| command | wall time | bare loop | ratio | peak RSS | longest Redis command |`, `|---|---:|---:|---:|---:|---|`]
+  const lines = [
+    '| command | wall time | bare loop | ratio | Redis CPU (bare loop) | peak RSS | longest Redis command |',
+    '|---|---:|---:|---:|---:|---:|---|',
+  ]
   for (const result of results) {
-    const ratio = result.seconds / result.baselineSeconds
     lines.push(
-      `| ${result.name} | ${result.seconds.toFixed(1)} s | ${result.baselineSeconds.toFixed(1)} s | ${ratio.toFixed(2)}x | ${result.peakRssMb.toFixed(0)} MB | ${describeSlowest(result.slowest, result.slowCount)} |`,
+      `| ${result.name} | ${result.seconds.toFixed(1)} s | ${result.baselineSeconds.toFixed(1)} s | ${result.ratio.toFixed(2)}x | ${result.redisCpu.toFixed(1)} s (${result.baselineRedisCpu.toFixed(1)} s) | ${result.peakRssMb.toFixed(0)} MB | ${describeSlowest(result.slowest, result.slowCount)} |`,
     )
   }
-  process.stdout.write(`\n${tokenCount.toLocaleString('en-US')} access tokens (${shapeLine})\n${lines.join('\n')}\n`)
+  const runs = repeat === 1 ? '' : `; medians of ${repeat} runs each, peak RSS and slow log the worst run's`
+  process.stdout.write(`\n${tokenCount.toLocaleString('en-US')} access tokens (${shapeLine}${runs})\n${lines.join('\n')}\n`)
 }
 
 function argument(name: string): string | undefined {
