@@ -255,10 +255,7 @@ async function runCommand(args: string[], env: Record<string, string>): Promise<
 }
 
 function report(): void {
-  const lines = [
-    '| command | wall time | bare loop | ratio | Redis CPU (bare loop) | peak RSS | longest Redis command |',
-    '|---|---:|---:|---:|---:|---:|---|',
-  ]
+  const lines = ['| command | wall time | bare loop | ratio | Redis CPU (bare loop) | peak RSS | longest Redis command |', '|---|---:|---:|---:|---:|---:|---|']
   for (const result of results) {
     lines.push(
       `| ${result.name} | ${result.seconds.toFixed(1)} s | ${result.baselineSeconds.toFixed(1)} s | ${result.ratio.toFixed(2)}x | ${result.redisCpu.toFixed(1)} s (${result.baselineRedisCpu.toFixed(1)} s) | ${result.peakRssMb.toFixed(0)} MB | ${describeSlowest(result.slowest, result.slowCount)} |`,

@@ -1,10 +1,10 @@
 /**
- * Writes a backup of every `oauth:*` key (format: format.ts), streamed:
- * SCAN in batches (every master of a cluster), then TIME, and type, PTTL and
- * value of every key of the batch in one round trip of short script calls,
- * each reading a bounded number of keys and bytes (on a cluster: TYPE + PTTL,
- * then the values), so memory holds a batch or two whatever the size of
- * Redis and no call keeps Redis busy for long. Large values are read in pages.
+ * Writes a backup of every `oauth:*` key (format: format.ts), streamed: on a
+ * single server one script call per SCAN page that also reads TIME and the
+ * type, PTTL and value of each key it found, within a bounded number of
+ * bytes; on a cluster SCAN on every master, then TIME, TYPE + PTTL and the
+ * values. Memory holds a page or two whatever the size of Redis and no call
+ * keeps Redis busy for long. Large values are read in pages.
  * A key SCAN returns twice is written once. The file is written under a
  * temporary name in the target directory, fsynced, then linked to its name
  * only if that name is still free: a backup that was interrupted (Ctrl-C,
@@ -43,9 +43,9 @@ import {KeyFingerprints} from './key-set.js'
 import {readPaged} from './paged-values.js'
 import {cancelledError, fileSystemError, usageError} from '../errors.js'
 import {KEY_NAMESPACE} from '../store/records.js'
-import {type RedisClient, type RedisCommand, defineScript, isCluster, runCommands, scanKeyBuffers} from '../redis/client.js'
+import {type RedisClient, type RedisCommand, defineScript, isCluster, runCommands, runScript, scanKeyBuffers} from '../redis/client.js'
 import {namespaceSize} from '../redis/namespace-size.js'
-import {READ_FOR_BACKUP} from '../redis/scripts.js'
+import {READ_FOR_BACKUP, SCAN_FOR_BACKUP} from '../redis/scripts.js'
 
 export interface BackupOptions {
   /** Path of the backup file to create; refused when it exists, unless numberIfTaken. */
@@ -86,6 +86,9 @@ const KEYS_PER_CALL = 100
 const BYTES_PER_CALL = 256 * 1024
 /** Collections with more members than this are read in pages (SSCAN/HSCAN/LRANGE). */
 const MEMBERS_PER_CALL = 256
+/** SCAN COUNT and value bytes of one SCAN_FOR_BACKUP call: a page of the gateway's records (~350 bytes each) fits whole. */
+const SCAN_FOR_BACKUP_COUNT = 500
+const SCAN_FOR_BACKUP_BYTES = 1024 * 1024
 /** Raw bytes of one value at most: a larger one cannot fit on a line however it is encoded. */
 const MAX_VALUE_BYTES = MAX_LINE_BYTES
 const SKIPPED_KEYS_REPORTED = 20
@@ -171,9 +174,6 @@ async function* backupLines(redis: RedisClient, header: BackupHeader, result: Ba
   // SCAN may return a key twice (when Redis resizes its table meanwhile); a backup lists each key once.
   // Sized up front for the oauth: keys (estimated: DBSIZE counts other keys too), so it rarely grows.
   const written = new KeyFingerprints(Math.ceil((await namespaceSize(redis, KEY_NAMESPACE)).keys * PRESIZE_MARGIN))
-  let keysSeen = 0
-  // The next batch is read from Redis while the current one is encoded and written: two batches in memory at most.
-  let previous: Promise<BackupRecord[]> | undefined
   const encode = (records: BackupRecord[]): string => {
     let text = ''
     for (const record of records) {
@@ -188,22 +188,77 @@ async function* backupLines(redis: RedisClient, header: BackupHeader, result: Ba
     }
     return hashed(text)
   }
-  for await (const scanned of scanKeyBuffers(redis, `${KEY_NAMESPACE}*`, options.batchSize ?? DEFAULT_BATCH_SIZE)) {
+  const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE
+  const pages = isCluster(redis) ? scannedPages(redis, batchSize, written, result) : scriptPages(redis, batchSize, written, result)
+  for await (const {keysSeen, records} of pages) {
+    if (records.length > 0) yield encode(records)
+    options.onProgress?.(keysSeen)
+  }
+  const {records, kinds, types} = result
+  yield `${JSON.stringify({end: BACKUP_FORMAT, records, kinds, types, sha256: hash.digest('hex')})}\n`
+}
+
+/** Records read from Redis, and how many keys the walk has seen so far. */
+interface RecordPage {
+  keysSeen: number
+  records: BackupRecord[]
+}
+
+/**
+ * A single server: SCAN_FOR_BACKUP reads each SCAN page in the call that
+ * scans it, and the next call is sent before this page is handed on, so
+ * Redis reads a page while the last one is encoded and written.
+ */
+async function* scriptPages(redis: RedisClient, batchSize: number, written: KeyFingerprints, result: BackupResult): AsyncGenerator<RecordPage> {
+  const count = Math.min(batchSize, SCAN_FOR_BACKUP_COUNT)
+  const call = (cursor: string): Promise<ScanForBackupReply> => {
+    const reply = runScript(redis, SCAN_FOR_BACKUP, [], [cursor, `${KEY_NAMESPACE}*`, count, SCAN_FOR_BACKUP_BYTES, MEMBERS_PER_CALL], {
+      buffers: true,
+    }) as Promise<ScanForBackupReply>
+    reply.catch(() => {}) // awaited below; this only keeps a failure during the caller's turn from counting as unhandled
+    return reply
+  }
+  let keysSeen = 0
+  let next: Promise<ScanForBackupReply> | undefined = call('0')
+  while (next) {
+    const [cursor, seconds, micros, keys, types, pttls, values]: ScanForBackupReply = await next
+    next = String(cursor) === '0' ? undefined : call(String(cursor))
+    keysSeen += keys.length
+    const nowMs = timeReplyMs([String(seconds), String(micros)])
+    const reads: KeyRead[] = []
+    keys.forEach((key, index) => {
+      if (written.add(key)) reads.push({key, type: String(types[index]), pttl: pttls[index], value: values[index] ?? undefined})
+    })
+    yield {keysSeen, records: await toRecords(redis, await readLeftOver(redis, reads), nowMs, result)}
+  }
+}
+
+/** Values the walk's call did not read (its budget was spent): read like a batch of keys, large ones later in pages. */
+async function readLeftOver(redis: RedisClient, reads: KeyRead[]): Promise<KeyRead[]> {
+  const unread = reads.filter(({type, value}) => value === undefined && isRedisType(type))
+  if (unread.length === 0) return reads
+  const readAgain = await readByScript(
+    redis,
+    unread.map(({key}) => key),
+  )
+  // By the key objects themselves: readByScript hands back the very Buffers it was given.
+  const byKey = new Map(readAgain.map((read) => [read.key, read]))
+  return reads.map((read) => byKey.get(read.key) ?? read)
+}
+
+/** A cluster (or no scripts across slots): SCAN every master, then each batch read by key while the last one is encoded. */
+async function* scannedPages(redis: RedisClient, batchSize: number, written: KeyFingerprints, result: BackupResult): AsyncGenerator<RecordPage> {
+  let keysSeen = 0
+  let previous: Promise<BackupRecord[]> | undefined
+  for await (const scanned of scanKeyBuffers(redis, `${KEY_NAMESPACE}*`, batchSize)) {
     const keys = scanned.filter((key) => written.add(key))
     const reading = readRecords(redis, keys, result)
     reading.catch(() => {}) // awaited below; this only keeps an early failure from counting as unhandled
-    if (previous) {
-      const records = await previous
-      if (records.length > 0) yield encode(records)
-    }
+    if (previous) yield {keysSeen, records: await previous}
     previous = reading
     keysSeen += scanned.length
-    options.onProgress?.(keysSeen)
   }
-  const last = previous ? await previous : []
-  if (last.length > 0) yield encode(last)
-  const {records, kinds, types} = result
-  yield `${JSON.stringify({end: BACKUP_FORMAT, records, kinds, types, sha256: hash.digest('hex')})}\n`
+  if (previous) yield {keysSeen, records: await previous}
 }
 
 /**
@@ -215,6 +270,11 @@ async function readRecords(redis: RedisClient, keys: Buffer[], result: BackupRes
   // TIME before PTTL (its own round trip, so also on a cluster): TIME + PTTL is never later than the real expiry.
   const nowMs = timeReplyMs(await redis.time())
   const reads = isCluster(redis) ? await readTypesAndTtls(redis, keys) : await readByScript(redis, keys)
+  return toRecords(redis, reads, nowMs, result)
+}
+
+/** The records of keys read at `nowMs` (Redis's TIME, taken before their PTTL); values not read yet are read in pages. */
+async function toRecords(redis: RedisClient, reads: KeyRead[], nowMs: number, result: BackupResult): Promise<BackupRecord[]> {
   const wanted = reads.filter(({key, type, pttl}) => {
     if (type === 'none' || pttl === -2) return false
     if (isRedisType(type)) return true
@@ -239,6 +299,17 @@ function leaveOut(result: BackupResult, key: Bytes, why: string): void {
   if (why.startsWith('larger')) result.skipped_too_large++
   if (result.skipped_keys.length < SKIPPED_KEYS_REPORTED) result.skipped_keys.push(`${bytesToText(key)} (${why})`)
 }
+
+/** SCAN_FOR_BACKUP's reply, bytes throughout (see there). */
+type ScanForBackupReply = [
+  cursor: Buffer,
+  seconds: Buffer,
+  micros: Buffer,
+  keys: Buffer[],
+  types: Buffer[],
+  pttls: number[],
+  values: Array<Buffer | Buffer[] | null>,
+]
 
 interface KeyRead {
   key: Buffer

@@ -303,6 +303,69 @@ return out
 `,
 }
 
+/**
+ * One step of a backup's walk on a single server: TIME, SCAN inside the
+ * script, then type, PTTL and value of each key found, in the same call (no
+ * round trip of the keys to the client and back). ARGV[1]: the SCAN cursor;
+ * ARGV[2]: MATCH; ARGV[3]: COUNT; ARGV[4]: the most value bytes this call
+ * may copy; ARGV[5]: the most members of a set, hash or list it reads whole.
+ * Returns {cursor, TIME seconds, TIME microseconds, keys, types, pttls,
+ * values} for the keys still there; a value is false when it was not read
+ * here (too large, or the call's budget was spent, or a type a backup does
+ * not hold): the caller reads it in pages. A user index (by its name) is
+ * asked its TYPE first, so that sets do not each answer GETRANGE an error.
+ * Declares no keys, which a single server allows and a cluster does not.
+ */
+export const SCAN_FOR_BACKUP: LuaScript = {
+  name: 'mcpauthScanForBackup',
+  lua: `
+local clock = redis.call('TIME')
+local page = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
+local room, limit = tonumber(ARGV[4]), tonumber(ARGV[5])
+local INDEX_PREFIX = '${keyPrefix('user_tokens')}'
+local SIZE_OF = {set = 'SCARD', hash = 'HLEN', list = 'LLEN'}
+local found, keys, types, pttls, values, n = page[2], {}, {}, {}, {}, 0
+local function read_collection(key, kind)
+  if not SIZE_OF[kind] or room <= 0 or redis.call(SIZE_OF[kind], key) > limit then return false end
+  local items
+  if kind == 'list' then items = redis.call('LRANGE', key, 0, -1)
+  elseif kind == 'set' then items = redis.call('SMEMBERS', key)
+  else items = redis.call('HGETALL', key) end
+  for _, item in ipairs(items) do room = room - #item end
+  return items
+end
+local function read(key)
+  if room > 0 and string.sub(key, 1, #INDEX_PREFIX) ~= INDEX_PREFIX then
+    -- GETRANGE copies at most what is left of the budget (plus a byte)
+    local text = redis.pcall('GETRANGE', key, 0, room)
+    if type(text) == 'string' then
+      if #text > room then
+        room = 0
+        return 'string', false
+      end
+      room = room - #text
+      return 'string', text
+    end
+  end
+  local kind = redis.call('TYPE', key)['ok']
+  if kind == 'string' then return kind, false end
+  return kind, read_collection(key, kind)
+end
+for i = 1, #found do
+  local key = found[i]
+  local ttl = redis.call('PTTL', key)
+  if ttl ~= -2 then
+    local kind, value = read(key)
+    if kind ~= 'none' then
+      n = n + 1
+      keys[n], types[n], pttls[n], values[n] = key, kind, ttl, value
+    end
+  end
+end
+return {page[1], clock[1], clock[2], keys, types, pttls, values}
+`,
+}
+
 /** What RESTORE_KEYS did with one key. */
 export const RESTORE_OUTCOME = {expired: -1, kept: 0, written: 1, overwritten: 2} as const
 
@@ -399,6 +462,7 @@ export const ALL_SCRIPTS: readonly LuaScript[] = [
   FIND_ORPHAN_ENTRIES,
   DELETE_IF_STILL_EXPIRED,
   READ_FOR_BACKUP,
+  SCAN_FOR_BACKUP,
   RESTORE_KEYS,
   COMMIT_STAGED,
 ]
