@@ -89,6 +89,8 @@ const MEMBERS_PER_CALL = 256
 /** SCAN COUNT and value bytes of one SCAN_FOR_BACKUP call: a page of the gateway's records (~350 bytes each) fits whole. */
 const SCAN_FOR_BACKUP_COUNT = 500
 const SCAN_FOR_BACKUP_BYTES = 1024 * 1024
+/** Members of sets, hashes and lists one SCAN_FOR_BACKUP call reads in all; the rest are read by key afterwards. */
+const SCAN_FOR_BACKUP_MEMBERS = 4096
 /** Raw bytes of one value at most: a larger one cannot fit on a line however it is encoded. */
 const MAX_VALUE_BYTES = MAX_LINE_BYTES
 const SKIPPED_KEYS_REPORTED = 20
@@ -212,9 +214,15 @@ interface RecordPage {
 async function* scriptPages(redis: RedisClient, batchSize: number, written: KeyFingerprints, result: BackupResult): AsyncGenerator<RecordPage> {
   const count = Math.min(batchSize, SCAN_FOR_BACKUP_COUNT)
   const call = (cursor: string): Promise<ScanForBackupReply> => {
-    const reply = runScript(redis, SCAN_FOR_BACKUP, [], [cursor, `${KEY_NAMESPACE}*`, count, SCAN_FOR_BACKUP_BYTES, MEMBERS_PER_CALL], {
-      buffers: true,
-    }) as Promise<ScanForBackupReply>
+    const reply = runScript(
+      redis,
+      SCAN_FOR_BACKUP,
+      [],
+      [cursor, `${KEY_NAMESPACE}*`, count, SCAN_FOR_BACKUP_BYTES, MEMBERS_PER_CALL, SCAN_FOR_BACKUP_MEMBERS],
+      {
+        buffers: true,
+      },
+    ) as Promise<ScanForBackupReply>
     reply.catch(() => {}) // awaited below; this only keeps a failure during the caller's turn from counting as unhandled
     return reply
   }

@@ -308,8 +308,9 @@ return out
  * script, then type, PTTL and value of each key found, in the same call (no
  * round trip of the keys to the client and back). ARGV[1]: the SCAN cursor;
  * ARGV[2]: MATCH; ARGV[3]: COUNT; ARGV[4]: the most value bytes this call
- * may copy; ARGV[5]: the most members of a set, hash or list it reads whole.
- * Returns {cursor, TIME seconds, TIME microseconds, keys, types, pttls,
+ * may copy; ARGV[5]: the most members of a set, hash or list it reads whole;
+ * ARGV[6]: the most members it reads in all (many middling sets in one page
+ * would otherwise keep Redis busy for long). Returns {cursor, TIME seconds, TIME microseconds, keys, types, pttls,
  * values} for the keys still there; a value is false when it was not read
  * here (too large, or the call's budget was spent, or a type a backup does
  * not hold): the caller reads it in pages. A user index (by its name) is
@@ -321,12 +322,15 @@ export const SCAN_FOR_BACKUP: LuaScript = {
   lua: `
 local clock = redis.call('TIME')
 local page = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
-local room, limit = tonumber(ARGV[4]), tonumber(ARGV[5])
+local room, limit, members_left = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local INDEX_PREFIX = '${keyPrefix('user_tokens')}'
 local SIZE_OF = {set = 'SCARD', hash = 'HLEN', list = 'LLEN'}
 local found, keys, types, pttls, values, n = page[2], {}, {}, {}, {}, 0
 local function read_collection(key, kind)
-  if not SIZE_OF[kind] or room <= 0 or redis.call(SIZE_OF[kind], key) > limit then return false end
+  if not SIZE_OF[kind] or room <= 0 then return false end
+  local size = redis.call(SIZE_OF[kind], key)
+  if size > limit or size > members_left then return false end
+  members_left = members_left - size
   local items
   if kind == 'list' then items = redis.call('LRANGE', key, 0, -1)
   elseif kind == 'set' then items = redis.call('SMEMBERS', key)

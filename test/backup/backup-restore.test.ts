@@ -87,16 +87,19 @@ describeOnEachRedis('oauth-backup and oauth-restore', (ctx) => {
     assertUnchanged(await snapshot(ctx.redis), before)
   })
 
-  it('round-trips values past what one read may copy, and a string named like an index set', async () => {
+  it('round-trips values and sets past what one read may copy, and a string named like an index set', async () => {
     await fillGateway(ctx.gateway, ctx.redis)
     // Twelve 200 KB values: more than one call of the walk may copy, so some are read again by key, some in pages.
     for (let index = 0; index < 12; index++) await ctx.redis.set(`oauth:client:wide-${index}`, `${index}`.repeat(200 * 1024), 'EX', 3600)
     await ctx.redis.set('oauth:user_tokens:not-a-set', 'a string where a set belongs', 'EX', 600)
+    // Thirty sets of 200: more members than one call reads in all.
+    for (let user = 0; user < 30; user++)
+      await ctx.redis.sadd(`oauth:user_tokens:member-${user}`, ...Array.from({length: 200}, (_, index) => `jti-${user}-${index}`))
     const before = await snapshot(ctx.redis)
     const {file, body} = await backup()
-    assert.equal(body.records, 13 + 13)
+    assert.equal(body.records, 13 + 13 + 30)
     await flushAll(ctx.redis)
-    assert.equal((await restore(file)).written, 13 + 13)
+    assert.equal((await restore(file)).written, 13 + 13 + 30)
     assertUnchanged(await snapshot(ctx.redis), before)
   })
 
