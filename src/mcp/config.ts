@@ -1,3 +1,4 @@
+import {statSync} from 'node:fs'
 import {resolve} from 'node:path'
 
 import type {Settings} from '../env/settings.js'
@@ -123,11 +124,24 @@ export async function rewriteRecordedConfigs(settings: Settings): Promise<Rewrit
 export {savedMcpClientToken} from './headers.js'
 
 export function missingTokenError(envFilePath: string): McpAuthError {
+  const hint = 'Run mcpauth mcp-client-token first (or write the config with --env-ref or --helper, which need no token now).'
   return new McpAuthError(`There is no ${TOKEN_VARIABLE} in ${envFilePath} or the environment.`, {
     code: 'token_missing',
     exitCode: ExitCode.unreachable,
-    hint: 'Run mcpauth mcp-client-token first (or write the config with --env-ref or --helper, which need no token now).',
+    hint: notARegularFile(envFilePath) ? `${hint} ${PIPE_READ_BY_NODE}` : hint,
   })
+}
+
+/** Node 20 takes `--env-file` after the script name as its own option too, and reads a pipe empty before mcpauth does. */
+const PIPE_READ_BY_NODE =
+  'If the pipe did hold the token: started as `node bin/run.js … --env-file <(…)`, Node 20 reads that pipe itself first; start it as `mcpauth …` or `node -- bin/run.js …`.'
+
+function notARegularFile(path: string): boolean {
+  try {
+    return !statSync(path).isFile()
+  } catch {
+    return false
+  }
 }
 
 /**

@@ -7,8 +7,8 @@ import {join} from 'node:path'
 import {type CliResult, parseJson, repoRoot, runCli} from '../support/cli.js'
 
 /** Runs mcpauth from bash with `--env-file <(cat .env)`: a pipe that can be read once, as the issue has it. */
-function runWithProcessSubstitution(args: string[], cwd: string, env: Record<string, string> = {}): Promise<CliResult> {
-  const command = `exec "${process.execPath}" -- "${join(repoRoot, 'bin', 'run.js')}" ${args.join(' ')} --env-file <(cat .env)`
+function runWithProcessSubstitution(args: string[], cwd: string, env: Record<string, string> = {}, nodeArgs = ['--']): Promise<CliResult> {
+  const command = `exec "${process.execPath}" ${nodeArgs.join(' ')} "${join(repoRoot, 'bin', 'run.js')}" ${args.join(' ')} --env-file <(cat .env)`
   return new Promise((resolve) => {
     const child = spawn('bash', ['-c', command], {cwd, env: {PATH: process.env.PATH, HOME: cwd, ...env}})
     let stdout = ''
@@ -64,5 +64,24 @@ describe('.env is read once per command', () => {
     assert.equal(fromPipe.code, fromFile.code, fromPipe.stderr)
     assert.deepEqual(statuses(fromPipe), statuses(fromFile))
     assert.equal(statuses(fromPipe).BASE_DOMAIN, 'ok')
+  })
+
+  it('mcp-headers --env-file <(cat .env) prints the headers, and says what went wrong when Node read the pipe first', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mcpauth-read-once-'))
+    const payload = Buffer.from(JSON.stringify({sub: '1', exp: Math.floor(Date.now() / 1000) + 86_400})).toString('base64url')
+    const token = `eyJhbGciOiJub25lIn0.${payload}.c2ln`
+    await writeFile(join(dir, '.env'), `BASE_DOMAIN=example.com\nMCP_CLIENT_ACCESS_TOKEN=${token}\n`, {mode: 0o600})
+    const fromPipe = await runWithProcessSubstitution(['mcp-headers'], dir)
+    assert.equal(fromPipe.code, 0, fromPipe.stderr)
+    assert.deepEqual(JSON.parse(fromPipe.stdout), {Authorization: `Bearer ${token}`})
+    // Without `--`, Node 20 takes --env-file as its own option too and empties the pipe before mcpauth reads it
+    // (a Node that leaves it to the script gives the headers).
+    const withoutSeparator = await runWithProcessSubstitution(['mcp-headers'], dir, {}, [])
+    if (withoutSeparator.code === 0) assert.deepEqual(JSON.parse(withoutSeparator.stdout), {Authorization: `Bearer ${token}`})
+    else {
+      assert.equal(withoutSeparator.code, 4)
+      assert.equal(withoutSeparator.stdout, '')
+      assert.match(withoutSeparator.stderr, /Node 20 reads that pipe itself first; start it as `mcpauth …` or `node -- bin\/run\.js …`/)
+    }
   })
 })
