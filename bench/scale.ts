@@ -69,7 +69,11 @@ const only = new Set(argument('--only')?.split(',') ?? ['stats', 'list', 'table'
 if (only.has('restore')) only.add('backup')
 const nodeOptions = process.argv.flatMap((value, index) => (process.argv[index - 1] === '--node-option' ? [value] : []))
 const printRedisStats = process.argv.includes('--redis-stats')
-const repeat = Math.max(1, Number(argument('--repeat') ?? 1))
+const repeat = Number(argument('--repeat') ?? 1)
+if (!Number.isInteger(repeat) || repeat < 1) {
+  process.stderr.write(`--repeat takes a whole number of runs, 1 or more, not "${argument('--repeat')}"\n${USAGE}`)
+  process.exit(2)
+}
 const manifest = JSON.parse(await readFile(join(repoRoot, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, unknown>}
 
 const source = await new TestRedisServer().start(['--maxmemory', '0'])

@@ -1,9 +1,9 @@
 /**
  * Writes a backup of every `oauth:*` key (format: format.ts), streamed: on a
- * single server one script call per SCAN page that also reads TIME and the
- * type, PTTL and value of each key it found, within a bounded number of
- * bytes; on a cluster SCAN on every master, then TIME, TYPE + PTTL and the
- * values. Memory holds a page or two whatever the size of Redis and no call
+ * single server one script call per SCAN page that also reads the type,
+ * absolute expiry and value of each key it found, within a bounded number of
+ * bytes and members; on a cluster SCAN on every master, then TIME, TYPE +
+ * PTTL and the values. Memory holds a page or two whatever the size of Redis and no call
  * keeps Redis busy for long. Large values are read in pages.
  * A key SCAN returns twice is written once. The file is written under a
  * temporary name in the target directory, fsynced, then linked to its name
@@ -89,8 +89,8 @@ const MEMBERS_PER_CALL = 256
 /** SCAN COUNT and value bytes of one SCAN_FOR_BACKUP call: a page of the gateway's records (~350 bytes each) fits whole. */
 const SCAN_FOR_BACKUP_COUNT = 500
 const SCAN_FOR_BACKUP_BYTES = 1024 * 1024
-/** Members of sets, hashes and lists one SCAN_FOR_BACKUP call reads in all; the rest are read by key afterwards. */
-const SCAN_FOR_BACKUP_MEMBERS = 4096
+/** Members of sets, hashes and lists one script call reads in all: many middling sets in one call would keep Redis busy. */
+const MEMBERS_IN_ALL_PER_CALL = 4096
 /** Raw bytes of one value at most: a larger one cannot fit on a line however it is encoded. */
 const MAX_VALUE_BYTES = MAX_LINE_BYTES
 const SKIPPED_KEYS_REPORTED = 20
@@ -218,7 +218,7 @@ async function* scriptPages(redis: RedisClient, batchSize: number, written: KeyF
       redis,
       SCAN_FOR_BACKUP,
       [],
-      [cursor, `${KEY_NAMESPACE}*`, count, SCAN_FOR_BACKUP_BYTES, MEMBERS_PER_CALL, SCAN_FOR_BACKUP_MEMBERS],
+      [cursor, `${KEY_NAMESPACE}*`, count, SCAN_FOR_BACKUP_BYTES, MEMBERS_PER_CALL, MEMBERS_IN_ALL_PER_CALL],
       {
         buffers: true,
       },
@@ -229,75 +229,73 @@ async function* scriptPages(redis: RedisClient, batchSize: number, written: KeyF
   let keysSeen = 0
   let next: Promise<ScanForBackupReply> | undefined = call('0')
   while (next) {
-    const [cursor, seconds, micros, keys, types, pttls, values]: ScanForBackupReply = await next
+    const [cursor, keys, types, expiries, values]: ScanForBackupReply = await next
     next = String(cursor) === '0' ? undefined : call(String(cursor))
     keysSeen += keys.length
-    const nowMs = timeReplyMs([String(seconds), String(micros)])
     const reads: KeyRead[] = []
     keys.forEach((key, index) => {
-      if (written.add(key)) reads.push({key, type: String(types[index]), pttl: pttls[index], value: values[index] ?? undefined})
+      const expiresAtMs = expiries[index] >= 0 ? expiries[index] : null
+      if (written.add(key)) reads.push({key, type: String(types[index]), expiresAtMs, value: values[index] ?? undefined})
     })
-    yield {keysSeen, records: await toRecords(redis, await readLeftOver(redis, reads), nowMs, result)}
+    yield {keysSeen, records: await toRecords(redis, await readLeftOver(redis, reads), result)}
   }
 }
 
-/** Values the walk's call did not read (its budget was spent): read like a batch of keys, large ones later in pages. */
+/** Keys whose value the walk's call did not read (past one of its budgets): read again by key, those too large for that in pages. */
 async function readLeftOver(redis: RedisClient, reads: KeyRead[]): Promise<KeyRead[]> {
   const unread = reads.filter(({type, value}) => value === undefined && isRedisType(type))
   if (unread.length === 0) return reads
-  const readAgain = await readByScript(
+  const readAgain = await readKeys(
     redis,
     unread.map(({key}) => key),
   )
-  // By the key objects themselves: readByScript hands back the very Buffers it was given.
+  // By the key objects themselves: the readers hand back the very Buffers they were given.
   const byKey = new Map(readAgain.map((read) => [read.key, read]))
   return reads.map((read) => byKey.get(read.key) ?? read)
 }
 
-/** A cluster (or no scripts across slots): SCAN every master, then each batch read by key while the last one is encoded. */
+/** A cluster: SCAN every master, then each batch read by key while the last one is encoded. */
 async function* scannedPages(redis: RedisClient, batchSize: number, written: KeyFingerprints, result: BackupResult): AsyncGenerator<RecordPage> {
   let keysSeen = 0
   let previous: Promise<BackupRecord[]> | undefined
   for await (const scanned of scanKeyBuffers(redis, `${KEY_NAMESPACE}*`, batchSize)) {
+    keysSeen += scanned.length
     const keys = scanned.filter((key) => written.add(key))
-    const reading = readRecords(redis, keys, result)
+    const reading = keys.length === 0 ? Promise.resolve([]) : readKeys(redis, keys).then((reads) => toRecords(redis, reads, result))
     reading.catch(() => {}) // awaited below; this only keeps an early failure from counting as unhandled
     if (previous) yield {keysSeen, records: await previous}
     previous = reading
-    keysSeen += scanned.length
   }
   if (previous) yield {keysSeen, records: await previous}
 }
 
 /**
- * TYPE, PTTL and values of one SCAN batch. A key gone or retyped between two
- * round trips changed under us and is left out, as if scanned a moment later.
+ * Type, expiry and (when small) value of each key, TIME first: TIME + PTTL
+ * is then never later than the real expiry. A key gone or retyped between
+ * two round trips changed under us and is left out, as if scanned a moment
+ * later.
  */
-async function readRecords(redis: RedisClient, keys: Buffer[], result: BackupResult): Promise<BackupRecord[]> {
-  if (keys.length === 0) return []
-  // TIME before PTTL (its own round trip, so also on a cluster): TIME + PTTL is never later than the real expiry.
+async function readKeys(redis: RedisClient, keys: Buffer[]): Promise<KeyRead[]> {
   const nowMs = timeReplyMs(await redis.time())
-  const reads = isCluster(redis) ? await readTypesAndTtls(redis, keys) : await readByScript(redis, keys)
-  return toRecords(redis, reads, nowMs, result)
+  return isCluster(redis) ? readTypesAndTtls(redis, keys, nowMs) : readByScript(redis, keys, nowMs)
 }
 
-/** The records of keys read at `nowMs` (Redis's TIME, taken before their PTTL); values not read yet are read in pages. */
-async function toRecords(redis: RedisClient, reads: KeyRead[], nowMs: number, result: BackupResult): Promise<BackupRecord[]> {
-  const wanted = reads.filter(({key, type, pttl}) => {
-    if (type === 'none' || pttl === -2) return false
+/** The records of these keys, reading in pages the values not read yet. */
+async function toRecords(redis: RedisClient, reads: KeyRead[], result: BackupResult): Promise<BackupRecord[]> {
+  const wanted = reads.filter(({key, type}) => {
+    if (type === 'none') return false
     if (isRedisType(type)) return true
     result.skipped_unsupported++
     leaveOut(result, key, type)
     return false
   })
   const records: BackupRecord[] = []
-  for (const {key, type, pttl, value} of wanted) {
+  for (const {key, type, expiresAtMs, value} of wanted) {
     const read = value === undefined ? await readPaged(redis, key, type as RedisType, MAX_VALUE_BYTES) : {value}
     if ('tooLarge' in read) leaveOut(result, key, `larger than ${MAX_LINE_BYTES / 1024 / 1024} MiB`)
     if (!('value' in read)) continue
-    // A TTL beyond what a Date holds is shortened to that (year 275760), never lengthened.
-    const expiresAtMs = pttl >= 0 ? Math.min(nowMs + pttl, MAX_EXPIRES_AT_MS) : null
-    records.push({key, type: type as RedisType, value: read.value, expiresAtMs})
+    // An expiry beyond what a Date holds is brought forward to that (year 275760), never put later.
+    records.push({key, type: type as RedisType, value: read.value, expiresAtMs: expiresAtMs === null ? null : Math.min(expiresAtMs, MAX_EXPIRES_AT_MS)})
   }
   return records
 }
@@ -309,22 +307,21 @@ function leaveOut(result: BackupResult, key: Bytes, why: string): void {
 }
 
 /** SCAN_FOR_BACKUP's reply, bytes throughout (see there). */
-type ScanForBackupReply = [
-  cursor: Buffer,
-  seconds: Buffer,
-  micros: Buffer,
-  keys: Buffer[],
-  types: Buffer[],
-  pttls: number[],
-  values: Array<Buffer | Buffer[] | null>,
-]
+type ScanForBackupReply = [cursor: Buffer, keys: Buffer[], types: Buffer[], expiries: number[], values: Array<Buffer | Buffer[] | null>]
 
 interface KeyRead {
   key: Buffer
+  /** 'none' when the key is gone. */
   type: string
-  pttl: number
+  /** Absolute, in ms; null when the key has no TTL. */
+  expiresAtMs: number | null
   /** The whole value when it came with the type; otherwise read in pages. */
   value?: Buffer | Buffer[]
+}
+
+/** The absolute expiry of a PTTL read after Redis's clock said `nowMs`; a gone key (-2) reads as type 'none'. */
+function keyRead(key: Buffer, type: string, pttl: number, nowMs: number, value?: Buffer | Buffer[]): KeyRead {
+  return {key, type: pttl === -2 ? 'none' : type, expiresAtMs: pttl >= 0 ? nowMs + pttl : null, value}
 }
 
 /**
@@ -332,7 +329,7 @@ interface KeyRead {
  * value of its keys until its byte budget is spent; keys it did not get to
  * go out again in the next round trip.
  */
-async function readByScript(redis: RedisClient, keys: Buffer[]): Promise<KeyRead[]> {
+async function readByScript(redis: RedisClient, keys: Buffer[], nowMs: number): Promise<KeyRead[]> {
   defineScript(redis, READ_FOR_BACKUP)
   const reads: KeyRead[] = []
   let pending = keys
@@ -341,20 +338,17 @@ async function readByScript(redis: RedisClient, keys: Buffer[]): Promise<KeyRead
     for (let start = 0; start < pending.length; start += KEYS_PER_CALL) calls.push(pending.slice(start, start + KEYS_PER_CALL))
     const replies = (await runCommands(
       redis,
-      calls.map((callKeys): RedisCommand => [`${READ_FOR_BACKUP.name}Buffer`, callKeys.length, ...callKeys, BYTES_PER_CALL, MEMBERS_PER_CALL]),
+      calls.map(
+        (callKeys): RedisCommand => [`${READ_FOR_BACKUP.name}Buffer`, callKeys.length, ...callKeys, BYTES_PER_CALL, MEMBERS_PER_CALL, MEMBERS_IN_ALL_PER_CALL],
+      ),
     )) as Array<Array<Buffer | number | Buffer[] | null>>
     const left: Buffer[] = []
     calls.forEach((callKeys, call) => {
       const reply = replies[call]
       const done = reply.length / 3
       for (let index = 0; index < done; index++) {
-        const value = reply[index * 3 + 2]
-        reads.push({
-          key: callKeys[index],
-          type: String(reply[index * 3]),
-          pttl: reply[index * 3 + 1] as number,
-          value: (value ?? undefined) as KeyRead['value'],
-        })
+        const value = (reply[index * 3 + 2] ?? undefined) as KeyRead['value']
+        reads.push(keyRead(callKeys[index], String(reply[index * 3]), reply[index * 3 + 1] as number, nowMs, value))
       }
       left.push(...callKeys.slice(done))
     })
@@ -364,7 +358,7 @@ async function readByScript(redis: RedisClient, keys: Buffer[]): Promise<KeyRead
 }
 
 /** On a cluster, where a script sees one slot: TYPE and PTTL, auto-pipelined per node; values are read in pages. */
-async function readTypesAndTtls(redis: RedisClient, keys: Buffer[]): Promise<KeyRead[]> {
+async function readTypesAndTtls(redis: RedisClient, keys: Buffer[], nowMs: number): Promise<KeyRead[]> {
   const meta = await runCommands(
     redis,
     keys.flatMap((key): RedisCommand[] => [
@@ -372,7 +366,7 @@ async function readTypesAndTtls(redis: RedisClient, keys: Buffer[]): Promise<Key
       ['pttl', key],
     ]),
   )
-  const reads = keys.map((key, index) => ({key, type: meta[index * 2] as string, pttl: meta[index * 2 + 1] as number}))
+  const reads = keys.map((key, index) => keyRead(key, meta[index * 2] as string, meta[index * 2 + 1] as number, nowMs))
   // Small strings, the usual record, in one more round trip; the rest page by page.
   const strings = reads.filter(({type}) => type === 'string')
   const values = await runCommands(
@@ -382,7 +376,7 @@ async function readTypesAndTtls(redis: RedisClient, keys: Buffer[]): Promise<Key
   )
   strings.forEach((read, index) => {
     const value = values[index]
-    if (Buffer.isBuffer(value) && value.length <= BYTES_PER_CALL) (read as KeyRead).value = value
+    if (Buffer.isBuffer(value) && value.length <= BYTES_PER_CALL) read.value = value
   })
   return reads
 }

@@ -37,7 +37,7 @@ return out
 `,
 }
 
-/** What SCAN_RECORDS says of each key it found (the second of its five items per key). */
+/** What SCAN_RECORDS says of each key it found (one character per key, in its codes). */
 export const SCANNED = {
   /** A string record, read whole. */
   string: 's',
@@ -251,85 +251,23 @@ return {outcomes, entries_removed, sets_emptied}
 }
 
 /**
- * KEYS: keys to back up; ARGV[1]: the most value bytes this call may read;
- * ARGV[2]: the most members a set, hash or list may have to be read here.
- * Returns three items per key, for the first keys only when the budget runs
- * out (the caller sends the rest again): its type, its PTTL, and its value
- * (the string; the members; for a hash field, value, …), or false for a
- * string larger than the budget or a larger collection, which the caller
- * reads in pages. Strings are read with GETRANGE up to the budget, so no call
- * copies more than that (a string is read without a TYPE call: most keys are strings).
+ * Lua shared by the backup's reads: `collection(key, kind)` gives the members
+ * of a set, hash or list (field, value, … for a hash) when it may be read
+ * whole by this call, else false and why: 'large' when no call may read it
+ * whole (more than `limit` members, or more than `budget` bytes by MEMORY
+ * USAGE, which counts Redis's own overhead too and so errs on the safe side:
+ * the caller reads it in pages), 'later' when it does not fit what is left of
+ * this call (`room` bytes, `members_left` members). Reading spends both. The
+ * script defines budget, room, limit and members_left first.
  */
-export const READ_FOR_BACKUP: LuaScript = {
-  name: 'mcpauthReadForBackup',
-  lua: `
-local budget = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-local sizes = {set = 'SCARD', hash = 'HLEN', list = 'LLEN'}
-local out = {}
-local used = 0
-for _, key in ipairs(KEYS) do
-  local ttl = redis.call('PTTL', key)
-  local kind = 'none'
-  local value = false
-  if ttl ~= -2 then
-    local room = budget - used
-    local text = redis.pcall('GETRANGE', key, 0, room)
-    if type(text) == 'string' then
-      kind = 'string'
-      if #text <= room then
-        value = text
-        used = used + #text
-      elseif used > 0 then
-        -- too big for what is left of this call, maybe not for the next one
-        break
-      end
-    else
-      kind = redis.call('TYPE', key)['ok']
-      if sizes[kind] and redis.call(sizes[kind], key) <= limit then
-        if kind == 'list' then value = redis.call('LRANGE', key, 0, -1)
-        elseif kind == 'set' then value = redis.call('SMEMBERS', key)
-        else value = redis.call('HGETALL', key) end
-        for _, item in ipairs(value) do used = used + #item end
-      end
-    end
-  end
-  out[#out + 1] = kind
-  out[#out + 1] = ttl
-  out[#out + 1] = value
-  if used >= budget then break end
-end
-return out
-`,
-}
-
-/**
- * One step of a backup's walk on a single server: TIME, SCAN inside the
- * script, then type, PTTL and value of each key found, in the same call (no
- * round trip of the keys to the client and back). ARGV[1]: the SCAN cursor;
- * ARGV[2]: MATCH; ARGV[3]: COUNT; ARGV[4]: the most value bytes this call
- * may copy; ARGV[5]: the most members of a set, hash or list it reads whole;
- * ARGV[6]: the most members it reads in all (many middling sets in one page
- * would otherwise keep Redis busy for long). Returns {cursor, TIME seconds, TIME microseconds, keys, types, pttls,
- * values} for the keys still there; a value is false when it was not read
- * here (too large, or the call's budget was spent, or a type a backup does
- * not hold): the caller reads it in pages. A user index (by its name) is
- * asked its TYPE first, so that sets do not each answer GETRANGE an error.
- * Declares no keys, which a single server allows and a cluster does not.
- */
-export const SCAN_FOR_BACKUP: LuaScript = {
-  name: 'mcpauthScanForBackup',
-  lua: `
-local clock = redis.call('TIME')
-local page = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
-local room, limit, members_left = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local INDEX_PREFIX = '${keyPrefix('user_tokens')}'
+const READ_COLLECTION_LUA = `
 local SIZE_OF = {set = 'SCARD', hash = 'HLEN', list = 'LLEN'}
-local found, keys, types, pttls, values, n = page[2], {}, {}, {}, {}, 0
-local function read_collection(key, kind)
-  if not SIZE_OF[kind] or room <= 0 then return false end
+local function collection(key, kind)
   local size = redis.call(SIZE_OF[kind], key)
-  if size > limit or size > members_left then return false end
+  if size > limit then return false, 'large' end
+  local bytes = redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')
+  if bytes > budget then return false, 'large' end
+  if size > members_left or bytes > room then return false, 'later' end
   members_left = members_left - size
   local items
   if kind == 'list' then items = redis.call('LRANGE', key, 0, -1)
@@ -338,6 +276,86 @@ local function read_collection(key, kind)
   for _, item in ipairs(items) do room = room - #item end
   return items
 end
+`
+
+/**
+ * KEYS: keys to back up; ARGV[1]: the most value bytes this call may read;
+ * ARGV[2]: the most members a set, hash or list may have to be read here;
+ * ARGV[3]: the most members this call reads in all. Returns three items per
+ * key, for the first keys only when a budget runs out (the caller sends the
+ * rest again): its type, its PTTL, and its value (the string; the members;
+ * for a hash field, value, …), or false for a string larger than the budget
+ * or a collection no call may read whole, which the caller reads in pages.
+ * Strings are read with GETRANGE up to the budget, so no call copies more
+ * than that (a string is read without a TYPE call: most keys are strings).
+ */
+export const READ_FOR_BACKUP: LuaScript = {
+  name: 'mcpauthReadForBackup',
+  lua: `
+local budget, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local room, members_left = budget, tonumber(ARGV[3])
+local untouched = members_left
+${READ_COLLECTION_LUA}
+local out = {}
+for _, key in ipairs(KEYS) do
+  local ttl = redis.call('PTTL', key)
+  local kind = 'none'
+  local value = false
+  if ttl ~= -2 then
+    local text = redis.pcall('GETRANGE', key, 0, room)
+    -- what does not fit what is left of this call may fit the next one: the caller sends it again
+    local fresh = room == budget and members_left == untouched
+    if type(text) == 'string' then
+      kind = 'string'
+      if #text <= room then
+        value = text
+        room = room - #text
+      elseif not fresh then
+        break
+      end
+    else
+      kind = redis.call('TYPE', key)['ok']
+      if SIZE_OF[kind] then
+        local why
+        value, why = collection(key, kind)
+        if why == 'later' and not fresh then break end
+      end
+    end
+  end
+  out[#out + 1] = kind
+  out[#out + 1] = ttl
+  out[#out + 1] = value
+  if room <= 0 then break end
+end
+return out
+`,
+}
+
+/**
+ * One step of a backup's walk on a single server: SCAN inside the script,
+ * then type, absolute expiry and value of each key found, in the same call
+ * (no round trip of the keys to the client and back). ARGV[1]: the SCAN
+ * cursor; ARGV[2]: MATCH; ARGV[3]: COUNT; ARGV[4]: the most value bytes this
+ * call may copy; ARGV[5]: the most members of a set, hash or list it reads
+ * whole; ARGV[6]: the most members it reads in all (many middling sets in one
+ * page would otherwise keep Redis busy for long). Returns {cursor, keys,
+ * types, expiries, values} for the keys still there: the expiry is
+ * PEXPIRETIME's (ms since the epoch, -1 for none: exact, where TIME + PTTL
+ * can be a millisecond late); a value is false when it was not read here (past
+ * a budget, or a type a backup does not hold): the caller reads those again
+ * by key. A user index (by its name) is asked its TYPE first, so that sets
+ * do not each answer GETRANGE an error. Declares no keys, which a single
+ * server allows and a cluster does not.
+ */
+export const SCAN_FOR_BACKUP: LuaScript = {
+  name: 'mcpauthScanForBackup',
+  lua: `
+local page = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
+local budget, limit, members_left = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local room = budget
+local INDEX_PREFIX = '${keyPrefix('user_tokens')}'
+${READ_COLLECTION_LUA}
+local found, keys, types, expiries, values, n = page[2], {}, {}, {}, {}, 0
 local function read(key)
   if room > 0 and string.sub(key, 1, #INDEX_PREFIX) ~= INDEX_PREFIX then
     -- GETRANGE copies at most what is left of the budget (plus a byte)
@@ -352,21 +370,21 @@ local function read(key)
     end
   end
   local kind = redis.call('TYPE', key)['ok']
-  if kind == 'string' then return kind, false end
-  return kind, read_collection(key, kind)
+  if not SIZE_OF[kind] then return kind, false end
+  return kind, (collection(key, kind))
 end
 for i = 1, #found do
   local key = found[i]
-  local ttl = redis.call('PTTL', key)
-  if ttl ~= -2 then
+  local expiry = redis.call('PEXPIRETIME', key)
+  if expiry ~= -2 then
     local kind, value = read(key)
     if kind ~= 'none' then
       n = n + 1
-      keys[n], types[n], pttls[n], values[n] = key, kind, ttl, value
+      keys[n], types[n], expiries[n], values[n] = key, kind, expiry, value
     end
   end
 end
-return {page[1], clock[1], clock[2], keys, types, pttls, values}
+return {page[1], keys, types, expiries, values}
 `,
 }
 

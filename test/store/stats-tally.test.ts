@@ -55,7 +55,7 @@ async function fill(redis: RedisClient, now: number): Promise<void> {
 
   await set('oauth:state:ok', pythonJson({client_id: 'vscode'}), 300)
   await set('oauth:state:forever', pythonJson({client_id: 'vscode'}), null)
-  // A PTTL of over 10^14 ms (thousands of years), which Lua would write as 1e+14 if it ever became text.
+  // A PTTL of over 10^14 ms (thousands of years) counts like any other (test/redis/walk-scripts checks its digits).
   await redis.set('oauth:state:millennia', pythonJson({client_id: 'vscode'}), 'PX', 2e14)
   await set('oauth:state:no_client', pythonJson({scope: 'x'}), 300)
   await set('oauth:state:not_json', '{"client_id": ', 300)
