@@ -43,7 +43,7 @@ import {KeyFingerprints} from './key-set.js'
 import {readPaged} from './paged-values.js'
 import {cancelledError, fileSystemError, usageError} from '../errors.js'
 import {KEY_NAMESPACE} from '../store/records.js'
-import {type RedisClient, type RedisCommand, defineScript, isCluster, runCommands, runScript, scanKeyBuffers} from '../redis/client.js'
+import {type RedisClient, type RedisCommand, defineScript, isCluster, runCommands, scanKeyBuffers, scanStepReplies} from '../redis/client.js'
 import {namespaceSize} from '../redis/namespace-size.js'
 import {READ_FOR_BACKUP, SCAN_FOR_BACKUP} from '../redis/scripts.js'
 
@@ -208,29 +208,19 @@ interface RecordPage {
 
 /**
  * A single server: SCAN_FOR_BACKUP reads each SCAN page in the call that
- * scans it, and the next call is sent before this page is handed on, so
- * Redis reads a page while the last one is encoded and written.
+ * scans it, a call ahead (scanStepReplies), so Redis reads a page while the
+ * last one is encoded and written.
  */
 async function* scriptPages(redis: RedisClient, batchSize: number, written: KeyFingerprints, result: BackupResult): AsyncGenerator<RecordPage> {
   const count = Math.min(batchSize, SCAN_FOR_BACKUP_COUNT)
-  const call = (cursor: string): Promise<ScanForBackupReply> => {
-    const reply = runScript(
-      redis,
-      SCAN_FOR_BACKUP,
-      [],
-      [cursor, `${KEY_NAMESPACE}*`, count, SCAN_FOR_BACKUP_BYTES, MEMBERS_PER_CALL, MEMBERS_IN_ALL_PER_CALL],
-      {
-        buffers: true,
-      },
-    ) as Promise<ScanForBackupReply>
-    reply.catch(() => {}) // awaited below; this only keeps a failure during the caller's turn from counting as unhandled
-    return reply
-  }
+  const replies = scanStepReplies<ScanForBackupReply>(
+    redis,
+    SCAN_FOR_BACKUP,
+    [`${KEY_NAMESPACE}*`, count, SCAN_FOR_BACKUP_BYTES, MEMBERS_PER_CALL, MEMBERS_IN_ALL_PER_CALL],
+    {buffers: true},
+  )
   let keysSeen = 0
-  let next: Promise<ScanForBackupReply> | undefined = call('0')
-  while (next) {
-    const [cursor, keys, types, expiries, values]: ScanForBackupReply = await next
-    next = String(cursor) === '0' ? undefined : call(String(cursor))
+  for await (const [, keys, types, expiries, values] of replies) {
     keysSeen += keys.length
     const reads: KeyRead[] = []
     keys.forEach((key, index) => {

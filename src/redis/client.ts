@@ -103,6 +103,32 @@ export async function* scanKeys(client: RedisClient, match: string, count: numbe
   }
 }
 
+/**
+ * The replies of a script that runs one SCAN step per call and answers the
+ * next cursor first, called until the cursor is back at 0. Each next call is
+ * sent before the reply it follows is handed over, so Redis works on one step
+ * while the caller works on the last.
+ */
+export async function* scanStepReplies<Reply extends [cursor: string | Buffer, ...rest: unknown[]]>(
+  client: RedisClient,
+  script: LuaScript,
+  argumentsAfterCursor: Array<string | number>,
+  options: {buffers?: boolean} = {},
+): AsyncGenerator<Reply> {
+  const call = (cursor: string): Promise<Reply> => {
+    const reply = runScript(client, script, [], [cursor, ...argumentsAfterCursor], options) as Promise<Reply>
+    reply.catch(() => {}) // awaited below; this only keeps a failure during the caller's turn from counting as unhandled
+    return reply
+  }
+  let next: Promise<Reply> | undefined = call('0')
+  while (next) {
+    const reply: Reply = await next
+    const cursor: string = String(reply[0])
+    next = cursor === '0' ? undefined : call(cursor)
+    yield reply
+  }
+}
+
 /** As scanKeys, with keys as bytes: for backups, which must keep a key that is not UTF-8 as it is. */
 export async function* scanKeyBuffers(client: RedisClient, match: string, count: number): AsyncGenerator<Buffer[]> {
   const servers = isCluster(client) ? client.nodes('master') : [client]

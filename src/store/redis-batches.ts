@@ -4,7 +4,7 @@
  * only touch keys of one slot and a record and its user index live in
  * different slots. Only TokenStore calls these.
  */
-import {type RedisClient, type RedisCommand, WRONG_TYPE, defineScript, isCluster, runCommands, runScript} from '../redis/client.js'
+import {type RedisClient, type RedisCommand, WRONG_TYPE, defineScript, isCluster, runCommands, runScript, scanStepReplies} from '../redis/client.js'
 import {DELETE_IF_STILL_EXPIRED, FIND_ORPHAN_ENTRIES, READ_RECORDS, REMOVE_INDEX_ENTRY, SCANNED, SCAN_RECORDS} from '../redis/scripts.js'
 import {type RecordKind, accessTokenKey, userIndexKey} from './records.js'
 
@@ -107,23 +107,16 @@ export function groupByBytes<T extends {bytes: number}>(items: readonly T[], bud
   return groups
 }
 
-/**
- * Walks the keys matching `match` on a single server with SCAN_RECORDS,
- * sending each next call before handing over the page it follows, so that
- * Redis works on one page while the caller works on the last.
- */
+/** Walks the keys matching `match` on a single server with SCAN_RECORDS, a call ahead (scanStepReplies). */
 export async function* scanRecordPages(redis: RedisClient, match: string, options: {count: number; countOrphans: boolean}): AsyncGenerator<ScannedPage> {
   const count = Math.min(options.count, SCAN_RECORDS_LIMITS.count)
   const members = options.countOrphans ? SCAN_RECORDS_LIMITS.members : 0
-  const call = (cursor: string): Promise<ScanRecordsReply> => {
-    const reply = runScript(redis, SCAN_RECORDS, [], [cursor, match, count, SCAN_RECORDS_BYTES, members]) as Promise<ScanRecordsReply>
-    reply.catch(() => {}) // awaited below; this only keeps a failure during the caller's turn from counting as unhandled
-    return reply
-  }
-  let next: Promise<ScanRecordsReply> | undefined = call('0')
-  while (next) {
-    const [cursor, keysFound, names, values, pttls, codes, orphans]: ScanRecordsReply = await next
-    next = String(cursor) === '0' ? undefined : call(String(cursor))
+  for await (const [, keysFound, names, values, pttls, codes, orphans] of scanStepReplies<ScanRecordsReply>(redis, SCAN_RECORDS, [
+    match,
+    count,
+    SCAN_RECORDS_BYTES,
+    members,
+  ])) {
     let sets = 0
     const keys = names.map((key, index): ScannedKey => {
       const found = codes[index] as ScannedKey['found']
