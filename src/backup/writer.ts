@@ -3,8 +3,9 @@
  * single server one script call per SCAN page that also reads the type,
  * absolute expiry and value of each key it found, within a bounded number of
  * bytes and members; on a cluster SCAN on every master, then TIME, TYPE +
- * PTTL and the values. Memory holds a page or two whatever the size of Redis and no call
- * keeps Redis busy for long. Large values are read in pages.
+ * PTTL and the values. Memory holds a page or two whatever the size of
+ * Redis, and no call keeps Redis busy for long. Large values are read in
+ * pages.
  * A key SCAN returns twice is written once. The file is written under a
  * temporary name in the target directory, fsynced, then linked to its name
  * only if that name is still free: a backup that was interrupted (Ctrl-C,
